@@ -1,0 +1,121 @@
+import { parseArgs } from 'node:util';
+import { UsageError, progName } from '../errors.js';
+
+/** One command-line option, with what `help` prints for it. */
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+  description: string;
+  default?: string | boolean | string[];
+  env?: string;
+  placeholder?: string;
+}
+
+export type OptionSpecs = Record<string, OptionSpec>;
+export type ParsedValues = Record<string, string | boolean | string[] | undefined>;
+
+export interface Parsed {
+  values: ParsedValues;
+  positionals: string[];
+  /** What followed `--` or, with stopAtPositional, everything after the first positional. */
+  rest: string[];
+}
+
+/**
+ * node:util's parseArgs with Docker Machine's habits: env var fallbacks, Go's error text
+ * for unknown flags, and an optional stop after the first positional (for `ssh NAME cmd`).
+ */
+export function parseCommand(
+  command: string,
+  args: string[],
+  specs: OptionSpecs,
+  opts: { stopAtPositional?: number } = {},
+): Parsed {
+  let head = args;
+  let rest: string[] = [];
+  if (opts.stopAtPositional !== undefined) {
+    const cut = positionalCut(args, specs, opts.stopAtPositional);
+    head = args.slice(0, cut);
+    rest = args.slice(cut);
+    if (rest[0] === '--') rest = rest.slice(1);
+  } else {
+    const dd = args.indexOf('--');
+    if (dd >= 0) {
+      head = args.slice(0, dd);
+      rest = args.slice(dd + 1);
+    }
+  }
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+  for (const [name, s] of Object.entries(specs)) {
+    options[name] = { type: s.type, ...(s.short ? { short: s.short } : {}), ...(s.multiple ? { multiple: true } : {}) };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: head, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    const m = /Unknown option '([^']+)'/.exec((err as Error).message);
+    if (m) {
+      throw new UsageError(`flag provided but not defined: ${m[1]} (see "${progName()} ${command} --help")`);
+    }
+    const v = /Option '([^']+)' argument missing/.exec((err as Error).message);
+    if (v) throw new UsageError(`flag needs an argument: ${v[1]!.split(',').pop()!.trim()}`);
+    throw new UsageError(`${(err as Error).message.split('\n')[0]} (see "${progName()} ${command} --help")`);
+  }
+  const values = { ...parsed.values } as ParsedValues;
+  for (const [name, s] of Object.entries(specs)) {
+    if (values[name] !== undefined) continue;
+    const fromEnv = s.env ? process.env[s.env] : undefined;
+    if (fromEnv !== undefined && fromEnv !== '') {
+      values[name] = s.type === 'boolean' ? /^(1|true|yes)$/i.test(fromEnv) : s.multiple ? [fromEnv] : fromEnv;
+    } else if (s.default !== undefined) {
+      values[name] = s.default;
+    }
+  }
+  return { values, positionals: parsed.positionals, rest };
+}
+
+/** Index just past the Nth positional, skipping flags and their values. */
+function positionalCut(args: string[], specs: OptionSpecs, count: number): number {
+  const takesValue = new Set<string>();
+  for (const [name, s] of Object.entries(specs)) {
+    if (s.type === 'string') {
+      takesValue.add(`--${name}`);
+      if (s.short) takesValue.add(`-${s.short}`);
+    }
+  }
+  let seen = 0;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return i;
+    if (a.startsWith('-') && a !== '-') {
+      if (!a.includes('=') && takesValue.has(a)) i++;
+      continue;
+    }
+    seen++;
+    if (seen === count) return i + 1;
+  }
+  return args.length;
+}
+
+export function str(v: ParsedValues[string]): string {
+  return typeof v === 'string' ? v : '';
+}
+export function list(v: ParsedValues[string]): string[] {
+  return Array.isArray(v) ? v : typeof v === 'string' && v ? [v] : [];
+}
+
+export function formatOptions(specs: OptionSpecs): string {
+  const rows = Object.entries(specs).map(([name, s]) => {
+    const flag = `${s.short ? `-${s.short}, ` : ''}--${name}${s.type === 'string' ? ` ${s.placeholder ?? 'value'}` : ''}`;
+    const extra = [
+      s.default !== undefined && s.default !== '' && !(Array.isArray(s.default) && !s.default.length)
+        ? `default: ${JSON.stringify(s.default)}`
+        : '',
+      s.env ? `$${s.env}` : '',
+    ].filter(Boolean);
+    return [flag, s.description + (extra.length ? ` [${extra.join(', ')}]` : '')] as const;
+  });
+  const width = Math.min(44, Math.max(...rows.map(([f]) => f.length), 10) + 2);
+  return rows.map(([f, d]) => `   ${f.padEnd(width)}${d}`).join('\n');
+}

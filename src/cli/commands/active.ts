@@ -1,0 +1,22 @@
+import { MachineError } from '../../errors.js';
+import type { Command } from '../context.js';
+import { str } from '../args.js';
+import { listMachines } from '../../host/listing.js';
+
+const active: Command = {
+  name: 'active',
+  usage: '[OPTIONS] [arg...]',
+  description: 'Print which machine is active',
+  options: {
+    timeout: { type: 'string', short: 't', description: 'Timeout in seconds, default to 10s', default: '10', placeholder: 'seconds' },
+  },
+  async run(cli, parsed) {
+    const dockerHost = process.env.DOCKER_HOST ?? '';
+    if (!dockerHost) throw new MachineError('No active host found');
+    const items = await listMachines(cli.store, Number(str(parsed.values['timeout'])) * 1000);
+    const hit = items.find((i) => i.ActiveHost);
+    if (!hit) throw new MachineError('No active host found');
+    cli.out(hit.Name);
+  },
+};
+export default active;

@@ -1,0 +1,46 @@
+import { MachineError, UsageError } from '../../errors.js';
+import { loadHost, type Host } from '../../host/host.js';
+import type { Cli } from '../context.js';
+import type { Parsed } from '../args.js';
+
+const DEFAULT_MACHINE = 'default';
+
+/**
+ * Docker Machine's rule: with no name, commands act on a machine called "default" if one
+ * exists.
+ */
+export function machineNames(cli: Cli, parsed: Parsed, opts: { max?: number } = {}): string[] {
+  const names = parsed.positionals;
+  if (names.length === 0) {
+    if (cli.store.exists(DEFAULT_MACHINE)) return [DEFAULT_MACHINE];
+    throw new UsageError('Error: No machine name(s) specified and no "default" machine exists.');
+  }
+  if (opts.max !== undefined && names.length > opts.max) {
+    throw new UsageError(`Error: Expected ${opts.max === 1 ? 'one machine name' : `at most ${opts.max} machine names`}`);
+  }
+  return names;
+}
+
+export async function oneHost(cli: Cli, parsed: Parsed): Promise<Host> {
+  const [name] = machineNames(cli, parsed, { max: 1 });
+  return loadHost(cli.store, name!, cli.log);
+}
+
+/** Runs fn for every named machine; a failure on one is reported and the others still run. */
+export async function forEachHost(
+  cli: Cli,
+  parsed: Parsed,
+  fn: (host: Host) => Promise<void>,
+): Promise<number> {
+  let failed = 0;
+  for (const name of machineNames(cli, parsed)) {
+    try {
+      await fn(await loadHost(cli.store, name, cli.log));
+    } catch (err) {
+      if (!(err instanceof MachineError)) throw err;
+      cli.err(err.message);
+      failed++;
+    }
+  }
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,26 @@
+import type { Command } from '../context.js';
+import { oneHost } from './common.js';
+import { connectionInfo } from '../../host/connection.js';
+
+const config: Command = {
+  name: 'config',
+  usage: '[OPTIONS] [arg...]',
+  description: 'Print the connection config for machine',
+  options: {
+    swarm: { type: 'boolean', description: 'Display the Swarm config instead of the Docker daemon' },
+  },
+  async run(cli, parsed) {
+    const host = await oneHost(cli, parsed);
+    const info = await connectionInfo(host, { swarm: parsed.values['swarm'] === true });
+    cli.out(
+      [
+        '--tlsverify',
+        `--tlscacert="${info.caCertPath}"`,
+        `--tlscert="${info.clientCertPath}"`,
+        `--tlskey="${info.clientKeyPath}"`,
+        `-H=${info.url}`,
+      ].join('\n'),
+    );
+  },
+};
+export default config;

@@ -1,0 +1,147 @@
+import { UsageError, progName } from '../../errors.js';
+import type { Cli, Command } from '../context.js';
+import { formatOptions, list, str, type OptionSpecs, type Parsed } from '../args.js';
+import { builtinDriverNames, loadDriver } from '../../drivers/registry.js';
+import type { DriverModule, FlagValues } from '../../drivers/driver.js';
+import { defaultEngineOptions } from '../../store/schema.js';
+import { createMachine } from '../../host/create.js';
+
+const baseOptions: OptionSpecs = {
+  driver: { type: 'string', short: 'd', description: 'Driver to create machine with.', default: 'virtualbox', env: 'MACHINE_DRIVER', placeholder: 'name' },
+  'engine-install-url': { type: 'string', description: 'Custom URL to use for engine installation; "distro" for the distribution\'s own package, "none" to skip', default: 'https://get.docker.com', env: 'MACHINE_DOCKER_INSTALL_URL', placeholder: 'url' },
+  'engine-opt': { type: 'string', multiple: true, description: 'Specify arbitrary flags to include with the created engine in the form flag=value', placeholder: 'flag=value' },
+  'engine-insecure-registry': { type: 'string', multiple: true, description: 'Specify insecure registries to allow with the created engine', placeholder: 'host:port' },
+  'engine-registry-mirror': { type: 'string', multiple: true, description: 'Specify registry mirrors to use', env: 'ENGINE_REGISTRY_MIRROR', placeholder: 'url' },
+  'engine-label': { type: 'string', multiple: true, description: 'Specify labels for the created engine', placeholder: 'key=value' },
+  'engine-storage-driver': { type: 'string', description: 'Specify a storage driver to use with the engine', env: 'MACHINE_ENGINE_STORAGE_DRIVER', placeholder: 'name' },
+  'engine-env': { type: 'string', multiple: true, description: 'Specify environment variables to set in the engine', placeholder: 'KEY=VALUE' },
+  'tls-san': { type: 'string', multiple: true, description: 'Support extra SANs for TLS certs', placeholder: 'name' },
+  'wait-timeout': { type: 'string', description: 'Seconds to wait for the machine to run and answer SSH', default: '120', env: 'MACHINE_WAIT_TIMEOUT', placeholder: 'seconds' },
+};
+
+// Docker Machine's standalone Swarm is retired; these flags now only explain what replaced them.
+const retiredSwarmFlags = [
+  'swarm',
+  'swarm-image',
+  'swarm-master',
+  'swarm-discovery',
+  'swarm-strategy',
+  'swarm-opt',
+  'swarm-join-opt',
+  'swarm-host',
+  'swarm-addr',
+  'swarm-experimental',
+];
+const retiredOptions: OptionSpecs = Object.fromEntries(
+  retiredSwarmFlags.map((f) => [
+    f,
+    f === 'swarm' || f === 'swarm-master' || f === 'swarm-experimental'
+      ? { type: 'boolean' as const, description: 'Retired (standalone Swarm)' }
+      : { type: 'string' as const, multiple: true, description: 'Retired (standalone Swarm)' },
+  ]),
+);
+
+function driverOptions(mod: DriverModule): OptionSpecs {
+  const out: OptionSpecs = {};
+  for (const f of mod.flags) {
+    out[f.name] = {
+      type: f.type === 'bool' ? 'boolean' : 'string',
+      ...(f.type === 'stringArray' ? { multiple: true } : {}),
+      description: f.description,
+      ...(f.default !== undefined ? { default: typeof f.default === 'number' ? String(f.default) : f.default } : {}),
+      ...(f.env ? { env: f.env } : {}),
+    };
+  }
+  return out;
+}
+
+/** The driver is named among the flags, and its own flags depend on it: find it first. */
+function findDriverName(args: string[]): string {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-d' || a === '--driver') return args[i + 1] ?? '';
+    if (a.startsWith('--driver=')) return a.slice('--driver='.length);
+    if (a.startsWith('-d=')) return a.slice(3);
+  }
+  return process.env.MACHINE_DRIVER || 'virtualbox';
+}
+
+export async function driverHelp(): Promise<string> {
+  const parts: string[] = [];
+  for (const name of builtinDriverNames()) {
+    const mod = await loadDriver(name);
+    if (mod.flags.length) parts.push(`Driver ${name}:\n${formatOptions(driverOptions(mod))}`);
+  }
+  return parts.join('\n\n');
+}
+
+const create: Command = {
+  name: 'create',
+  usage: '[OPTIONS] [arg...]',
+  description: "Create a machine.\n\nRun 'machine create --driver name --help' to include the create flags for that driver in the help text.",
+  options: baseOptions,
+  async resolveOptions(args) {
+    // An unknown driver is reported by run, with the list of drivers; help still works.
+    const mod = await loadDriver(findDriverName(args) || 'virtualbox').catch(() => undefined);
+    return { ...baseOptions, ...retiredOptions, ...(mod ? driverOptions(mod) : {}) };
+  },
+  run: runCreate,
+};
+
+async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
+  const driverName = str(parsed.values['driver']);
+  if (!driverName) throw new UsageError('flag needs an argument: -d');
+  const mod = await loadDriver(driverName);
+  const v = parsed.values;
+  const used = retiredSwarmFlags.filter((f) => v[f] !== undefined && v[f] !== false);
+  if (used.length) {
+    throw new UsageError(
+      `--${used[0]} belongs to the retired standalone Swarm; use swarm mode instead: "${progName()} create --swarm-init NAME" or "${progName()} swarm create CLUSTER"`,
+    );
+  }
+  const name = parsed.positionals[0];
+  if (!name) throw new UsageError(`Error: No machine name specified (usage: ${progName()} create -d DRIVER [OPTIONS] NAME)`);
+  if (parsed.positionals.length > 1) {
+    throw new UsageError(`Invalid command line: expected one machine name, got "${parsed.positionals.join(' ')}"; put flags before the name`);
+  }
+  const waitSeconds = Number(str(v['wait-timeout']));
+  if (!Number.isFinite(waitSeconds) || waitSeconds <= 0) throw new UsageError('--wait-timeout takes a number of seconds');
+  const driverFlags: FlagValues = {};
+  for (const f of mod.flags) {
+    const raw = v[f.name];
+    if (raw === undefined) continue;
+    if (f.type === 'int') {
+      if (typeof raw !== 'string' || !/^\d+$/.test(raw)) throw new UsageError(`--${f.name} takes a whole number, not "${String(raw)}"`);
+      driverFlags[f.name] = Number(raw);
+    } else {
+      driverFlags[f.name] = raw;
+    }
+  }
+  const engine = defaultEngineOptions();
+  engine.InstallURL = str(v['engine-install-url']);
+  engine.ArbitraryFlags = list(v['engine-opt']);
+  engine.InsecureRegistry = list(v['engine-insecure-registry']);
+  engine.RegistryMirror = list(v['engine-registry-mirror']);
+  engine.Labels = list(v['engine-label']);
+  engine.StorageDriver = str(v['engine-storage-driver']);
+  engine.Env = list(v['engine-env']);
+  for (const e of engine.Env) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new UsageError(`--engine-env "${e}" must be KEY=VALUE`);
+  }
+  const g = cli.globals;
+  await createMachine(cli.store, {
+    name,
+    driverName,
+    driverFlags,
+    engine,
+    tlsSans: list(v['tls-san']),
+    tls: { caCertPath: g.tlsCaCert, caKeyPath: g.tlsCaKey, clientCertPath: g.tlsClientCert, clientKeyPath: g.tlsClientKey },
+    log: cli.log,
+    sshTimeoutMs: waitSeconds * 1000,
+  });
+  cli.out(
+    `To see how to connect your Docker Client to the Docker Engine running on this virtual machine, run: ${progName()} env ${name}`,
+  );
+}
+
+export default create;

@@ -1,0 +1,49 @@
+import type { Command } from '../context.js';
+import { str } from '../args.js';
+import { machineNames } from './common.js';
+import { detectShell, shellSyntax } from '../shell.js';
+import { loadHost } from '../../host/host.js';
+import { connectionInfo } from '../../host/connection.js';
+
+const VARS = ['DOCKER_TLS_VERIFY', 'DOCKER_HOST', 'DOCKER_CERT_PATH', 'DOCKER_MACHINE_NAME'];
+
+const env: Command = {
+  name: 'env',
+  usage: '[OPTIONS] [arg...]',
+  description: 'Display the commands to set up the environment for the Docker client',
+  options: {
+    swarm: { type: 'boolean', description: 'Display the Swarm config instead of the Docker daemon' },
+    shell: { type: 'string', description: 'Force environment to be configured for a specified shell: [fish, cmd, powershell, tcsh, emacs, bash, zsh], default is auto-detect', placeholder: 'shell' },
+    unset: { type: 'boolean', short: 'u', description: 'Unset variables instead of setting them' },
+    'no-proxy': { type: 'boolean', description: 'Add machine IP to NO_PROXY environment variable' },
+  },
+  async run(cli, parsed) {
+    const shell = detectShell(str(parsed.values['shell']));
+    if (parsed.values['unset']) {
+      const syn = shellSyntax(shell, 'env -u');
+      const lines = VARS.map(syn.unset);
+      if (parsed.values['no-proxy']) lines.push(syn.unset('NO_PROXY'));
+      cli.out([...lines, syn.hint].join('\n'));
+      return;
+    }
+    const [name] = machineNames(cli, parsed, { max: 1 });
+    const host = await loadHost(cli.store, name!, cli.log);
+    const info = await connectionInfo(host, { swarm: parsed.values['swarm'] === true });
+    const hintArgs = ['env', ...(shell !== detectShell('') ? [`--shell ${shell}`] : []), ...(parsed.values['swarm'] ? ['--swarm'] : []), info.name].join(' ');
+    const syn = shellSyntax(shell, hintArgs);
+    const lines = [
+      syn.set('DOCKER_TLS_VERIFY', '1'),
+      syn.set('DOCKER_HOST', info.url),
+      syn.set('DOCKER_CERT_PATH', info.certDir),
+      syn.set('DOCKER_MACHINE_NAME', info.name),
+    ];
+    if (parsed.values['no-proxy']) {
+      const current = process.env.NO_PROXY ?? process.env.no_proxy ?? '';
+      const entries = current.split(',').filter(Boolean);
+      if (!entries.includes(info.ip)) entries.push(info.ip);
+      lines.push(syn.set('NO_PROXY', entries.join(',')));
+    }
+    cli.out([...lines, syn.hint].join('\n'));
+  },
+};
+export default env;

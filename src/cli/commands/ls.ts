@@ -1,0 +1,96 @@
+import { UsageError } from '../../errors.js';
+import type { Command } from '../context.js';
+import { list, str } from '../args.js';
+import { tabwrite } from '../table.js';
+import { listMachines, type ListItem } from '../../host/listing.js';
+
+const DEFAULT_FORMAT =
+  'table {{ .Name }}\t{{ .Active }}\t{{ .DriverName}}\t{{ .State }}\t{{ .URL }}\t{{ .Swarm }}\t{{ .DockerVersion }}\t{{ .Error}}';
+const HEADERS: Record<string, string> = {
+  Name: 'NAME',
+  Active: 'ACTIVE',
+  ActiveHost: 'ACTIVE_HOST',
+  ActiveSwarm: 'ACTIVE_SWARM',
+  DriverName: 'DRIVER',
+  State: 'STATE',
+  URL: 'URL',
+  SwarmOptions: 'SWARM_OPTIONS',
+  Swarm: 'SWARM',
+  EngineOptions: 'ENGINE_OPTIONS',
+  Error: 'ERRORS',
+  DockerVersion: 'DOCKER',
+  ResponseTime: 'RESPONSE',
+};
+
+type Filter = (item: ListItem) => boolean;
+
+/** Docker Machine's rule: values of one key are OR-ed, different keys are AND-ed. */
+export function buildFilter(specs: string[]): Filter {
+  const byKey = new Map<string, string[]>();
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new UsageError(`Unsupported filter syntax "${spec}": use KEY=VALUE`);
+    const key = spec.slice(0, eq).toLowerCase();
+    if (!['name', 'driver', 'state', 'label', 'swarm'].includes(key)) {
+      throw new UsageError(`Unsupported filter key '${key}': use name, driver, state, label or swarm`);
+    }
+    byKey.set(key, [...(byKey.get(key) ?? []), spec.slice(eq + 1)]);
+  }
+  const tests: Filter[] = [...byKey].map(([key, values]) => (item) =>
+    values.some((value) => {
+      switch (key) {
+        case 'name': {
+          try {
+            return new RegExp(value).test(item.Name);
+          } catch {
+            return item.Name === value;
+          }
+        }
+        case 'driver':
+          return item.DriverName.toLowerCase() === value.toLowerCase();
+        case 'state':
+          return item.State.toLowerCase() === value.toLowerCase();
+        case 'label':
+          return item.Labels.includes(value);
+        case 'swarm':
+          return item.Swarm.split(' ')[0] === value;
+        default:
+          return false;
+      }
+    }),
+  );
+  return (item) => tests.every((t) => t(item));
+}
+
+const ls: Command = {
+  name: 'ls',
+  usage: '[OPTIONS] [arg...]',
+  description: 'List machines',
+  options: {
+    quiet: { type: 'boolean', short: 'q', description: 'Enable quiet mode' },
+    filter: { type: 'string', multiple: true, description: 'Filter output based on conditions provided', placeholder: 'KEY=VALUE' },
+    timeout: { type: 'string', short: 't', description: 'Timeout in seconds, default to 10s', default: '10', placeholder: 'seconds' },
+    format: { type: 'string', short: 'f', description: 'Pretty-print machines using a Go template', placeholder: 'template' },
+  },
+  async run(cli, parsed) {
+    const timeout = Number(str(parsed.values['timeout']));
+    if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`invalid --timeout "${str(parsed.values['timeout'])}": give seconds, e.g. 10`);
+    const filter = buildFilter(list(parsed.values['filter']));
+    const format = str(parsed.values['format']);
+    const items = (await listMachines(cli.store, timeout * 1000)).filter(filter);
+    if (parsed.values['quiet']) {
+      for (const item of items) cli.out(item.Name);
+      return;
+    }
+    const { renderTemplate, splitTableFormat } = await import('../../template/go-template.js');
+    const { table, body } = splitTableFormat(format || DEFAULT_FORMAT);
+    const rows: string[][] = [];
+    if (table) {
+      rows.push(renderTemplate(body, HEADERS).split('\t'));
+    }
+    for (const item of items) rows.push(renderTemplate(body, item).split('\t'));
+    const text = table ? tabwrite(rows) : rows.map((r) => r.join('\t')).join('\n');
+    if (text) cli.out(text);
+  },
+};
+export default ls;

@@ -1,0 +1,40 @@
+import { createInterface } from 'node:readline/promises';
+import type { Command } from '../context.js';
+import { forEachHost } from './common.js';
+import { provisionMachine } from '../../host/provision.js';
+import { HostNotRunningError } from '../../errors.js';
+
+async function confirm(): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: false });
+  try {
+    const a = await rl.question('Regenerate TLS machine certs?  Warning: this is irreversible. (y/n): ');
+    return /^y(es)?$/i.test(a.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+const regenerateCerts: Command = {
+  name: 'regenerate-certs',
+  usage: '[OPTIONS] [arg...]',
+  description: 'Regenerate TLS Certificates for a machine',
+  options: {
+    force: { type: 'boolean', short: 'f', description: 'Force rebuild and do not prompt' },
+    'client-certs': { type: 'boolean', description: 'Also regenerate client certificates and CA.' },
+  },
+  async run(cli, parsed) {
+    if (!parsed.values['force'] && !(await confirm())) return 1;
+    if (parsed.values['client-certs']) {
+      const { regenerateCA } = await import('../../host/regenerate.js');
+      await regenerateCA(cli.store, cli.log);
+    }
+    return forEachHost(cli, parsed, async (host) => {
+      cli.out('Regenerating TLS certificates');
+      await host.store.withLock(host.name, async () => {
+        if ((await host.driver.getState()) !== 'Running') throw new HostNotRunningError(host.name);
+        await provisionMachine(host, cli.log, { forceCerts: true });
+      });
+    });
+  },
+};
+export default regenerateCerts;

@@ -1,0 +1,58 @@
+import { createInterface } from 'node:readline/promises';
+import { HostDoesNotExistError, MachineError, UsageError } from '../../errors.js';
+import type { Command } from '../context.js';
+import { loadHost } from '../../host/host.js';
+import { removeMachine } from '../../host/remove.js';
+
+async function confirm(names: string[]): Promise<boolean> {
+  process.stdout.write(
+    `About to remove ${names.join(', ')}\nWARNING: This action will delete both local reference and remote instance.\n`,
+  );
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: false });
+  try {
+    const answer = await rl.question('Are you sure? (y/n): ');
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+const rm: Command = {
+  name: 'rm',
+  usage: '[OPTIONS] [arg...]',
+  description: 'Remove a machine',
+  options: {
+    force: { type: 'boolean', short: 'f', description: 'Remove local configuration even if machine cannot be removed, also implies an automatic yes (`-y`)' },
+    y: { type: 'boolean', short: 'y', description: 'Assumes automatic yes to proceed with remove, without prompting further user confirmation' },
+  },
+  async run(cli, parsed) {
+    const names = parsed.positionals;
+    if (!names.length) throw new UsageError('Error: Expected to get one or more machine names as arguments');
+    const force = parsed.values['force'] === true;
+    if (!force && !parsed.values['y'] && !(await confirm(names))) {
+      cli.err('Aborting removal');
+      return 1;
+    }
+    let failed = 0;
+    for (const name of names) {
+      try {
+        await cli.store.withLock(name, async () => {
+          if (!(await cli.store.hasDir(name))) throw new HostDoesNotExistError(name);
+          const host = await loadHost(cli.store, name, cli.log).catch((err: unknown) => {
+            // A machine whose config is unreadable can still be forgotten with -f.
+            if (force && err instanceof MachineError) return undefined;
+            throw err;
+          });
+          await removeMachine(cli.store, name, host, { force, log: cli.log });
+        });
+        cli.out(`Successfully removed ${name}`);
+      } catch (err) {
+        if (!(err instanceof MachineError)) throw err;
+        cli.err(err.message);
+        failed++;
+      }
+    }
+    return failed ? 1 : 0;
+  },
+};
+export default rm;

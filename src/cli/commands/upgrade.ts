@@ -1,0 +1,15 @@
+import type { Command } from '../context.js';
+import { forEachHost } from './common.js';
+import { upgradeEngine } from '../../host/upgrade.js';
+
+const upgrade: Command = {
+  name: 'upgrade',
+  usage: '[arg...]',
+  description: 'Upgrade a machine to the latest version of Docker',
+  options: {},
+  run: (cli, parsed) =>
+    forEachHost(cli, parsed, async (host) => {
+      await host.store.withLock(host.name, () => upgradeEngine(host, cli.log));
+    }),
+};
+export default upgrade;

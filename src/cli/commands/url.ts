@@ -1,0 +1,14 @@
+import type { Command } from '../context.js';
+import { oneHost } from './common.js';
+
+const url: Command = {
+  name: 'url',
+  usage: '[arg...]',
+  description: 'Get the URL of a machine',
+  options: {},
+  async run(cli, parsed) {
+    const host = await oneHost(cli, parsed);
+    cli.out(await host.driver.getURL());
+  },
+};
+export default url;

@@ -1,0 +1,23 @@
+import type { Command } from '../context.js';
+import { progName } from '../../errors.js';
+import { VERSION } from '../../version.js';
+import { oneHost } from './common.js';
+import { clientTls } from '../../host/host.js';
+import { engineVersion } from '../../engine/tls-api.js';
+
+const version: Command = {
+  name: 'version',
+  usage: '[arg...]',
+  description: 'Show the Docker Machine version or a machine docker version',
+  options: {},
+  async run(cli, parsed) {
+    if (!parsed.positionals.length) {
+      cli.out(`${progName()} version ${VERSION}`);
+      return;
+    }
+    const host = await oneHost(cli, parsed);
+    const v = await engineVersion(await host.driver.getURL(), clientTls(host), 10_000);
+    cli.out(v.Version);
+  },
+};
+export default version;

@@ -1,0 +1,48 @@
+import type { DriverLogger } from '../drivers/driver.js';
+import type { Store } from '../store/store.js';
+import type { OptionSpecs, Parsed } from './args.js';
+
+export interface Globals {
+  debug: boolean;
+  nativeSsh: boolean;
+  storagePath: string;
+  tlsCaCert: string;
+  tlsCaKey: string;
+  tlsClientCert: string;
+  tlsClientKey: string;
+}
+
+export interface Cli {
+  store: Store;
+  globals: Globals;
+  out(text: string): void;
+  err(text: string): void;
+  /** Progress steps with elapsed time (stdout) and --debug detail (stderr). */
+  log: DriverLogger;
+}
+
+export interface Command {
+  name: string;
+  usage: string;
+  description: string;
+  options: OptionSpecs;
+  /** For options that depend on other arguments (create's driver flags). */
+  resolveOptions?(args: string[]): Promise<OptionSpecs>;
+  /** ssh/scp pass everything after the machine name through untouched. */
+  stopAtPositional?: number;
+  run(cli: Cli, parsed: Parsed): Promise<number | void>;
+}
+
+export function makeLogger(globals: Pick<Globals, 'debug'>, quiet = false): DriverLogger {
+  const start = Date.now();
+  return {
+    info(message: string) {
+      if (quiet) return;
+      const secs = ((Date.now() - start) / 1000).toFixed(1).padStart(5);
+      process.stdout.write(`[${secs}s] ${message}\n`);
+    },
+    debug(message: string) {
+      if (globals.debug) process.stderr.write(`(debug) ${message}\n`);
+    },
+  };
+}

@@ -1,0 +1,178 @@
+import { MachineError, UsageError, progName } from '../errors.js';
+import { Store } from '../store/store.js';
+import { resolveStoreRoot } from '../store/paths.js';
+import { formatOptions, parseCommand, str, type OptionSpecs } from './args.js';
+import { makeLogger, type Cli, type Command, type Globals } from './context.js';
+import { VERSION } from '../version.js';
+
+export const globalOptions: OptionSpecs = {
+  debug: { type: 'boolean', short: 'D', description: 'Enable debug mode (every SSH command and API call)', env: 'MACHINE_DEBUG' },
+  'storage-path': { type: 'string', short: 's', description: 'Configures storage path', env: 'MACHINE_STORAGE_PATH', placeholder: 'path' },
+  'tls-ca-cert': { type: 'string', description: 'CA to verify remotes against', env: 'MACHINE_TLS_CA_CERT', placeholder: 'file' },
+  'tls-ca-key': { type: 'string', description: 'Private key to generate certificates', env: 'MACHINE_TLS_CA_KEY', placeholder: 'file' },
+  'tls-client-cert': { type: 'string', description: 'Client cert to use for TLS', env: 'MACHINE_TLS_CLIENT_CERT', placeholder: 'file' },
+  'tls-client-key': { type: 'string', description: 'Private key used in client TLS auth', env: 'MACHINE_TLS_CLIENT_KEY', placeholder: 'file' },
+  'native-ssh': { type: 'boolean', description: 'Use the built-in SSH client instead of the system ssh', env: 'MACHINE_NATIVE_SSH' },
+  'github-api-token': { type: 'string', description: 'Accepted for compatibility; unused', env: 'MACHINE_GITHUB_API_TOKEN' },
+  'bugsnag-api-token': { type: 'string', description: 'Accepted for compatibility; unused', env: 'MACHINE_BUGSNAG_API_TOKEN' },
+  help: { type: 'boolean', short: 'h', description: 'Show help' },
+  version: { type: 'boolean', short: 'v', description: 'Print the version' },
+};
+
+type Loader = () => Promise<{ default: Command }>;
+
+/** The command table: a command's module loads only when it runs. */
+export const commands: Array<{ name: string; description: string; load: Loader; aliases?: string[] }> = [
+  { name: 'active', description: 'Print which machine is active', load: () => import('./commands/active.js') },
+  { name: 'config', description: 'Print the connection config for machine', load: () => import('./commands/config.js') },
+  { name: 'create', description: 'Create a machine', load: () => import('./commands/create.js') },
+  { name: 'env', description: 'Display the commands to set up the environment for the Docker client', load: () => import('./commands/env.js') },
+  { name: 'inspect', description: 'Inspect information about a machine', load: () => import('./commands/inspect.js') },
+  { name: 'ip', description: 'Get the IP address of a machine', load: () => import('./commands/ip.js') },
+  { name: 'kill', description: 'Kill a machine', load: () => import('./commands/lifecycle.js').then((m) => ({ default: m.kill })) },
+  { name: 'ls', description: 'List machines', load: () => import('./commands/ls.js') },
+  { name: 'provision', description: 'Re-provision existing machines', load: () => import('./commands/provision.js') },
+  { name: 'regenerate-certs', description: 'Regenerate TLS Certificates for a machine', load: () => import('./commands/regenerate-certs.js') },
+  { name: 'restart', description: 'Restart a machine', load: () => import('./commands/lifecycle.js').then((m) => ({ default: m.restart })) },
+  { name: 'rm', description: 'Remove a machine', load: () => import('./commands/rm.js') },
+  { name: 'ssh', description: 'Log into or run a command on a machine with SSH.', load: () => import('./commands/ssh.js') },
+  { name: 'scp', description: 'Copy files between machines', load: () => import('./commands/scp.js') },
+  { name: 'start', description: 'Start a machine', load: () => import('./commands/lifecycle.js').then((m) => ({ default: m.start })) },
+  { name: 'status', description: 'Get the status of a machine', load: () => import('./commands/status.js') },
+  { name: 'stop', description: 'Stop a machine', load: () => import('./commands/lifecycle.js').then((m) => ({ default: m.stop })) },
+  { name: 'upgrade', description: 'Upgrade a machine to the latest version of Docker', load: () => import('./commands/upgrade.js') },
+  { name: 'url', description: 'Get the URL of a machine', load: () => import('./commands/url.js') },
+  { name: 'version', description: 'Show the Docker Machine version or a machine docker version', load: () => import('./commands/version.js') },
+  { name: 'help', description: 'Shows a list of commands or help for one command', load: async () => ({ default: helpCommand }) },
+];
+
+function findCommand(name: string) {
+  return commands.find((c) => c.name === name || c.aliases?.includes(name));
+}
+
+/** Splits `[global flags] COMMAND [command args]`; global flags must come first, as in Docker Machine. */
+function splitGlobal(argv: string[]): { globalArgs: string[]; command?: string; args: string[] } {
+  const takesValue = new Set<string>();
+  for (const [name, s] of Object.entries(globalOptions)) {
+    if (s.type === 'string') {
+      takesValue.add(`--${name}`);
+      if (s.short) takesValue.add(`-${s.short}`);
+    }
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('-')) {
+      if (!a.includes('=') && takesValue.has(a)) i++;
+      continue;
+    }
+    return { globalArgs: argv.slice(0, i), command: a, args: argv.slice(i + 1) };
+  }
+  return { globalArgs: argv, args: [] };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let debug = false;
+  try {
+    const { globalArgs, command, args } = splitGlobal(argv);
+    const g = parseCommand('', globalArgs, globalOptions).values;
+    debug = g['debug'] === true;
+    if (g['version']) {
+      process.stdout.write(`${progName()} version ${VERSION}\n`);
+      return 0;
+    }
+    if (!command || g['help']) {
+      process.stdout.write(mainHelp());
+      return command || g['help'] ? 0 : 1;
+    }
+    const entry = findCommand(command);
+    if (!entry) throw new UsageError(`${progName()}: '${command}' is not a ${progName()} command. See '${progName()} help'.`);
+    const cmd = (await entry.load()).default;
+    const specs = cmd.resolveOptions ? await cmd.resolveOptions(args) : cmd.options;
+    if (args.includes('--help') || (args.includes('-h') && cmd.name !== 'ssh')) {
+      process.stdout.write(commandHelp({ ...cmd, options: specs }));
+      return 0;
+    }
+    const globals: Globals = {
+      debug,
+      nativeSsh: g['native-ssh'] === true,
+      storagePath: resolveStoreRoot(str(g['storage-path'])),
+      tlsCaCert: str(g['tls-ca-cert']),
+      tlsCaKey: str(g['tls-ca-key']),
+      tlsClientCert: str(g['tls-client-cert']),
+      tlsClientKey: str(g['tls-client-key']),
+    };
+    const cli: Cli = {
+      store: new Store(globals.storagePath),
+      globals,
+      out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
+      err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
+      log: makeLogger(globals),
+    };
+    const parsed = parseCommand(cmd.name, args, specs, cmd.stopAtPositional ? { stopAtPositional: cmd.stopAtPositional } : {});
+    const code = await cmd.run(cli, parsed);
+    return code ?? 0;
+  } catch (err) {
+    if (err instanceof MachineError) {
+      process.stderr.write(`${err.message}\n`);
+      if (debug && err.cause) process.stderr.write(`(debug) cause: ${String((err.cause as Error)?.stack ?? err.cause)}\n`);
+      return err.exitCode;
+    }
+    // Anything untyped is our bug: say so, with the stack under --debug.
+    const e = err as Error;
+    process.stderr.write(`Error: ${e?.message ?? String(err)}\n`);
+    if (debug) process.stderr.write(`${e?.stack ?? ''}\n`);
+    return 1;
+  }
+}
+
+export function mainHelp(): string {
+  const p = progName();
+  const width = Math.max(...commands.map((c) => c.name.length)) + 3;
+  return [
+    `Usage: ${p} [OPTIONS] COMMAND [arg...]`,
+    '',
+    'Create and manage machines running Docker.',
+    '',
+    `Version: ${VERSION}`,
+    '',
+    'Options:',
+    formatOptions(globalOptions),
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.description}`),
+    '',
+    `Run '${p} COMMAND --help' for more information on a command.`,
+    '',
+  ].join('\n');
+}
+
+export function commandHelp(cmd: Command, extra = ''): string {
+  const p = progName();
+  return [
+    `Usage: ${p} ${cmd.name} ${cmd.usage}`,
+    '',
+    cmd.description,
+    '',
+    ...(Object.keys(cmd.options).length ? ['Options:', '', formatOptions(cmd.options), ''] : []),
+    extra,
+  ].join('\n');
+}
+
+const helpCommand: Command = {
+  name: 'help',
+  usage: '[COMMAND]',
+  description: 'Shows a list of commands or help for one command',
+  options: {},
+  async run(cli, parsed) {
+    const name = parsed.positionals[0];
+    if (!name) {
+      cli.out(mainHelp());
+      return;
+    }
+    const entry = findCommand(name);
+    if (!entry) throw new UsageError(`No help topic for '${name}'`);
+    const cmd = (await entry.load()).default;
+    const extra = cmd.name === 'create' ? await import('./commands/create.js').then((m) => m.driverHelp()) : '';
+    cli.out(commandHelp(cmd, extra));
+  },
+};

@@ -1,0 +1,76 @@
+import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { DriverError, progName } from '../errors.js';
+import type { DriverModule } from './driver.js';
+
+// Each driver's module (and so its SDK) loads only when that driver is used.
+const builtin: Record<string, () => Promise<{ default: DriverModule }>> = {
+  generic: () => import('./generic/index.js'),
+  none: () => import('./none/index.js'),
+};
+
+export function builtinDriverNames(): string[] {
+  return Object.keys(builtin).sort();
+}
+
+const cache = new Map<string, DriverModule>();
+
+/**
+ * Built-in drivers first, then plugins: an ES module exporting a DriverModule as default,
+ * found as `machine-driver-NAME` in MACHINE_DRIVER_PATH directories (a file NAME.js/.mjs or a
+ * package folder) or as an installed npm package of that name.
+ */
+export async function loadDriver(name: string): Promise<DriverModule> {
+  const hit = cache.get(name);
+  if (hit) return hit;
+  const loader = builtin[name];
+  const mod = loader ? (await loader()).default : await loadPlugin(name);
+  if (mod.name !== name) throw new DriverError(`Driver plugin "${name}" calls itself "${mod.name}"`);
+  cache.set(name, mod);
+  return mod;
+}
+
+async function loadPlugin(name: string): Promise<DriverModule> {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw unknownDriver(name);
+  const pkg = `machine-driver-${name}`;
+  const candidates: string[] = [];
+  for (const dir of (process.env.MACHINE_DRIVER_PATH ?? '').split(':').filter(Boolean)) {
+    candidates.push(join(dir, `${pkg}.mjs`), join(dir, `${pkg}.js`), join(dir, pkg));
+  }
+  for (const file of candidates) {
+    if (existsSync(file)) return importPlugin(pathToFileURL(resolvePackageEntry(file)).href, name);
+  }
+  try {
+    const resolved = createRequire(join(process.cwd(), 'noop.js')).resolve(pkg);
+    return importPlugin(pathToFileURL(resolved).href, name);
+  } catch {
+    throw unknownDriver(name);
+  }
+}
+
+function resolvePackageEntry(path: string): string {
+  if (path.endsWith('.js') || path.endsWith('.mjs')) return path;
+  return createRequire(join(path, 'noop.js')).resolve(path);
+}
+
+async function importPlugin(url: string, name: string): Promise<DriverModule> {
+  let mod: { default?: DriverModule };
+  try {
+    mod = (await import(url)) as { default?: DriverModule };
+  } catch (err) {
+    throw new DriverError(`Driver plugin "${name}" failed to load: ${(err as Error).message}`);
+  }
+  const driver = mod.default;
+  if (!driver || typeof driver.newDriver !== 'function' || !Array.isArray(driver.flags)) {
+    throw new DriverError(`Driver plugin "${name}" does not export a DriverModule as default`);
+  }
+  return driver;
+}
+
+function unknownDriver(name: string): DriverError {
+  return new DriverError(
+    `Driver "${name}" not found. Built-in drivers: ${builtinDriverNames().join(', ')}; plugins are looked up as machine-driver-${name} (see "${progName()} help create")`,
+  );
+}

@@ -1,0 +1,62 @@
+import { request } from 'node:https';
+import { readFile } from 'node:fs/promises';
+
+export interface TlsMaterial {
+  caCertPath: string;
+  clientCertPath: string;
+  clientKeyPath: string;
+}
+
+export interface EngineVersion {
+  Version: string;
+  ApiVersion: string;
+  Os: string;
+  Arch: string;
+}
+
+/**
+ * GET /version on a TLS engine with the client certificate: the same check the docker CLI's
+ * first call makes, without needing the CLI. The server name is not checked against the
+ * certificate's SANs here; `env` checks that separately so it can say what to do.
+ */
+export async function engineVersion(url: string, tls: TlsMaterial, timeoutMs: number): Promise<EngineVersion> {
+  const u = new URL(url.replace(/^tcp:/, 'https:'));
+  const [ca, cert, key] = await Promise.all([
+    readFile(tls.caCertPath),
+    readFile(tls.clientCertPath),
+    readFile(tls.clientKeyPath),
+  ]);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port || 2376),
+        path: '/version',
+        method: 'GET',
+        ca,
+        cert,
+        key,
+        servername: undefined,
+        checkServerIdentity: () => undefined,
+        timeout: timeoutMs,
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => {
+          if (res.statusCode !== 200) return reject(new Error(`engine answered ${res.statusCode}: ${body.trim()}`));
+          try {
+            resolve(JSON.parse(body) as EngineVersion);
+          } catch (err) {
+            reject(err as Error);
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${u.host} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -1,0 +1,81 @@
+// Every failure a user can see is one of these classes: the message is the line printed,
+// the exit code is what scripts test. Anything else reaching the top is a bug and says so.
+
+export class MachineError extends Error {
+  readonly exitCode: number = 1;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The program's own name as the user invoked it (`machine`, or `docker-machine` via a link). */
+export function progName(): string {
+  const argv1 = process.argv[1] ?? 'machine';
+  const base = argv1.split(/[\\/]/).pop() ?? 'machine';
+  const name = base.replace(/\.(c|m)?js$/, '');
+  return name === 'main' || name === '' ? 'machine' : name;
+}
+
+export class HostDoesNotExistError extends MachineError {
+  constructor(readonly machine: string) {
+    super(
+      `Docker machine "${machine}" does not exist. Use "${progName()} ls" to list machines. Use "${progName()} create" to add a new one.`,
+    );
+  }
+}
+
+export class HostAlreadyExistsError extends MachineError {
+  constructor(readonly machine: string) {
+    super(`Docker machine "${machine}" already exists`);
+  }
+}
+
+export class InvalidHostnameError extends MachineError {
+  constructor(readonly machine: string) {
+    super(
+      `Invalid hostname specified: "${machine}". Allowed hostname chars are: 0-9a-zA-Z . - _ (starting with a letter or digit)`,
+    );
+  }
+}
+
+export class UsageError extends MachineError {}
+
+export class CorruptConfigError extends MachineError {
+  constructor(readonly path: string, detail: string) {
+    super(
+      `Invalid machine config ${path}: ${detail}. Fix or restore that file, or remove the machine with "${progName()} rm -f NAME"`,
+    );
+  }
+}
+
+export class HostNotRunningError extends MachineError {
+  constructor(readonly machine: string) {
+    super(`Host is not running`);
+  }
+}
+
+export class DriverError extends MachineError {}
+export class SshError extends MachineError {}
+export class ProvisionError extends MachineError {}
+export class CertError extends MachineError {}
+
+/** Connection or TLS check failures that `env` and `config` report with a fix. */
+export class CertMismatchError extends MachineError {
+  constructor(readonly machine: string, detail: string) {
+    super(
+      `Error checking TLS connection: Error checking and/or regenerating the certs: ${detail}\n` +
+        `You can attempt to regenerate them using '${progName()} regenerate-certs ${machine}'.\n` +
+        `Be advised that this will trigger a Docker daemon restart which might stop running containers.`,
+    );
+  }
+}
+
+export class HostKeyMismatchError extends SshError {
+  constructor(readonly machine: string, host: string, expected: string, got: string) {
+    super(
+      `SSH host key for ${host} changed (pinned ${expected}, offered ${got}): possible man-in-the-middle. ` +
+        `If the host was really reinstalled, run "${progName()} regenerate-certs --reset-host-key ${machine}" or remove "known_hosts" from the machine directory`,
+    );
+  }
+}

@@ -1,0 +1,128 @@
+import { join } from 'node:path';
+import { HostAlreadyExistsError, MachineError, progName } from '../errors.js';
+import { loadDriver } from '../drivers/registry.js';
+import type { DriverLogger, FlagValues } from '../drivers/driver.js';
+import { validateMachineName } from '../store/names.js';
+import {
+  CURRENT_CONFIG_VERSION,
+  defaultSwarmOptions,
+  type EngineOptions,
+  type HostConfig,
+} from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import type { Host } from './host.js';
+import { certOrg, provisionMachine } from './provision.js';
+import { waitForState } from './state.js';
+
+export interface GlobalTls {
+  caCertPath?: string;
+  caKeyPath?: string;
+  clientCertPath?: string;
+  clientKeyPath?: string;
+}
+
+export interface CreateRequest {
+  name: string;
+  driverName: string;
+  driverFlags: FlagValues;
+  engine: EngineOptions;
+  tlsSans: string[];
+  tls: GlobalTls;
+  log: DriverLogger;
+  /** How long to wait for SSH once the machine runs. */
+  sshTimeoutMs?: number;
+}
+
+/**
+ * Makes a machine: driver resources, store record, certificates, provisioning. A failure
+ * after the driver made something removes it again; if that removal fails too the record
+ * stays so that `rm` can finish the job, and the error says so.
+ */
+export async function createMachine(store: Store, req: CreateRequest): Promise<Host> {
+  validateMachineName(req.name);
+  return store.withLock(req.name, async () => {
+    if (store.exists(req.name)) throw new HostAlreadyExistsError(req.name);
+    const { log } = req;
+    const mod = await loadDriver(req.driverName);
+    const machineDir = store.machineDir(req.name);
+    const driver = mod.newDriver({ machineName: req.name, storePath: store.root, machineDir, log });
+    await driver.setConfigFromFlags(req.driverFlags);
+
+    const { ensureCertificates } = await import('../certs/generate.js');
+    const paths = {
+      caCertPath: req.tls.caCertPath || join(store.certsDir, 'ca.pem'),
+      caKeyPath: req.tls.caKeyPath || join(store.certsDir, 'ca-key.pem'),
+      clientCertPath: req.tls.clientCertPath || join(store.certsDir, 'cert.pem'),
+      clientKeyPath: req.tls.clientKeyPath || join(store.certsDir, 'key.pem'),
+    };
+    const made = await ensureCertificates({ certsDir: store.certsDir, org: certOrg(), ...paths });
+    if (made.created.length) log.info(`Creating CA and client certificates in ${store.certsDir}...`);
+
+    log.info('Running pre-create checks...');
+    await driver.preCreateCheck();
+
+    const config: HostConfig = {
+      ConfigVersion: CURRENT_CONFIG_VERSION,
+      Driver: driver.config(),
+      DriverName: driver.name,
+      HostOptions: {
+        Driver: '',
+        Memory: 0,
+        Disk: 0,
+        EngineOptions: req.engine,
+        SwarmOptions: defaultSwarmOptions(),
+        AuthOptions: {
+          CertDir: store.certsDir,
+          CaCertPath: paths.caCertPath,
+          CaPrivateKeyPath: paths.caKeyPath,
+          CaCertRemotePath: '',
+          ServerCertPath: join(machineDir, 'server.pem'),
+          ServerKeyPath: join(machineDir, 'server-key.pem'),
+          ClientKeyPath: paths.clientKeyPath,
+          ServerCertRemotePath: '',
+          ServerKeyRemotePath: '',
+          ClientCertPath: paths.clientCertPath,
+          ServerCertSANs: req.tlsSans,
+          StorePath: machineDir,
+        },
+      },
+      Name: req.name,
+    };
+    const host: Host = { name: req.name, config, driver, store };
+
+    log.info('Creating machine...');
+    await store.ensureMachineDir(req.name);
+    // Saved before the driver makes anything, so that even a crash leaves a record rm can use.
+    await store.save(config);
+    try {
+      await driver.create();
+      config.Driver = driver.config();
+      await store.save(config);
+      log.info('Waiting for machine to be running, this may take a few minutes...');
+      await waitForState(driver, 'Running', req.sshTimeoutMs ?? 120_000);
+      if (driver.provisionable) {
+        await provisionMachine(host, log, { waitSshMs: req.sshTimeoutMs ?? 120_000, pin: true });
+        log.info('Docker is up and running!');
+      }
+      config.Driver = driver.config();
+      await store.save(config);
+    } catch (err) {
+      await rollback(store, host, log, err);
+    }
+    return host;
+  });
+}
+
+async function rollback(store: Store, host: Host, log: DriverLogger, cause: unknown): Promise<never> {
+  log.debug(`create failed, removing what it made: ${(cause as Error).message}`);
+  try {
+    await host.driver.remove();
+  } catch (removeErr) {
+    throw new MachineError(
+      `${(cause as Error).message} (and removing the half-made machine failed: ${(removeErr as Error).message}; run "${progName()} rm -f ${host.name}" to clean up)`,
+      { cause },
+    );
+  }
+  await store.remove(host.name);
+  throw cause;
+}

@@ -1,0 +1,95 @@
+import { copyFile, readFile, chmod } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import type { DriverLogger } from '../drivers/driver.js';
+import { engineVersion } from '../engine/tls-api.js';
+import { rootRemote } from '../provision/remote.js';
+import { provisionHost, type ProvisionResult } from '../provision/provision.js';
+import { checkServerCertFor } from '../certs/index.js';
+import { clientTls, type Host } from './host.js';
+import { connectHost } from './ssh.js';
+
+export function certOrg(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'machine';
+  }
+}
+
+/** Every name the engine's certificate must cover: the IP, localhost, the URL's host, --tls-san. */
+export async function serverCertHosts(host: Host): Promise<string[]> {
+  const ip = await host.driver.getIP();
+  const urlHost = new URL(await host.driver.getURL()).hostname.replace(/^\[|\]$/g, '');
+  const sans = host.config.HostOptions.AuthOptions.ServerCertSANs;
+  return [...new Set([ip, urlHost, 'localhost', ...sans].filter(Boolean))];
+}
+
+/** Copies the store's CA and client pair into the machine dir, where `env` points the CLI. */
+export async function copyClientCerts(host: Host, log: DriverLogger): Promise<void> {
+  log.info('Copying certs to the local machine directory...');
+  const auth = host.config.HostOptions.AuthOptions;
+  const tls = clientTls(host);
+  await copyFile(auth.CaCertPath, tls.caCertPath);
+  await copyFile(auth.ClientCertPath, tls.clientCertPath);
+  await copyFile(auth.ClientKeyPath, tls.clientKeyPath);
+  await chmod(tls.clientKeyPath, 0o600);
+}
+
+/** Makes the server pair when missing, or when it no longer covers the machine's addresses. */
+export async function ensureServerCert(host: Host, log: DriverLogger, force = false): Promise<boolean> {
+  const auth = host.config.HostOptions.AuthOptions;
+  const hosts = await serverCertHosts(host);
+  const fresh =
+    !force &&
+    existsSync(auth.ServerCertPath) &&
+    existsSync(auth.ServerKeyPath) &&
+    hosts.every((h) => checkServerCertFor({ certPath: auth.ServerCertPath, host: h }).ok);
+  if (fresh) return false;
+  log.info(`Generating server certificate for ${hosts.join(', ')}...`);
+  const { generateServerCert } = await import('../certs/generate.js');
+  await generateServerCert({
+    caCertPath: auth.CaCertPath,
+    caKeyPath: auth.CaPrivateKeyPath,
+    certPath: auth.ServerCertPath,
+    keyPath: auth.ServerKeyPath,
+    org: `${certOrg()}.${host.name}`,
+    hosts,
+  });
+  return true;
+}
+
+export async function provisionMachine(
+  host: Host,
+  log: DriverLogger,
+  opts: { waitSshMs?: number; pin?: boolean; forceCerts?: boolean } = {},
+): Promise<ProvisionResult> {
+  await copyClientCerts(host, log);
+  await ensureServerCert(host, log, opts.forceCerts);
+  const auth = host.config.HostOptions.AuthOptions;
+  log.info('Waiting for SSH to be available...');
+  const session = await connectHost(host, log, { waitMs: opts.waitSshMs ?? 120_000, pin: opts.pin });
+  try {
+    const url = await host.driver.getURL();
+    const tls = clientTls(host);
+    return await provisionHost({
+      remote: rootRemote(session, host.driver.getSSHUsername()),
+      machineName: host.name,
+      driverName: host.driver.name,
+      engine: host.config.HostOptions.EngineOptions,
+      // Inside the host; the URL's port differs where a driver publishes it elsewhere.
+      enginePort: Number(host.driver.config()['EnginePort'] ?? 2376),
+      certs: {
+        ca: await readFile(auth.CaCertPath),
+        serverCert: await readFile(auth.ServerCertPath),
+        serverKey: await readFile(auth.ServerKeyPath),
+      },
+      log,
+      verify: async () => {
+        await engineVersion(url, tls, 5_000);
+      },
+    });
+  } finally {
+    session.close();
+  }
+}

@@ -1,0 +1,15 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DriverLogger } from '../drivers/driver.js';
+import type { Store } from '../store/store.js';
+import { certOrg } from './provision.js';
+
+/** `regenerate-certs --client-certs`: a new CA and client pair for the whole store. */
+export async function regenerateCA(store: Store, log: DriverLogger): Promise<void> {
+  log.info(`Regenerating the CA and client certificates in ${store.certsDir}`);
+  for (const f of ['ca.pem', 'ca-key.pem', 'cert.pem', 'key.pem']) {
+    await rm(join(store.certsDir, f), { force: true });
+  }
+  const { ensureCertificates } = await import('../certs/generate.js');
+  await ensureCertificates({ certsDir: store.certsDir, org: certOrg() });
+}

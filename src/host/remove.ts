@@ -1,0 +1,30 @@
+import { MachineError, progName } from '../errors.js';
+import type { DriverLogger } from '../drivers/driver.js';
+import type { Store } from '../store/store.js';
+import type { Host } from './host.js';
+
+/**
+ * Removes the driver's resources, then the record. Without --force a driver failure keeps
+ * the record, so nothing made by the machine is forgotten while it still exists.
+ */
+export async function removeMachine(
+  store: Store,
+  name: string,
+  host: Host | undefined,
+  opts: { force: boolean; log: DriverLogger },
+): Promise<void> {
+  if (host) {
+    try {
+      await host.driver.remove();
+    } catch (err) {
+      if (!opts.force) {
+        throw new MachineError(
+          `Error removing host "${name}": ${(err as Error).message} (use "${progName()} rm -f ${name}" to remove the local record anyway)`,
+          { cause: err },
+        );
+      }
+      opts.log.info(`Driver could not remove "${name}" (${(err as Error).message}); removing the local record anyway`);
+    }
+  }
+  await store.remove(name);
+}

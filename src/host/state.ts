@@ -1,0 +1,16 @@
+import { DriverError } from '../errors.js';
+import type { Driver, MachineState } from '../drivers/driver.js';
+
+export async function waitForState(driver: Driver, want: MachineState, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 100;
+  let last: MachineState = 'None';
+  while (Date.now() < deadline) {
+    last = await driver.getState();
+    if (last === want) return;
+    if (last === 'Error') break;
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 2000);
+  }
+  throw new DriverError(`Machine did not reach state ${want} (last state: ${last})`);
+}

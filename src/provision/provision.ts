@@ -1,0 +1,211 @@
+import { createHash } from 'node:crypto';
+import { ProvisionError } from '../errors.js';
+import type { DriverLogger } from '../drivers/driver.js';
+import type { EngineOptions } from '../store/schema.js';
+import { detectFamily, type OsFamily } from './families.js';
+import { parseOsRelease } from './os-release.js';
+import { shQuote, type Remote } from './remote.js';
+import { DROPIN_PATH, keepUnitArgs, REMOTE_CA, REMOTE_CERT, REMOTE_KEY, renderDropIn } from './engine-config.js';
+
+export interface ProvisionInput {
+  remote: Remote;
+  machineName: string;
+  driverName: string;
+  engine: EngineOptions;
+  enginePort: number;
+  certs: { ca: Buffer; serverCert: Buffer; serverKey: Buffer };
+  log: DriverLogger;
+  /** Checks the engine over TLS from this side; throws while it is not ready yet. */
+  verify: () => Promise<void>;
+  verifyTimeoutMs?: number;
+}
+
+export interface ProvisionResult {
+  family: OsFamily['name'];
+  os: string;
+  installed: boolean;
+  changed: string[];
+}
+
+interface Facts {
+  os: Record<string, string>;
+  hostname: string;
+  dockerd: string;
+  unitExecStart: string;
+  sums: Map<string, string>;
+  active: boolean;
+}
+
+const SECTION = '@@machine:';
+
+// One round trip learns everything the run needs to decide what to change.
+const FACTS_SCRIPT = [
+  `echo ${SECTION}os; cat /etc/os-release 2>/dev/null`,
+  `echo ${SECTION}hostname; hostname`,
+  `echo ${SECTION}dockerd; command -v dockerd || true`,
+  `echo ${SECTION}unit; f=$(systemctl show -p FragmentPath --value docker.service 2>/dev/null); [ -n "$f" ] && grep -E '^ExecStart=.' "$f" | tail -n1`,
+  `echo ${SECTION}sums; sha256sum ${REMOTE_CA} ${REMOTE_CERT} ${REMOTE_KEY} ${DROPIN_PATH} 2>/dev/null`,
+  `echo ${SECTION}active; systemctl is-active docker.service 2>/dev/null`,
+  'true',
+].join('\n');
+
+async function gatherFacts(remote: Remote): Promise<Facts> {
+  const out = await remote.run(FACTS_SCRIPT);
+  const sections = new Map<string, string>();
+  let current = '';
+  for (const line of out.split('\n')) {
+    if (line.startsWith(SECTION)) {
+      current = line.slice(SECTION.length);
+      sections.set(current, '');
+    } else if (current) {
+      sections.set(current, sections.get(current) + line + '\n');
+    }
+  }
+  const sums = new Map<string, string>();
+  for (const line of (sections.get('sums') ?? '').split('\n')) {
+    const m = /^([0-9a-f]{64})\s+\*?(.+)$/.exec(line.trim());
+    if (m) sums.set(m[2]!, m[1]!);
+  }
+  return {
+    os: parseOsRelease(sections.get('os') ?? ''),
+    hostname: (sections.get('hostname') ?? '').trim(),
+    dockerd: (sections.get('dockerd') ?? '').trim(),
+    unitExecStart: (sections.get('unit') ?? '').trim(),
+    sums,
+    active: (sections.get('active') ?? '').trim() === 'active',
+  };
+}
+
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * Brings a host to a TLS-secured engine. Idempotent: what already matches is left alone,
+ * and the engine restarts only when its configuration or certificates changed.
+ */
+export async function provisionHost(input: ProvisionInput): Promise<ProvisionResult> {
+  const { remote, log } = input;
+  log.info('Detecting the provisioner...');
+  let facts = await gatherFacts(remote);
+  const family = detectFamily(facts.os);
+  const osName = facts.os['PRETTY_NAME'] || facts.os['ID'] || 'unknown';
+  log.info(`Provisioning with ${facts.os['ID'] ?? family.name} (${osName})...`);
+  const changed: string[] = [];
+
+  if (facts.hostname !== input.machineName) {
+    await setHostname(remote, input.machineName);
+    changed.push('hostname');
+  }
+
+  let installed = false;
+  if (!facts.dockerd) {
+    await installEngine(remote, family, facts.os, input.engine.InstallURL, log);
+    installed = true;
+    changed.push('engine');
+    facts = await gatherFacts(remote);
+    if (!facts.dockerd) {
+      throw new ProvisionError('Docker was installed but dockerd is not on the PATH of the host; check the install script or use --engine-install-url distro');
+    }
+  }
+
+  log.info('Copying certs to the remote machine...');
+  const files: Array<[string, Buffer | string, number]> = [
+    [REMOTE_CA, input.certs.ca, 0o644],
+    [REMOTE_CERT, input.certs.serverCert, 0o644],
+    [REMOTE_KEY, input.certs.serverKey, 0o600],
+  ];
+  log.info('Setting Docker configuration on the remote daemon...');
+  const unitArgs = splitExecStart(facts.unitExecStart);
+  const dropIn = renderDropIn({
+    dockerdPath: facts.dockerd,
+    socketActivated: unitArgs.includes('fd://'),
+    keptArgs: keepUnitArgs(unitArgs.slice(1)),
+    enginePort: input.enginePort,
+    driverName: input.driverName,
+    engine: input.engine,
+  });
+  files.push([DROPIN_PATH, dropIn, 0o644]);
+  for (const [path, data, mode] of files) {
+    if (facts.sums.get(path) === sha256(data)) continue;
+    await remote.writeFile(path, data, mode);
+    changed.push(path);
+  }
+
+  const configChanged = changed.some((c) => c !== 'hostname');
+  if (configChanged || !facts.active) {
+    log.debug(`restarting docker (changed: ${changed.join(', ') || 'nothing; engine was not active'})`);
+    await remote.run(
+      'systemctl daemon-reload && systemctl enable docker.service >/dev/null 2>&1; systemctl reset-failed docker.service >/dev/null 2>&1; systemctl restart docker.service',
+    ).catch(async (err: Error) => {
+      const journal = await remote.exec('journalctl -u docker.service -n 5 --no-pager 2>/dev/null | tail -n 3');
+      throw new ProvisionError(`${err.message}\n${journal.stdout.trim()}`);
+    });
+  }
+
+  log.info('Checking connection to Docker...');
+  await waitFor(input.verify, input.verifyTimeoutMs ?? 60_000, 'the Docker daemon to answer over TLS on port ' + input.enginePort);
+  return { family: family.name, os: osName, installed, changed };
+}
+
+async function setHostname(remote: Remote, name: string): Promise<void> {
+  const q = shQuote(name);
+  await remote.run(
+    `(hostnamectl set-hostname ${q} 2>/dev/null || { echo ${q} > /etc/hostname && hostname ${q}; }) && ` +
+      `(grep -q "^127.0.1.1[[:space:]]" /etc/hosts && sed -i "s/^127.0.1.1[[:space:]].*/127.0.1.1 ${name}/" /etc/hosts || echo "127.0.1.1 ${name}" >> /etc/hosts)`,
+  );
+}
+
+async function installEngine(
+  remote: Remote,
+  family: OsFamily,
+  os: Record<string, string>,
+  installURL: string,
+  log: DriverLogger,
+): Promise<void> {
+  const distro = async () => {
+    log.info(`Installing Docker from the distribution's packages (${family.distroEngine(os).join(' ')})...`);
+    await remote.run(family.install(family.distroEngine(os)), { timeoutMs: 20 * 60_000 });
+  };
+  if (installURL === 'none') {
+    throw new ProvisionError(
+      'Docker is not installed on the host and --engine-install-url is "none": install it first, or pass --engine-install-url distro',
+    );
+  }
+  if (installURL === 'distro' || installURL === '') return distro();
+  log.info(`Installing Docker with the script at ${installURL}...`);
+  const fetch = await remote.exec(
+    `command -v curl >/dev/null || (${family.install(family.prerequisites)}) >/dev/null 2>&1; ` +
+      `curl -fsSL --max-time 60 ${shQuote(installURL)} -o /tmp/machine-install-docker.sh`,
+  );
+  if (fetch.code !== 0) {
+    log.info(`Could not fetch ${installURL} from the host; falling back to the distribution's package`);
+    return distro();
+  }
+  await remote.run('sh /tmp/machine-install-docker.sh && rm -f /tmp/machine-install-docker.sh', { timeoutMs: 20 * 60_000 });
+}
+
+/** Splits a systemd ExecStart= line into argv (handles quotes; drops the leading prefixes). */
+export function splitExecStart(line: string): string[] {
+  const body = line.replace(/^ExecStart=/, '').replace(/^[-@:+!]+/, '');
+  const args: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(body))) args.push(m[1] ?? m[2] ?? m[3] ?? '');
+  return args;
+}
+
+export async function waitFor(check: () => Promise<void>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 200;
+  let last: Error | undefined;
+  while (Date.now() < deadline) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      last = err as Error;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 2000);
+  }
+  throw new ProvisionError(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}: ${last?.message ?? 'no answer'}`);
+}
