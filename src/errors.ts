@@ -64,9 +64,7 @@ export class CertError extends MachineError {}
 export class CertMismatchError extends MachineError {
   constructor(readonly machine: string, detail: string) {
     super(
-      `Error checking TLS connection: Error checking and/or regenerating the certs: ${detail}\n` +
-        `You can attempt to regenerate them using '${progName()} regenerate-certs ${machine}'.\n` +
-        `Be advised that this will trigger a Docker daemon restart which might stop running containers.`,
+      `Error checking TLS connection: ${detail}. You can attempt to regenerate them using '${progName()} regenerate-certs ${machine}' (this restarts the Docker daemon, which might stop running containers)`,
     );
   }
 }
@@ -75,7 +73,7 @@ export class HostKeyMismatchError extends SshError {
   constructor(readonly machine: string, host: string, expected: string, got: string) {
     super(
       `SSH host key for ${host} changed (pinned ${expected}, offered ${got}): possible man-in-the-middle. ` +
-        `If the host was really reinstalled, run "${progName()} regenerate-certs --reset-host-key ${machine}" or remove "known_hosts" from the machine directory`,
+        `If the host was really reinstalled, delete the file known_hosts in the machine's directory to trust its new key`,
     );
   }
 }

@@ -31,6 +31,8 @@ export interface CreateRequest {
   log: DriverLogger;
   /** How long to wait for SSH once the machine runs. */
   sshTimeoutMs?: number;
+  /** Runs once the engine is up, inside create's rollback: a failure removes the machine. */
+  afterProvision?: (host: Host) => Promise<Partial<HostConfig> | void>;
 }
 
 /**
@@ -99,11 +101,22 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
       config.Driver = driver.config();
       await store.save(config);
       log.info('Waiting for machine to be running, this may take a few minutes...');
-      await waitForState(driver, 'Running', req.sshTimeoutMs ?? 120_000);
+      await waitForState(
+        driver,
+        'Running',
+        req.sshTimeoutMs ?? 120_000,
+        driver.provisionable
+          ? await driver
+              .getSSHHostname()
+              .then(async (h) => `check that ${h}:${await driver.getSSHPort()} is up and reachable over SSH`)
+              .catch(() => '')
+          : '',
+      );
       if (driver.provisionable) {
         await provisionMachine(host, log, { waitSshMs: req.sshTimeoutMs ?? 120_000, pin: true });
         log.info('Docker is up and running!');
       }
+      if (req.afterProvision) Object.assign(config, await req.afterProvision(host));
       config.Driver = driver.config();
       await store.save(config);
     } catch (err) {

@@ -13,6 +13,10 @@ export async function removeMachine(
   host: Host | undefined,
   opts: { force: boolean; log: DriverLogger },
 ): Promise<void> {
+  if (host?.config.SwarmMode) {
+    const { leaveSwarm } = await import('../swarm/cluster.js');
+    await leaveSwarm(host, opts.log);
+  }
   if (host) {
     try {
       await host.driver.remove();

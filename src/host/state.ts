@@ -1,7 +1,7 @@
 import { DriverError } from '../errors.js';
 import type { Driver, MachineState } from '../drivers/driver.js';
 
-export async function waitForState(driver: Driver, want: MachineState, timeoutMs: number): Promise<void> {
+export async function waitForState(driver: Driver, want: MachineState, timeoutMs: number, hint = ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let delay = 100;
   let last: MachineState = 'None';
@@ -12,5 +12,7 @@ export async function waitForState(driver: Driver, want: MachineState, timeoutMs
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 2000);
   }
-  throw new DriverError(`Machine did not reach state ${want} (last state: ${last})`);
+  throw new DriverError(
+    `Machine did not reach state ${want} within ${Math.round(timeoutMs / 1000)} s (last state: ${last})${hint ? `: ${hint}` : ''}`,
+  );
 }

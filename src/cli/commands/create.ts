@@ -5,6 +5,7 @@ import { builtinDriverNames, loadDriver } from '../../drivers/registry.js';
 import type { DriverModule, FlagValues } from '../../drivers/driver.js';
 import { defaultEngineOptions } from '../../store/schema.js';
 import { createMachine } from '../../host/create.js';
+import { loadHost, type Host } from '../../host/host.js';
 
 const baseOptions: OptionSpecs = {
   driver: { type: 'string', short: 'd', description: 'Driver to create machine with.', default: 'virtualbox', env: 'MACHINE_DRIVER', placeholder: 'name' },
@@ -16,6 +17,9 @@ const baseOptions: OptionSpecs = {
   'engine-storage-driver': { type: 'string', description: 'Specify a storage driver to use with the engine', env: 'MACHINE_ENGINE_STORAGE_DRIVER', placeholder: 'name' },
   'engine-env': { type: 'string', multiple: true, description: 'Specify environment variables to set in the engine', placeholder: 'KEY=VALUE' },
   'tls-san': { type: 'string', multiple: true, description: 'Support extra SANs for TLS certs', placeholder: 'name' },
+  'swarm-init': { type: 'boolean', description: 'Make this machine the first manager of a new swarm-mode cluster named after it' },
+  'swarm-join': { type: 'string', description: 'Join the swarm-mode cluster that this manager machine leads', placeholder: 'manager' },
+  'swarm-role': { type: 'string', description: 'Role when joining: worker or manager', default: 'worker', placeholder: 'role' },
   'wait-timeout': { type: 'string', description: 'Seconds to wait for the machine to run and answer SSH', default: '120', env: 'MACHINE_WAIT_TIMEOUT', placeholder: 'seconds' },
 };
 
@@ -128,8 +132,10 @@ async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
   for (const e of engine.Env) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new UsageError(`--engine-env "${e}" must be KEY=VALUE`);
   }
+  const swarm = await swarmStep(cli, v, name);
   const g = cli.globals;
   await createMachine(cli.store, {
+    ...(swarm ? { afterProvision: swarm } : {}),
     name,
     driverName,
     driverFlags,
@@ -142,6 +148,21 @@ async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
   cli.out(
     `To see how to connect your Docker Client to the Docker Engine running on this virtual machine, run: ${progName()} env ${name}`,
   );
+}
+
+/** Checks swarm flags before anything is made; returns the step create runs once the engine is up. */
+async function swarmStep(cli: Cli, v: Parsed['values'], name: string) {
+  const init = v['swarm-init'] === true;
+  const join = str(v['swarm-join']);
+  const role = str(v['swarm-role']);
+  if (!init && !join) return undefined;
+  if (init && join) throw new UsageError('--swarm-init and --swarm-join exclude each other');
+  if (role !== 'worker' && role !== 'manager') throw new UsageError(`--swarm-role must be worker or manager, not "${role}"`);
+  const { swarmInit, swarmJoin, assertManager } = await import('../../swarm/cluster.js');
+  if (init) return async (host: Host) => ({ SwarmMode: await swarmInit(host, name, cli.log) });
+  const manager = await loadHost(cli.store, join, cli.log);
+  assertManager(manager);
+  return async (host: Host) => ({ SwarmMode: await swarmJoin(host, manager, role, cli.log) });
 }
 
 export default create;

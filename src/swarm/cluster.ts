@@ -1,0 +1,129 @@
+import { MachineError, progName } from '../errors.js';
+import type { DriverLogger } from '../drivers/driver.js';
+import { loadHost, type Host } from '../host/host.js';
+import { connectHost } from '../host/ssh.js';
+import { rootRemote, shQuote, type Remote } from '../provision/remote.js';
+import type { Store } from '../store/store.js';
+
+export type SwarmRole = 'manager' | 'worker';
+
+async function withRemote<T>(host: Host, log: DriverLogger, fn: (r: Remote) => Promise<T>): Promise<T> {
+  const session = await connectHost(host, log);
+  try {
+    return await fn(rootRemote(session, host.driver.getSSHUsername()));
+  } finally {
+    session.close();
+  }
+}
+
+/** The address other nodes reach this one at: the driver's private address where it has one. */
+export async function advertiseAddress(host: Host): Promise<string> {
+  return host.driver.getPrivateIP ? host.driver.getPrivateIP() : host.driver.getIP();
+}
+
+export interface Membership {
+  Cluster: string;
+  Role: SwarmRole;
+}
+
+/** Persists membership; create does this itself, under the lock it already holds. */
+export async function recordMembership(host: Host, m: Membership): Promise<void> {
+  await host.store.withLock(host.name, async () => {
+    const fresh = await host.store.load(host.name);
+    await host.store.save({ ...fresh, SwarmMode: m });
+  });
+  host.config.SwarmMode = m;
+}
+
+/** `docker swarm init` on the machine, which becomes the first manager of cluster. */
+export async function swarmInit(host: Host, cluster: string, log: DriverLogger): Promise<Membership> {
+  const addr = await advertiseAddress(host);
+  log.info(`Initialising swarm "${cluster}" on ${host.name} (advertise ${addr})...`);
+  await withRemote(host, log, async (r) => {
+    const state = (await r.run(`docker info --format '{{.Swarm.LocalNodeState}}'`)).trim();
+    if (state !== 'active') await r.run(`docker swarm init --advertise-addr ${shQuote(addr)}`);
+  });
+  return { Cluster: cluster, Role: 'manager' };
+}
+
+/** Joins host to the swarm that manager leads. */
+export function assertManager(manager: Host): string {
+  const cluster = manager.config.SwarmMode?.Cluster;
+  if (!cluster || manager.config.SwarmMode?.Role !== 'manager') {
+    throw new MachineError(
+      `Machine "${manager.name}" is not a swarm manager: make one with "${progName()} create --swarm-init ${manager.name}" or name a manager of an existing swarm`,
+    );
+  }
+  return cluster;
+}
+
+export async function swarmJoin(host: Host, manager: Host, role: SwarmRole, log: DriverLogger): Promise<Membership> {
+  const cluster = assertManager(manager);
+  const managerAddr = await advertiseAddress(manager);
+  const token = await withRemote(manager, log, async (r) => {
+    const state = (await r.run(`docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'`)).trim();
+    if (state !== 'active true') {
+      throw new MachineError(`Machine "${manager.name}" is not an active swarm manager (swarm state: ${state})`);
+    }
+    return (await r.run(`docker swarm join-token -q ${role}`)).trim();
+  });
+  const addr = await advertiseAddress(host);
+  log.info(`Joining ${host.name} to swarm "${cluster}" as ${role}...`);
+  await withRemote(host, log, async (r) => {
+    const state = (await r.run(`docker info --format '{{.Swarm.LocalNodeState}}'`)).trim();
+    if (state === 'active') return;
+    await r.run(`docker swarm join --token ${shQuote(token)} --advertise-addr ${shQuote(addr)} ${shQuote(`${managerAddr}:2377`)}`);
+  });
+  return { Cluster: cluster, Role: role };
+}
+
+/** Store machines that belong to cluster, managers first. */
+export async function clusterMembers(store: Store, cluster: string): Promise<Host[]> {
+  const hosts: Host[] = [];
+  for (const name of await store.list()) {
+    const cfg = await store.load(name).catch(() => undefined);
+    if (cfg?.SwarmMode?.Cluster === cluster) hosts.push(await loadHost(store, name));
+  }
+  const rank = (h: Host) => (h.config.SwarmMode?.Role === 'manager' ? 0 : 1);
+  return hosts.sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+}
+
+/**
+ * Before a member is removed: it leaves, and a remaining manager forgets it, so the node
+ * list does not keep a dead entry. Best effort: a machine that is already gone cannot leave.
+ */
+export async function leaveSwarm(host: Host, log: DriverLogger): Promise<void> {
+  const cluster = host.config.SwarmMode?.Cluster;
+  if (!cluster) return;
+  const nodeId = await withRemote(host, log, async (r) => {
+    const id = (await r.exec(`docker info --format '{{.Swarm.NodeID}}'`)).stdout.trim();
+    await r.exec('docker swarm leave --force');
+    return id;
+  }).catch((err: Error) => {
+    log.debug(`${host.name} could not leave the swarm: ${err.message}`);
+    return '';
+  });
+  const managers = (await clusterMembers(host.store, cluster)).filter(
+    (m) => m.name !== host.name && m.config.SwarmMode?.Role === 'manager',
+  );
+  for (const m of managers) {
+    try {
+      if ((await m.driver.getState()) !== 'Running') continue;
+      await withRemote(m, log, async (r) => {
+        const target = nodeId || host.name;
+        // The node needs a moment to show as down after leaving; --force removes it anyway.
+        await r.run(`docker node rm --force ${shQuote(target)}`);
+      });
+      return;
+    } catch (err) {
+      log.debug(`manager ${m.name} could not remove ${host.name}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** What `swarm inspect` shows of the cluster, from a running manager's point of view. */
+export async function nodeList(manager: Host, log: DriverLogger): Promise<string> {
+  return withRemote(manager, log, (r) =>
+    r.run(`docker node ls --format '{{.Hostname}}\t{{.Status}}\t{{.Availability}}\t{{.ManagerStatus}}'`),
+  );
+}

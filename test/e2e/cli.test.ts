@@ -1,0 +1,124 @@
+import { existsSync } from 'node:fs';
+import { cp, chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { machine, tempStore } from '../helpers/cli.js';
+
+const fixture = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'docker-machine-0.16.2-store');
+
+async function legacyStore(): Promise<string> {
+  const root = await tempStore();
+  await cp(fixture, root, { recursive: true });
+  const fix = async (dir: string) => {
+    await chmod(dir, 0o700);
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) await fix(join(dir, e.name));
+      else await chmod(join(dir, e.name), 0o600);
+    }
+  };
+  await fix(root);
+  return root;
+}
+
+/** One line on stderr, exit 1: what scripts and people rely on. */
+function expectOneLineError(r: { code: number; stderr: string; stdout: string }, text: string | RegExp) {
+  expect(r.code).toBe(1);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  if (typeof text === 'string') expect(r.stderr).toContain(text);
+  else expect(r.stderr).toMatch(text);
+}
+
+describe('CLI against a store (no hosts needed)', () => {
+  it('names an unknown machine as Docker Machine does', async () => {
+    const store = await tempStore();
+    for (const cmd of ['env', 'inspect', 'config', 'url', 'ip', 'status', 'ssh', 'provision']) {
+      const r = await machine(store, [cmd, 'nope']);
+      expectOneLineError(r, 'Docker machine "nope" does not exist. Use "machine ls" to list machines. Use "machine create" to add a new one.');
+    }
+    const rm = await machine(store, ['rm', '-y', 'nope']);
+    expectOneLineError(rm, 'Docker machine "nope" does not exist');
+  });
+
+  it('rejects invalid names, duplicates, missing flags and unknown drivers without touching the store', async () => {
+    const store = await tempStore();
+    expectOneLineError(await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', 'bad name!']), /Invalid hostname specified/);
+    expectOneLineError(await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', '-dash']), /Invalid hostname specified/);
+    expect(existsSync(join(store, 'machines'))).toBe(false);
+
+    const ok = await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', 'dup']);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expectOneLineError(await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', 'dup']), 'Docker machine "dup" already exists');
+
+    expectOneLineError(await machine(store, ['create', '-d', 'generic', 'noip']), 'generic driver requires the --generic-ip-address option');
+    expect(existsSync(join(store, 'machines', 'noip'))).toBe(false);
+    expectOneLineError(await machine(store, ['create', '-d', 'nosuch', 'x']), /Driver "nosuch" not found/);
+    expectOneLineError(await machine(store, ['create', '-d', 'none', '--bogus', 'x']), /flag provided but not defined: --bogus/);
+    expectOneLineError(await machine(store, ['create', '-d', 'none', '--swarm-master', 'x']), /retired standalone Swarm.*--swarm-init/);
+    expectOneLineError(await machine(store, ['bogus']), /'bogus' is not a machine command/);
+    expect((await machine(store, ['ls', '-q'])).stdout.trim()).toBe('dup');
+  });
+
+  it('reports a corrupt config.json by name in ls, and as one line elsewhere', async () => {
+    const store = await tempStore();
+    await mkdir(join(store, 'machines', 'broken'), { recursive: true });
+    await writeFile(join(store, 'machines', 'broken', 'config.json'), '{ not json');
+    const ls = await machine(store, ['ls']);
+    expect(ls.code).toBe(0);
+    expect(ls.stdout).toMatch(/broken\s+-\s+Error\s+.*Invalid machine config .*broken\/config\.json/);
+    expectOneLineError(await machine(store, ['inspect', 'broken']), /Invalid machine config .*broken\/config\.json: not valid JSON.*rm -f/);
+    // Without -f the record stays; with -f it goes.
+    expect((await machine(store, ['rm', '-y', 'broken'])).code).toBe(1);
+    expect(existsSync(join(store, 'machines', 'broken'))).toBe(true);
+    expect((await machine(store, ['rm', '-f', 'broken'])).code).toBe(0);
+    expect(existsSync(join(store, 'machines', 'broken'))).toBe(false);
+  });
+
+  it('works on the Docker Machine 0.16.2 store: ls, inspect, config, env, rm', async () => {
+    const store = await legacyStore();
+    const ls = await machine(store, ['ls', '--timeout', '3']);
+    expect(ls.code).toBe(0);
+    expect(ls.stdout).toMatch(/^legacy-generic\s+-\s+generic\s+\w+/m);
+    expect(ls.stdout).toMatch(/^legacy-none\s+-\s+none\s+Running\s+tcp:\/\/127\.0\.0\.1:2376/m);
+
+    const key = await machine(store, ['inspect', '-f', '{{.Driver.SSHKeyPath}} {{.HostOptions.AuthOptions.CaCertPath}}', 'legacy-generic']);
+    expect(key.stdout.trim()).toBe(`${store}/machines/legacy-generic/key ${store}/certs/ca.pem`);
+    const json = await machine(store, ['inspect', 'legacy-generic']);
+    expect(JSON.parse(json.stdout).HostOptions.EngineOptions.InsecureRegistry).toEqual(['registry.local:5000']);
+
+    for (const cmd of ['env', 'config']) {
+      const r = await machine(store, [cmd, 'legacy-generic']);
+      expectOneLineError(r, /valid for .*10\.213\.0\.2.*not 127\.0\.0\.2.*regenerate-certs legacy-generic/);
+    }
+
+    const env = await machine(store, ['env', '--shell', 'bash', 'legacy-none']);
+    expect(env.code).toBe(0);
+    expect(env.stdout).toContain('export DOCKER_HOST="tcp://127.0.0.1:2376"');
+    expect(env.stdout).toContain(`export DOCKER_CERT_PATH="${store}/machines/legacy-none"`);
+    expect(env.stdout).toContain('export DOCKER_MACHINE_NAME="legacy-none"');
+
+    const rm = await machine(store, ['rm', '-y', 'legacy-none']);
+    expect(rm.stdout).toContain('Successfully removed legacy-none');
+    expect((await machine(store, ['ls', '-q'])).stdout.trim()).toBe('legacy-generic');
+  });
+
+  it('prints env for every shell, and --unset', async () => {
+    const store = await tempStore();
+    await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', 'sh1']);
+    const out = async (shell: string, extra: string[] = []) => (await machine(store, ['env', '--shell', shell, ...extra, 'sh1'])).stdout;
+    expect(await out('bash')).toMatch(/^export DOCKER_TLS_VERIFY="1"\nexport DOCKER_HOST="tcp:\/\/127\.0\.0\.1:2376"\n/);
+    expect(await out('bash')).toContain('# eval $(machine env');
+    expect(await out('fish')).toContain('set -gx DOCKER_HOST "tcp://127.0.0.1:2376";');
+    expect(await out('powershell')).toContain('$Env:DOCKER_HOST = "tcp://127.0.0.1:2376"');
+    expect(await out('cmd')).toContain('SET DOCKER_HOST=tcp://127.0.0.1:2376');
+    expect(await out('tcsh')).toContain('setenv DOCKER_HOST "tcp://127.0.0.1:2376";');
+    expect(await out('emacs')).toContain('(setenv "DOCKER_HOST" "tcp://127.0.0.1:2376")');
+    expect(await out('bash', ['--no-proxy'])).toContain('export NO_PROXY="127.0.0.1"');
+    const unset = await machine(store, ['env', '-u']);
+    expect(unset.stdout).toMatch(/^unset DOCKER_TLS_VERIFY\nunset DOCKER_HOST\nunset DOCKER_CERT_PATH\nunset DOCKER_MACHINE_NAME\n/);
+    // A real bash can evaluate it.
+    const { bash, machineCmd } = await import('../helpers/cli.js');
+    const b = await bash(`eval "$(${machineCmd(store)} env sh1)"; echo "$DOCKER_HOST $DOCKER_MACHINE_NAME"`, { SHELL: '/bin/bash' });
+    expect(b.stdout.trim()).toBe('tcp://127.0.0.1:2376 sh1');
+  });
+});

@@ -1,0 +1,263 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile, cp, readdir, chmod, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTestHost, makeTestKey, makeTinyImageTar, type TestHost } from '../harness/hosts.js';
+import { bash, machine, machineCmd, tempStore } from '../helpers/cli.js';
+
+const skipReason = inject('e2eSkipReason');
+const cacheDir = process.env.MACHINE_TEST_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'machine-test');
+const fixture = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'docker-machine-0.16.2-store');
+
+/** `eval "$(machine env NAME)"` then the script, as a user types it. */
+function withEnv(store: string, name: string, script: string) {
+  return bash(`set -e; eval "$(${machineCmd(store)} env --shell bash ${name})"; ${script}`);
+}
+
+describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  const dockerHost = inject('dockerHost');
+  const image = inject('hostImage');
+  let work: string;
+  let store: string;
+  let key: string;
+  let host: TestHost;
+  let tinyTar: string;
+
+  beforeAll(async () => {
+    work = await tempStore('machine-e2e-generic-');
+    store = join(work, 'store');
+    key = await makeTestKey(work);
+    host = await createTestHost({ dockerHost, image, name: 'e2e-generic-1', keyPath: key });
+    tinyTar = await makeTinyImageTar(cacheDir);
+  });
+
+  afterAll(async () => {
+    await host?.remove();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const createArgs = (name: string, extra: string[] = []) => [
+    'create',
+    '-d',
+    'generic',
+    '--engine-install-url',
+    'distro',
+    '--generic-ip-address',
+    host.ip,
+    '--generic-ssh-key',
+    key,
+    '--generic-ssh-user',
+    'root',
+    ...extra,
+    name,
+  ];
+
+  it('creates a TLS engine on a fresh host without Docker, usable through env', async () => {
+    expect((await host.exec('command -v dockerd')).code).not.toBe(0);
+    const r = await machine(store, createArgs('gm1', ['--engine-label', 'env=e2e', '--tls-san', 'gm1.example.test']));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Installing Docker from the distribution's packages/);
+    expect(r.stdout).toMatch(/\[\s*\d+\.\d+s\] Docker is up and running!/);
+    expect(r.stdout).toContain('machine env gm1');
+
+    const info = await withEnv(store, 'gm1', 'docker info --format "{{.Name}} {{json .Labels}}"');
+    expect(info.stderr).toBe('');
+    expect(info.stdout).toContain('gm1');
+    expect(info.stdout).toContain('env=e2e');
+    expect(info.stdout).toContain('provider=generic');
+
+    const run = await withEnv(
+      store,
+      'gm1',
+      `docker import ${tinyTar} e2e-tiny:1 >/dev/null && docker run --rm e2e-tiny:1 /bin/busybox echo hello-from-gm1`,
+    );
+    expect(run.stdout.trim()).toBe('hello-from-gm1');
+
+    // Keys and certificates stay private.
+    for (const f of ['id_rsa', 'key.pem', 'server-key.pem']) {
+      const { statSync } = await import('node:fs');
+      expect(statSync(join(store, 'machines', 'gm1', f)).mode & 0o777).toBe(0o600);
+    }
+    expect(await readFile(join(store, 'machines', 'gm1', 'config.json'), 'utf8')).not.toMatch(/PRIVATE KEY/);
+  });
+
+  it('lists the machine Running with its engine version', async () => {
+    const r = await machine(store, ['ls']);
+    expect(r.code).toBe(0);
+    const [header, row] = r.stdout.trim().split('\n');
+    expect(header).toMatch(/^NAME\s+ACTIVE\s+DRIVER\s+STATE\s+URL\s+SWARM\s+DOCKER\s+ERRORS$/);
+    expect(row).toMatch(new RegExp(`^gm1\\s+-\\s+generic\\s+Running\\s+tcp://${host.ip.replace(/\./g, '\\.')}:2376\\s+v\\d+\\.\\d+`));
+    const active = await machine(store, ['ls', '--format', '{{.Name}} {{.Active}} {{.State}}'], {
+      env: { DOCKER_HOST: `tcp://${host.ip}:2376` },
+    });
+    expect(active.stdout.trim()).toBe('gm1 * Running');
+    expect((await machine(store, ['ls', '-q', '--filter', 'driver=generic'])).stdout.trim()).toBe('gm1');
+    expect((await machine(store, ['ls', '-q', '--filter', 'state=Stopped'])).stdout.trim()).toBe('');
+    expect((await machine(store, ['ls', '-q', '--filter', 'label=env=e2e'])).stdout.trim()).toBe('gm1');
+    expect((await machine(store, ['status', 'gm1'])).stdout.trim()).toBe('Running');
+    expect((await machine(store, ['ip', 'gm1'])).stdout.trim()).toBe(host.ip);
+    expect((await machine(store, ['url', 'gm1'])).stdout.trim()).toBe(`tcp://${host.ip}:2376`);
+    expect((await machine(store, ['active'], { env: { DOCKER_HOST: `tcp://${host.ip}:2376` } })).stdout.trim()).toBe('gm1');
+  });
+
+  it('config prints flags the docker CLI accepts', async () => {
+    const r = await machine(store, ['config', 'gm1']);
+    expect(r.code).toBe(0);
+    const flags = r.stdout.trim().split('\n').join(' ');
+    const v = await bash(`docker ${flags} version --format '{{.Server.Version}}'`);
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+/);
+  });
+
+  it('runs commands and copies files over SSH both ways', async () => {
+    const r = await machine(store, ['ssh', 'gm1', '--', 'hostname']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe('gm1');
+    const native = await machine(store, ['--native-ssh', 'ssh', 'gm1', 'echo', 'native-$((1+1))']);
+    expect(native.stdout.trim()).toBe('native-2');
+    const exit = await machine(store, ['ssh', 'gm1', 'exit 7']);
+    expect(exit.code).toBe(7);
+
+    const local = join(work, 'up.txt');
+    await writeFile(local, 'payload-1\n');
+    expect((await machine(store, ['scp', local, 'gm1:/tmp/up.txt'])).code).toBe(0);
+    expect((await host.exec('cat /tmp/up.txt')).stdout).toBe('payload-1\n');
+    await host.exec('mkdir -p /tmp/tree/sub && echo deep > /tmp/tree/sub/f.txt');
+    const back = join(work, 'tree-back');
+    const d = await machine(store, ['scp', '-r', 'gm1:/tmp/tree', back]);
+    expect(d.stderr).toBe('');
+    expect(await readFile(join(back, 'sub', 'f.txt'), 'utf8')).toBe('deep\n');
+  });
+
+  it('keeps working after regenerate-certs -f, with a new server certificate', async () => {
+    const before = await readFile(join(store, 'machines', 'gm1', 'server.pem'), 'utf8');
+    const r = await machine(store, ['regenerate-certs', '-f', 'gm1']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const after = await readFile(join(store, 'machines', 'gm1', 'server.pem'), 'utf8');
+    expect(after).not.toBe(before);
+    const remote = await host.exec('cat /etc/docker/server.pem');
+    expect(remote.stdout).toBe(after);
+    const info = await withEnv(store, 'gm1', 'docker version --format "{{.Server.Version}}"');
+    expect(info.code).toBe(0);
+  });
+
+  it('reports that a generic host cannot be stopped or started by the driver', async () => {
+    const stop = await machine(store, ['stop', 'gm1']);
+    expect(stop.code).toBe(1);
+    expect(stop.stderr).toContain('generic driver does not support stop');
+    const start = await machine(store, ['start', 'gm1']);
+    // Already running: nothing to do.
+    expect(start.code).toBe(0);
+    expect((await machine(store, ['status', 'gm1'])).stdout.trim()).toBe('Running');
+  });
+
+  it('a second create on a host with an engine does not reinstall, and replaces a broken Docker Machine drop-in', async () => {
+    // Docker Machine 0.16 left exactly this on Debian hosts (see shared/fixtures/README.md).
+    await host.exec(
+      `cat > /etc/systemd/system/docker.service.d/10-machine.conf <<'X'\n[Service]\nExecStart=\nExecStart=/usr/bin/dockerd -H tcp://0.0.0.0:2376 -H unix:///var/run/docker.sock --tlsverify\nX`,
+    );
+    const r = await machine(store, createArgs('gm2'));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/Installing Docker/);
+    const info = await withEnv(store, 'gm2', 'docker info --format "{{.Name}}"');
+    expect(info.stdout.trim()).toBe('gm2');
+    expect((await host.exec('cat /etc/systemd/system/docker.service.d/10-machine.conf')).stdout).toMatch(/ExecStart=\/usr\/sbin\/dockerd -H fd:\/\//);
+    // Provisioning again changes nothing and does not restart the engine.
+    const pid = (await host.exec('systemctl show -p MainPID --value docker')).stdout.trim();
+    const again = await machine(store, ['provision', 'gm2']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('Nothing to change');
+    expect((await host.exec('systemctl show -p MainPID --value docker')).stdout.trim()).toBe(pid);
+    const rm2 = await machine(store, ['rm', '-y', 'gm2']);
+    expect(rm2.stdout).toContain('Successfully removed gm2');
+  });
+
+  it('refuses a host whose SSH host key changed since create', async () => {
+    await host.exec('rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && systemctl restart ssh');
+    const r = await machine(store, ['provision', 'gm1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/SSH host key for .* changed/);
+    const s = await machine(store, ['ssh', 'gm1', 'true']);
+    expect(s.code).not.toBe(0);
+  });
+
+  it('rm -y removes the machine and its files', async () => {
+    const r = await machine(store, ['rm', '-y', 'gm1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Successfully removed gm1');
+    expect(existsSync(join(store, 'machines', 'gm1'))).toBe(false);
+    expect((await machine(store, ['ls', '-q'])).stdout.trim()).toBe('');
+  });
+
+  it('fails cleanly with a wrong SSH key', async () => {
+    const other = await makeTestKey(join(work, 'other'));
+    const r = await machine(store, ['create', '-d', 'generic', '--generic-ip-address', host.ip, '--generic-ssh-key', other, '--wait-timeout', '20', 'badkey']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/authentication/i);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(existsSync(join(store, 'machines', 'badkey'))).toBe(false);
+  });
+
+  it('fails cleanly on an unreachable host within its timeout', async () => {
+    const r = await machine(store, ['create', '-d', 'generic', '--generic-ip-address', '127.0.0.1', '--generic-ssh-port', '1', '--generic-ssh-key', key, '--wait-timeout', '4', 'unreach']);
+    expect(r.code).toBe(1);
+    expect(r.ms).toBeLessThan(30_000);
+    expect(r.stderr).toMatch(/did not reach state Running|unreachable|127\.0\.0\.1:1/i);
+    expect(existsSync(join(store, 'machines', 'unreach'))).toBe(false);
+  });
+
+  it('fails cleanly on an OS it cannot provision', async () => {
+    const odd = await createTestHost({ dockerHost, image, name: 'e2e-generic-os', keyPath: key });
+    try {
+      await odd.exec(`printf 'ID=plan9\\nPRETTY_NAME="Plan 9 from Bell Labs"\\n' > /etc/os-release.new && rm -f /etc/os-release && mv /etc/os-release.new /etc/os-release`);
+      const r = await machine(store, ['create', '-d', 'generic', '--generic-ip-address', odd.ip, '--generic-ssh-key', key, 'plan9']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('Unsupported operating system "Plan 9 from Bell Labs"');
+      expect(existsSync(join(store, 'machines', 'plan9'))).toBe(false);
+    } finally {
+      await odd.remove();
+    }
+  });
+
+  it("provisions the Docker Machine 0.16.2 fixture's legacy-generic machine on the host Docker Machine failed on", async () => {
+    const legacy = join(work, 'legacy');
+    await cp(fixture, legacy, { recursive: true });
+    const fix = async (dir: string) => {
+      await chmod(dir, 0o700);
+      for (const e of await readdir(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) await fix(join(dir, e.name));
+        else await chmod(join(dir, e.name), 0o600);
+      }
+    };
+    await fix(legacy);
+    // Point the old record at our host, and let the fixture's key in.
+    const cfgPath = join(legacy, 'machines', 'legacy-generic', 'config.json');
+    const cfg = JSON.parse(await readFile(cfgPath, 'utf8'));
+    cfg.Driver.IPAddress = host.ip;
+    await writeFile(cfgPath, JSON.stringify(cfg, null, 4));
+    const pub = await readFile(join(legacy, 'machines', 'legacy-generic', 'key.pub'), 'utf8');
+    await host.exec(`echo '${pub.trim()}' >> /root/.ssh/authorized_keys`);
+    await mkdir(join(legacy, 'tmp'), { recursive: true });
+
+    const before = await machine(legacy, ['env', 'legacy-generic']);
+    if (host.ip !== '10.213.0.2') {
+      expect(before.code).toBe(1);
+      expect(before.stderr).toContain('regenerate-certs legacy-generic');
+    }
+    const p = await machine(legacy, ['provision', 'legacy-generic']);
+    expect(p.stderr).toBe('');
+    expect(p.code).toBe(0);
+    const info = await withEnv(legacy, 'legacy-generic', 'docker info --format "{{json .Labels}} {{json .RegistryConfig.Mirrors}}"');
+    expect(info.code).toBe(0);
+    expect(info.stdout).toContain('env=test');
+    expect(info.stdout).toContain('http://mirror.local/');
+    const dropIn = await host.exec('cat /etc/systemd/system/docker.service.d/10-machine.conf');
+    expect(dropIn.stdout).toContain('Environment=HTTP_PROXY=http://proxy.local:3128');
+    expect(dropIn.stdout).toContain('--insecure-registry registry.local:5000');
+    const rmr = await machine(legacy, ['rm', '-y', 'legacy-generic']);
+    expect(rmr.code).toBe(0);
+  });
+});
