@@ -57,7 +57,9 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
       clientCertPath: req.tls.clientCertPath || join(store.certsDir, 'cert.pem'),
       clientKeyPath: req.tls.clientKeyPath || join(store.certsDir, 'key.pem'),
     };
-    const made = await ensureCertificates({ certsDir: store.certsDir, org: certOrg(), ...paths });
+    // Parallel creates (swarm create) must not each make a CA: one makes it, the rest use it.
+    // ".certs" cannot clash with a machine: names never start with a dot.
+    const made = await store.withLock('.certs', () => ensureCertificates({ certsDir: store.certsDir, org: certOrg(), ...paths }));
     if (made.created.length) log.info(`Creating CA and client certificates in ${store.certsDir}...`);
 
     log.info('Running pre-create checks...');

@@ -5,7 +5,7 @@ import { MachineError } from '../errors.js';
 
 // A create can hold a machine's lock for minutes; waiters retry for up to ~20 minutes.
 // proper-lockfile refreshes the lock's mtime while held, so a crashed holder goes stale in 30 s.
-const RETRIES = { retries: 1200, factor: 1, minTimeout: 1000, maxTimeout: 1000 };
+const RETRIES = { retries: 1230, factor: 1.3, minTimeout: 50, maxTimeout: 1000 };
 
 export async function withFileLock<T>(lockDir: string, name: string, fn: () => Promise<T>): Promise<T> {
   await mkdir(lockDir, { recursive: true, mode: 0o700 });

@@ -4,10 +4,10 @@ import { formatOptions, list, str, type OptionSpecs, type Parsed } from '../args
 import { builtinDriverNames, loadDriver } from '../../drivers/registry.js';
 import type { DriverModule, FlagValues } from '../../drivers/driver.js';
 import { defaultEngineOptions } from '../../store/schema.js';
-import { createMachine } from '../../host/create.js';
+import { createMachine, type CreateRequest } from '../../host/create.js';
 import { loadHost, type Host } from '../../host/host.js';
 
-const baseOptions: OptionSpecs = {
+export const baseOptions: OptionSpecs = {
   driver: { type: 'string', short: 'd', description: 'Driver to create machine with.', default: 'virtualbox', env: 'MACHINE_DRIVER', placeholder: 'name' },
   'engine-install-url': { type: 'string', description: 'Custom URL to use for engine installation; "distro" for the distribution\'s own package, "none" to skip', default: 'https://get.docker.com', env: 'MACHINE_DOCKER_INSTALL_URL', placeholder: 'url' },
   'engine-opt': { type: 'string', multiple: true, description: 'Specify arbitrary flags to include with the created engine in the form flag=value', placeholder: 'flag=value' },
@@ -36,7 +36,7 @@ const retiredSwarmFlags = [
   'swarm-addr',
   'swarm-experimental',
 ];
-const retiredOptions: OptionSpecs = Object.fromEntries(
+export const retiredOptions: OptionSpecs = Object.fromEntries(
   retiredSwarmFlags.map((f) => [
     f,
     f === 'swarm' || f === 'swarm-master' || f === 'swarm-experimental'
@@ -45,7 +45,7 @@ const retiredOptions: OptionSpecs = Object.fromEntries(
   ]),
 );
 
-function driverOptions(mod: DriverModule): OptionSpecs {
+export function driverOptions(mod: DriverModule): OptionSpecs {
   const out: OptionSpecs = {};
   for (const f of mod.flags) {
     out[f.name] = {
@@ -60,7 +60,7 @@ function driverOptions(mod: DriverModule): OptionSpecs {
 }
 
 /** The driver is named among the flags, and its own flags depend on it: find it first. */
-function findDriverName(args: string[]): string {
+export function findDriverName(args: string[]): string {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '-d' || a === '--driver') return args[i + 1] ?? '';
@@ -92,21 +92,16 @@ const create: Command = {
   run: runCreate,
 };
 
-async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
-  const driverName = str(parsed.values['driver']);
+/** Everything of a create request that comes from flags; shared with `swarm create`. */
+export async function requestFromFlags(cli: Cli, v: Parsed['values']): Promise<Omit<CreateRequest, 'name'>> {
+  const driverName = str(v['driver']);
   if (!driverName) throw new UsageError('flag needs an argument: -d');
   const mod = await loadDriver(driverName);
-  const v = parsed.values;
   const used = retiredSwarmFlags.filter((f) => v[f] !== undefined && v[f] !== false);
   if (used.length) {
     throw new UsageError(
       `--${used[0]} belongs to the retired standalone Swarm; use swarm mode instead: "${progName()} create --swarm-init NAME" or "${progName()} swarm create CLUSTER"`,
     );
-  }
-  const name = parsed.positionals[0];
-  if (!name) throw new UsageError(`Error: No machine name specified (usage: ${progName()} create -d DRIVER [OPTIONS] NAME)`);
-  if (parsed.positionals.length > 1) {
-    throw new UsageError(`Invalid command line: expected one machine name, got "${parsed.positionals.join(' ')}"; put flags before the name`);
   }
   const waitSeconds = Number(str(v['wait-timeout']));
   if (!Number.isFinite(waitSeconds) || waitSeconds <= 0) throw new UsageError('--wait-timeout takes a number of seconds');
@@ -132,11 +127,8 @@ async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
   for (const e of engine.Env) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new UsageError(`--engine-env "${e}" must be KEY=VALUE`);
   }
-  const swarm = await swarmStep(cli, v, name);
   const g = cli.globals;
-  await createMachine(cli.store, {
-    ...(swarm ? { afterProvision: swarm } : {}),
-    name,
+  return {
     driverName,
     driverFlags,
     engine,
@@ -144,7 +136,18 @@ async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
     tls: { caCertPath: g.tlsCaCert, caKeyPath: g.tlsCaKey, clientCertPath: g.tlsClientCert, clientKeyPath: g.tlsClientKey },
     log: cli.log,
     sshTimeoutMs: waitSeconds * 1000,
-  });
+  };
+}
+
+async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
+  const name = parsed.positionals[0];
+  if (!name) throw new UsageError(`Error: No machine name specified (usage: ${progName()} create -d DRIVER [OPTIONS] NAME)`);
+  if (parsed.positionals.length > 1) {
+    throw new UsageError(`Invalid command line: expected one machine name, got "${parsed.positionals.join(' ')}"; put flags before the name`);
+  }
+  const request = await requestFromFlags(cli, parsed.values);
+  const swarm = await swarmStep(cli, parsed.values, name);
+  await createMachine(cli.store, { ...request, name, ...(swarm ? { afterProvision: swarm } : {}) });
   cli.out(
     `To see how to connect your Docker Client to the Docker Engine running on this virtual machine, run: ${progName()} env ${name}`,
   );

@@ -1,0 +1,182 @@
+import { MachineError, UsageError, progName } from '../../errors.js';
+import type { Cli, Command } from '../context.js';
+import { str, type OptionSpecs, type Parsed } from '../args.js';
+import { loadDriver } from '../../drivers/registry.js';
+import { baseOptions, driverOptions, findDriverName, requestFromFlags } from './create.js';
+import { createMachine } from '../../host/create.js';
+import { removeMachine } from '../../host/remove.js';
+import { validateMachineName } from '../../store/names.js';
+import { tabwrite } from '../table.js';
+import type { Host } from '../../host/host.js';
+
+const createOptions: OptionSpecs = {
+  managers: { type: 'string', description: 'Number of manager nodes', default: '1', placeholder: 'N' },
+  workers: { type: 'string', description: 'Number of worker nodes', default: '0', placeholder: 'N' },
+};
+const rmOptions: OptionSpecs = {
+  force: { type: 'boolean', short: 'f', description: 'Remove local records even if a node cannot be removed' },
+  y: { type: 'boolean', short: 'y', description: 'Do not ask for confirmation' },
+};
+
+function count(v: Parsed['values'], key: string, min: number): number {
+  const n = Number(str(v[key]));
+  if (!Number.isInteger(n) || n < min || n > 50) throw new UsageError(`--${key} takes a whole number from ${min} to 50`);
+  return n;
+}
+
+async function members(cli: Cli, cluster: string): Promise<Host[]> {
+  const { clusterMembers } = await import('../../swarm/cluster.js');
+  const hosts = await clusterMembers(cli.store, cluster);
+  if (!hosts.length) throw new MachineError(`Swarm "${cluster}" does not exist. Use "${progName()} swarm ls" to list swarms.`);
+  return hosts;
+}
+
+/**
+ * Every node is created at once (the slow part runs in parallel), then the first manager
+ * initialises the swarm and the others join it. A failure removes every node made.
+ */
+async function swarmCreate(cli: Cli, parsed: Parsed): Promise<number> {
+  const cluster = parsed.positionals[1];
+  if (!cluster) throw new UsageError(`Usage: ${progName()} swarm create CLUSTER -d DRIVER --managers M --workers W [driver flags]`);
+  validateMachineName(cluster);
+  const managers = count(parsed.values, 'managers', 1);
+  const workers = count(parsed.values, 'workers', 0);
+  const names = [
+    ...Array.from({ length: managers }, (_, i) => `${cluster}-manager-${i + 1}`),
+    ...Array.from({ length: workers }, (_, i) => `${cluster}-worker-${i + 1}`),
+  ];
+  const clash = names.find((n) => cli.store.exists(n));
+  if (clash) throw new MachineError(`Docker machine "${clash}" already exists: pick another cluster name or remove it first`);
+  const request = await requestFromFlags(cli, parsed.values);
+  const { swarmInit, swarmJoin, recordMembership } = await import('../../swarm/cluster.js');
+  cli.log.info(`Creating ${names.length} machines in parallel: ${names.join(', ')}`);
+  const results = await Promise.allSettled(
+    names.map((name) => createMachine(cli.store, { ...request, name, log: prefixed(cli, name) })),
+  );
+  const made = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  try {
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [first, ...rest] = made as [Host, ...Host[]];
+    await recordMembership(first, await swarmInit(first, cluster, cli.log));
+    await Promise.all(
+      rest.map(async (h) => {
+        const role = h.name.includes('-manager-') ? 'manager' : 'worker';
+        await recordMembership(h, await swarmJoin(h, first, role, cli.log));
+      }),
+    );
+  } catch (err) {
+    cli.log.info(`Swarm "${cluster}" failed; removing its ${made.length} machine(s)`);
+    for (const h of made.reverse()) {
+      await removeMachine(cli.store, h.name, h, { force: true, log: cli.log }).catch(() => undefined);
+    }
+    throw err;
+  }
+  cli.out(`Swarm "${cluster}" is ready: ${managers} manager(s), ${workers} worker(s).`);
+  cli.out(`To point your Docker Client at it, run: eval $(${progName()} env ${names[0]})`);
+  return 0;
+}
+
+function prefixed(cli: Cli, name: string) {
+  return { info: (m: string) => cli.log.info(`${name}: ${m}`), debug: (m: string) => cli.log.debug(`${name}: ${m}`) };
+}
+
+async function swarmLs(cli: Cli): Promise<number> {
+  const clusters = new Map<string, { managers: string[]; workers: string[] }>();
+  for (const name of await cli.store.list()) {
+    const cfg = await cli.store.load(name).catch(() => undefined);
+    const s = cfg?.SwarmMode;
+    if (!s) continue;
+    const entry = clusters.get(s.Cluster) ?? { managers: [], workers: [] };
+    (s.Role === 'manager' ? entry.managers : entry.workers).push(name);
+    clusters.set(s.Cluster, entry);
+  }
+  const rows = [['NAME', 'MANAGERS', 'WORKERS', 'NODES']];
+  for (const [name, e] of [...clusters].sort(([a], [b]) => a.localeCompare(b))) {
+    rows.push([name, String(e.managers.length), String(e.workers.length), [...e.managers, ...e.workers].join(',')]);
+  }
+  cli.out(tabwrite(rows));
+  return 0;
+}
+
+async function swarmInspect(cli: Cli, parsed: Parsed): Promise<number> {
+  const cluster = parsed.positionals[1];
+  if (!cluster) throw new UsageError(`Usage: ${progName()} swarm inspect CLUSTER`);
+  const hosts = await members(cli, cluster);
+  const rows = [['MACHINE', 'ROLE', 'DRIVER', 'STATE', 'URL']];
+  let manager: Host | undefined;
+  for (const h of hosts) {
+    const state = await h.driver.getState().catch(() => 'Error' as const);
+    if (!manager && state === 'Running' && h.config.SwarmMode?.Role === 'manager') manager = h;
+    const url = state === 'Running' ? await h.driver.getURL().catch(() => '') : '';
+    rows.push([h.name, h.config.SwarmMode!.Role, h.config.DriverName, state, url]);
+  }
+  cli.out(tabwrite(rows));
+  if (manager) {
+    const { nodeList } = await import('../../swarm/cluster.js');
+    const nodes = (await nodeList(manager, cli.log)).trim().split('\n').filter(Boolean);
+    cli.out('');
+    cli.out(tabwrite([['NODE', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS'], ...nodes.map((l) => l.split('\t'))]));
+  }
+  return 0;
+}
+
+async function swarmRm(cli: Cli, parsed: Parsed): Promise<number> {
+  const cluster = parsed.positionals[1];
+  if (!cluster) throw new UsageError(`Usage: ${progName()} swarm rm [-y] [-f] CLUSTER`);
+  const hosts = await members(cli, cluster);
+  const force = parsed.values['force'] === true;
+  if (!force && !parsed.values['y']) {
+    const { createInterface } = await import('node:readline/promises');
+    const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: false });
+    const a = await rl.question(`About to remove swarm "${cluster}" and its machines ${hosts.map((h) => h.name).join(', ')}\nAre you sure? (y/n): `);
+    rl.close();
+    if (!/^y(es)?$/i.test(a.trim())) return 1;
+  }
+  // Nodes go without leaving one by one: the whole swarm goes.
+  let failed = 0;
+  await Promise.all(
+    hosts.map(async (h) => {
+      try {
+        await cli.store.withLock(h.name, () => removeMachine(cli.store, h.name, { ...h, config: { ...h.config, SwarmMode: undefined } }, { force, log: cli.log }));
+        cli.out(`Successfully removed ${h.name}`);
+      } catch (err) {
+        cli.err((err as Error).message);
+        failed++;
+      }
+    }),
+  );
+  return failed ? 1 : 0;
+}
+
+const swarm: Command = {
+  name: 'swarm',
+  usage: 'create|ls|inspect|rm [OPTIONS] [CLUSTER]',
+  description:
+    'Manage swarm-mode clusters of machines.\n\n' +
+    '  swarm create CLUSTER -d DRIVER --managers M --workers W [create flags]   create nodes in parallel and form the swarm\n' +
+    '  swarm ls                                                                 list clusters\n' +
+    '  swarm inspect CLUSTER                                                    nodes, roles and state\n' +
+    '  swarm rm [-y] [-f] CLUSTER                                               remove every node',
+  options: { ...rmOptions },
+  async resolveOptions(args) {
+    if (args[0] !== 'create') return rmOptions;
+    const mod = await loadDriver(findDriverName(args) || 'virtualbox').catch(() => undefined);
+    return { ...baseOptions, ...createOptions, ...(mod ? driverOptions(mod) : {}) };
+  },
+  async run(cli, parsed) {
+    switch (parsed.positionals[0]) {
+      case 'create':
+        return swarmCreate(cli, parsed);
+      case 'ls':
+        return swarmLs(cli);
+      case 'inspect':
+        return swarmInspect(cli, parsed);
+      case 'rm':
+        return swarmRm(cli, parsed);
+      default:
+        throw new UsageError(`Usage: ${progName()} swarm create|ls|inspect|rm (see "${progName()} swarm --help")`);
+    }
+  },
+};
+export default swarm;
