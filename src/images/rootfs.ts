@@ -1,0 +1,138 @@
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, writeFile, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { MachineError } from '../errors.js';
+
+const run = promisify(execFile);
+
+export interface RootfsRecipe {
+  suite: string;
+  mirror: string;
+  include: string[];
+  variant: 'minbase';
+}
+
+/** A Debian 12 system container: systemd as PID 1, sshd, and what the engine install needs. */
+export const hostRecipe: RootfsRecipe = {
+  suite: 'bookworm',
+  mirror: 'http://deb.debian.org/debian',
+  include: [
+    'systemd',
+    'systemd-sysv',
+    'openssh-server',
+    'sudo',
+    'ca-certificates',
+    'iproute2',
+    'iptables',
+    'curl',
+    'gnupg',
+    'procps',
+    'dbus',
+    'kmod',
+  ],
+  variant: 'minbase',
+};
+
+// Applied inside the rootfs after debootstrap; part of the cache key, so editing it rebuilds.
+const SETUP = `set -e
+# Each container makes its own host keys at first boot.
+rm -f /etc/ssh/ssh_host_*
+mkdir -p /etc/systemd/system/ssh.service.d
+printf '[Service]\\nExecStartPre=\\nExecStartPre=/usr/bin/ssh-keygen -A\\nExecStartPre=/usr/sbin/sshd -t\\n' > /etc/systemd/system/ssh.service.d/10-hostkeys.conf
+sed -i 's/^#\\?PermitRootLogin.*/PermitRootLogin prohibit-password/' /etc/ssh/sshd_config
+systemctl enable ssh.service >/dev/null 2>&1 || ln -sf /lib/systemd/system/ssh.service /etc/systemd/system/multi-user.target.wants/ssh.service
+# Units that have nothing to do in a container and only slow boot or fail.
+for u in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service systemd-modules-load.service sys-kernel-config.mount systemd-remount-fs.service; do
+  ln -sf /dev/null /etc/systemd/system/$u
+done
+: > /etc/machine-id
+rm -f /var/lib/dbus/machine-id
+mkdir -p /root/.ssh && chmod 700 /root/.ssh
+apt-get clean
+rm -rf /var/lib/apt/lists/*
+`;
+
+export function recipeKey(r: RootfsRecipe, extraSetup = SETUP): string {
+  return createHash('sha256').update(JSON.stringify(r)).update(extraSetup).digest('hex').slice(0, 12);
+}
+
+async function have(cmd: string): Promise<boolean> {
+  try {
+    await run('sh', ['-c', `command -v ${cmd}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The rootfs as a tarball, cached by recipe: debootstrap takes about a minute, a cached
+ * build takes nothing.
+ */
+export async function buildRootfsTarball(opts: {
+  recipe: RootfsRecipe;
+  cacheDir: string;
+  onProgress?: (line: string) => void;
+}): Promise<string> {
+  const key = recipeKey(opts.recipe);
+  const out = join(opts.cacheDir, `rootfs-${opts.recipe.suite}-${key}.tar`);
+  if (existsSync(out)) return out;
+  if (process.getuid?.() !== 0) throw new MachineError('Building a rootfs needs root (debootstrap): run as root, or import an image built elsewhere');
+  if (!(await have('debootstrap'))) throw new MachineError('debootstrap is missing: apt-get install debootstrap');
+  await mkdir(opts.cacheDir, { recursive: true });
+  const dir = await mkdtemp(join(opts.cacheDir, 'rootfs-build-'));
+  try {
+    const r = opts.recipe;
+    opts.onProgress?.(`debootstrap ${r.suite} from ${r.mirror} (about a minute)...`);
+    await streamed(
+      'debootstrap',
+      [`--variant=${r.variant}`, `--include=${r.include.join(',')}`, r.suite, join(dir, 'root'), r.mirror],
+      opts.onProgress,
+    );
+    const setup = join(dir, 'root', 'tmp', 'machine-setup.sh');
+    await writeFile(setup, SETUP);
+    await chmod(setup, 0o755);
+    await run('chroot', [join(dir, 'root'), '/bin/sh', '/tmp/machine-setup.sh']);
+    await rm(setup);
+    opts.onProgress?.('packing the rootfs...');
+    const tmpTar = join(dir, 'rootfs.tar');
+    await run('tar', ['-C', join(dir, 'root'), '--numeric-owner', '-cf', tmpTar, '.'], { maxBuffer: 1 << 26 });
+    await rename(tmpTar, out);
+    return out;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function streamed(cmd: string, args: string[], onLine?: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    const take = (d: Buffer) => {
+      const text = d.toString();
+      tail = (tail + text).slice(-2000);
+      for (const line of text.split('\n')) if (/^I: (Retrieving|Validating|Extracting|Installing|Configuring|Base system)/.test(line)) onLine?.(line.slice(3));
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new MachineError(`${cmd} failed (exit ${code}): ${tail.trim().split('\n').pop()}`))));
+  });
+}
+
+/** `docker import` of the tarball, skipped when the tag already exists. */
+export async function importImage(opts: { dockerHost: string; tarPath: string; tag: string }): Promise<void> {
+  const docker = ['-H', opts.dockerHost];
+  try {
+    await run('docker', [...docker, 'image', 'inspect', opts.tag]);
+    return;
+  } catch {
+    // not there yet
+  }
+  await run('docker', [...docker, 'import', '--change', 'CMD ["/sbin/init"]', '--change', 'STOPSIGNAL SIGRTMIN+3', opts.tarPath, opts.tag], {
+    maxBuffer: 1 << 24,
+  });
+}
