@@ -44,7 +44,7 @@ export class UsageError extends MachineError {}
 export class CorruptConfigError extends MachineError {
   constructor(readonly path: string, detail: string) {
     super(
-      `Invalid machine config ${path}: ${detail}. Fix or restore that file, or remove the machine with "${progName()} rm -f NAME"`,
+      `Invalid machine config ${path}: ${detail}. Fix or restore that file, or remove the machine with "${progName()} rm -f ${path.split(/[\\/]/).slice(-2, -1)[0] ?? 'NAME'}"`,
     );
   }
 }

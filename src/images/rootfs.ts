@@ -132,7 +132,7 @@ export async function importImage(opts: { dockerHost: string; tarPath: string; t
   } catch {
     // not there yet
   }
-  await run('docker', [...docker, 'import', '--change', 'CMD ["/sbin/init"]', '--change', 'STOPSIGNAL SIGRTMIN+3', opts.tarPath, opts.tag], {
+  await run('docker', [...docker, 'import', '--change', 'CMD ["/sbin/init"]', opts.tarPath, opts.tag], {
     maxBuffer: 1 << 24,
   });
 }

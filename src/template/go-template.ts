@@ -75,8 +75,13 @@ function tokenize(action: string): string[] {
   const toks: string[] = [];
   const re = /\s*("(?:[^"\\]|\\.)*"|`[^`]*`|'(?:[^'\\]|\\.)*'|:=|=|\||\(|\)|,|[^\s|()]+)/gy;
   let m: RegExpExecArray | null;
-  while ((m = re.exec(action)) && m[1] !== undefined) toks.push(m[1]);
-  if (action.slice(re.lastIndex).trim()) throw new TemplateError(`template: :1: unexpected "${action.slice(re.lastIndex).trim()}" in operand`);
+  let end = 0;
+  while ((m = re.exec(action)) && m[1] !== undefined) {
+    toks.push(m[1]);
+    end = re.lastIndex;
+  }
+  const rest = action.slice(end).trim();
+  if (rest) throw new TemplateError(`template: :1: unexpected "${rest}" in operand`);
   return toks;
 }
 

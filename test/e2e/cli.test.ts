@@ -42,7 +42,7 @@ describe('CLI against a store (no hosts needed)', () => {
   it('rejects invalid names, duplicates, missing flags and unknown drivers without touching the store', async () => {
     const store = await tempStore();
     expectOneLineError(await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', 'bad name!']), /Invalid hostname specified/);
-    expectOneLineError(await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', '-dash']), /Invalid hostname specified/);
+    expectOneLineError(await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', '_under']), /Invalid hostname specified/);
     expect(existsSync(join(store, 'machines'))).toBe(false);
 
     const ok = await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', 'dup']);
