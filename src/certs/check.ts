@@ -1,38 +1,33 @@
-import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { certFacts, dnsMatches, normaliseIP, pemToDer } from './der.js';
 
 export type CertCheck = { ok: true } | { ok: false; reason: string };
 
-/** Names a certificate's SANs the way Go's x509 error lists them. */
-function sanList(cert: X509Certificate): string[] {
-  return (cert.subjectAltName ?? '')
-    .split(', ')
-    .map((s) => s.replace(/^(DNS|IP Address):/, ''))
-    .filter(Boolean);
-}
-
 /**
  * Whether the server certificate is valid for the address the client will dial. This is
- * the fast path of `env`/`config`: node:crypto only, no network.
+ * the fast path of `env`/`config`: no network and no node:crypto.
  */
 export function checkServerCertFor(opts: { certPath: string; host: string; now?: Date }): CertCheck {
-  let cert: X509Certificate;
+  let facts;
   try {
-    cert = new X509Certificate(readFileSync(opts.certPath));
+    facts = certFacts(pemToDer(readFileSync(opts.certPath, 'utf8')));
   } catch (err) {
     return { ok: false, reason: `cannot read ${opts.certPath}: ${(err as Error).message}` };
   }
   const now = opts.now ?? new Date();
-  if (new Date(cert.validTo) < now) return { ok: false, reason: `certificate has expired (not after ${new Date(cert.validTo).toISOString()})` };
-  if (new Date(cert.validFrom) > now) return { ok: false, reason: `certificate is not valid yet (not before ${new Date(cert.validFrom).toISOString()})` };
-  const matches = isIP(opts.host) ? cert.checkIP(opts.host) : cert.checkHost(opts.host, { subject: 'never' });
+  if (facts.notAfter < now) return { ok: false, reason: `certificate has expired (not after ${facts.notAfter.toISOString()})` };
+  if (facts.notBefore > now) return { ok: false, reason: `certificate is not valid yet (not before ${facts.notBefore.toISOString()})` };
+  const isIP = /^\d{1,3}(\.\d{1,3}){3}$/.test(opts.host) || opts.host.includes(':');
+  const matches = isIP
+    ? facts.ips.some((ip) => ip === normaliseIP(opts.host))
+    : facts.dns.some((d) => dnsMatches(d, opts.host));
   if (matches) return { ok: true };
-  return { ok: false, reason: `x509: certificate is valid for ${sanList(cert).join(', ')}, not ${opts.host}` };
+  return { ok: false, reason: `x509: certificate is valid for ${[...facts.ips, ...facts.dns].join(', ')}, not ${opts.host}` };
 }
 
-/** Whether certPath was signed by the CA at caPath. */
-export function certMatchesCA(certPath: string, caPath: string): boolean {
+/** Whether certPath was signed by the CA at caPath (diagnostics; loads node:crypto). */
+export async function certMatchesCA(certPath: string, caPath: string): Promise<boolean> {
+  const { X509Certificate } = await import('node:crypto');
   try {
     const cert = new X509Certificate(readFileSync(certPath));
     const ca = new X509Certificate(readFileSync(caPath));

@@ -1,7 +1,8 @@
-import { connect } from 'node:net';
 
 /** True when something accepts a TCP connection at host:port within timeoutMs. */
-export function tcpReachable(host: string, port: number, timeoutMs: number): Promise<boolean> {
+export async function tcpReachable(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  // Loaded here, not at the top: `env` loads this driver but never dials.
+  const { connect } = await import('node:net');
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     const done = (ok: boolean) => {

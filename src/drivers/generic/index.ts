@@ -1,4 +1,3 @@
-import { copyFile, chmod, access } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +37,7 @@ class GenericDriver implements Driver {
 
   async preCreateCheck(): Promise<void> {
     const key = String(this.cfg.SSHKey);
+    const { access } = await import('node:fs/promises');
     try {
       await access(key);
     } catch {
@@ -49,6 +49,7 @@ class GenericDriver implements Driver {
   // machine keeps working if the original moves.
   async create(): Promise<void> {
     const dest = join(this.ctx.machineDir, 'id_rsa');
+    const { copyFile, chmod } = await import('node:fs/promises');
     await copyFile(String(this.cfg.SSHKey), dest);
     await chmod(dest, 0o600);
     const pub = `${String(this.cfg.SSHKey)}.pub`;

@@ -1,0 +1,114 @@
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { createServer, connect } from 'node:tls';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ensureCertificates, generateServerCert } from '../../src/certs/generate.js';
+import { checkServerCertFor } from '../../src/certs/check.js';
+import { certFacts, pemToDer } from '../../src/certs/der.js';
+import { tempStore } from '../helpers/cli.js';
+
+const fixture = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'docker-machine-0.16.2-store');
+const hasOpenssl = (() => {
+  try {
+    execFileSync('openssl', ['version']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+async function makeAll(hosts = ['10.1.2.3', 'localhost', 'node.example.test', 'fd00::1']) {
+  const dir = await tempStore('machine-certs-');
+  const certs = join(dir, 'certs');
+  await ensureCertificates({ certsDir: certs, org: 'tester' });
+  await generateServerCert({
+    caCertPath: join(certs, 'ca.pem'),
+    caKeyPath: join(certs, 'ca-key.pem'),
+    certPath: join(dir, 'server.pem'),
+    keyPath: join(dir, 'server-key.pem'),
+    org: 'tester.m1',
+    hosts,
+  });
+  return { dir, certs };
+}
+
+describe('certificates', () => {
+  it('makes a CA, a client and a server pair that OpenSSL accepts, keys mode 0600', async () => {
+    const { dir, certs } = await makeAll();
+    for (const key of [join(certs, 'ca-key.pem'), join(certs, 'key.pem'), join(dir, 'server-key.pem')]) {
+      expect(statSync(key).mode & 0o777).toBe(0o600);
+      expect(readFileSync(key, 'utf8')).toMatch(/^-----BEGIN RSA PRIVATE KEY-----/);
+    }
+    if (!hasOpenssl) return;
+    const verify = (c: string, purpose: string) =>
+      execFileSync('openssl', ['verify', '-purpose', purpose, '-CAfile', join(certs, 'ca.pem'), c], { encoding: 'utf8' });
+    expect(verify(join(certs, 'cert.pem'), 'sslclient')).toContain(': OK');
+    expect(verify(join(dir, 'server.pem'), 'sslserver')).toContain(': OK');
+    const text = execFileSync('openssl', ['x509', '-noout', '-text', '-in', join(dir, 'server.pem')], { encoding: 'utf8' });
+    expect(text).toMatch(/IP Address:10\.1\.2\.3, DNS:localhost, DNS:node\.example\.test, IP Address:FD00:0:0:0:0:0:0:1/);
+    expect(text).toContain('TLS Web Server Authentication');
+  });
+
+  it('does not replace an existing CA or client pair', async () => {
+    const { certs } = await makeAll();
+    const before = ['ca.pem', 'ca-key.pem', 'cert.pem', 'key.pem'].map((f) => readFileSync(join(certs, f), 'utf8'));
+    expect((await ensureCertificates({ certsDir: certs, org: 'tester' })).created).toEqual([]);
+    const after = ['ca.pem', 'ca-key.pem', 'cert.pem', 'key.pem'].map((f) => readFileSync(join(certs, f), 'utf8'));
+    expect(after).toEqual(before);
+  });
+
+  it('checks the server certificate against the dialled address, as node:crypto would', async () => {
+    const { dir } = await makeAll();
+    const cert = join(dir, 'server.pem');
+    for (const ok of ['10.1.2.3', 'localhost', 'node.example.test', 'fd00::1', 'FD00:0::1']) {
+      expect(checkServerCertFor({ certPath: cert, host: ok })).toEqual({ ok: true });
+    }
+    const bad = checkServerCertFor({ certPath: cert, host: '10.1.2.4' });
+    expect(bad).toEqual({ ok: false, reason: 'x509: certificate is valid for 10.1.2.3, fd00:0:0:0:0:0:0:1, localhost, node.example.test, not 10.1.2.4' });
+    const x = new X509Certificate(readFileSync(cert));
+    const facts = certFacts(pemToDer(readFileSync(cert, 'utf8')));
+    expect(facts.notAfter.getTime()).toBe(new Date(x.validTo).getTime());
+    expect(checkServerCertFor({ certPath: cert, host: '10.1.2.3', now: new Date(Date.now() + 2000 * 86400_000) }).ok).toBe(false);
+  });
+
+  it("reads Docker Machine 0.16.2's server certificate: valid for 10.213.0.2, not 127.0.0.2", () => {
+    const cert = join(fixture, 'machines', 'legacy-generic', 'server.pem');
+    expect(checkServerCertFor({ certPath: cert, host: '10.213.0.2' })).toEqual({ ok: true });
+    expect(checkServerCertFor({ certPath: cert, host: 'machine.example.com' })).toEqual({ ok: true });
+    const r = checkServerCertFor({ certPath: cert, host: '127.0.0.2' });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.reason).toMatch(/valid for .*10\.213\.0\.2.*not 127\.0\.0\.2/);
+  });
+
+  it('completes a mutual-TLS handshake, and refuses a client from another CA', async () => {
+    const a = await makeAll(['127.0.0.1']);
+    const b = await makeAll(['127.0.0.1']);
+    const read = (p: string) => readFileSync(p);
+    const server = createServer({
+      cert: read(join(a.dir, 'server.pem')),
+      key: read(join(a.dir, 'server-key.pem')),
+      ca: read(join(a.certs, 'ca.pem')),
+      requestCert: true,
+      rejectUnauthorized: true,
+    }, (s) => s.end('hello'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const talk = (certs: string) =>
+      new Promise<string>((resolve, reject) => {
+        const s = connect({ host: '127.0.0.1', port, ca: read(join(a.certs, 'ca.pem')), cert: read(join(certs, 'cert.pem')), key: read(join(certs, 'key.pem')) }, () => undefined);
+        let data = '';
+        s.on('data', (d) => (data += d));
+        s.on('end', () => resolve(data));
+        s.on('error', reject);
+      });
+    try {
+      expect(await talk(a.certs)).toBe('hello');
+      // Under TLS 1.3 the server refuses after the client's handshake: no data, or an error.
+      expect(await talk(b.certs).catch(() => 'refused')).not.toBe('hello');
+    } finally {
+      server.close();
+    }
+  });
+});
