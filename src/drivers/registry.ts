@@ -9,6 +9,7 @@ import type { DriverModule } from './driver.js';
 const builtin: Record<string, () => Promise<{ default: DriverModule }>> = {
   generic: () => import('./generic/index.js'),
   none: () => import('./none/index.js'),
+  docker: () => import('./docker/index.js'),
 };
 
 export function builtinDriverNames(): string[] {

@@ -2,18 +2,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildRootfsTarball, hostRecipe, importImage, recipeKey } from '../../src/images/rootfs.js';
+import { SYSTEM_CONTAINER_CAPS } from '../../src/drivers/docker/container.js';
 import { cacheDir, e2eLabel } from './dockerd.js';
 import { must, sh, type Out } from './exec.js';
 
-// Every capability by name except SYS_RESOURCE (--privileged fails in this sandbox), and
-// except BPF, PERFMON and CHECKPOINT_RESTORE, which Debian 12's docker.io does not know.
-export const HOST_CAPS = [
-  'AUDIT_CONTROL', 'AUDIT_READ', 'AUDIT_WRITE', 'BLOCK_SUSPEND', 'CHOWN', 'DAC_OVERRIDE',
-  'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'IPC_LOCK', 'IPC_OWNER', 'KILL', 'LEASE', 'LINUX_IMMUTABLE', 'MAC_ADMIN',
-  'MAC_OVERRIDE', 'MKNOD', 'NET_ADMIN', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_RAW', 'SETFCAP', 'SETGID',
-  'SETPCAP', 'SETUID', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_CHROOT', 'SYS_MODULE', 'SYS_NICE', 'SYS_PACCT', 'SYS_PTRACE',
-  'SYS_RAWIO', 'SYS_TIME', 'SYS_TTY_CONFIG', 'SYSLOG', 'WAKE_ALARM',
-];
+// The same settings as the docker driver's machines.
+export const HOST_CAPS = SYSTEM_CONTAINER_CAPS;
 
 export async function ensureHostImage(dockerHost: string, onProgress?: (l: string) => void): Promise<string> {
   const tag = `machine-host:${recipeKey(hostRecipe)}`;
