@@ -19,8 +19,9 @@ export class Store {
   get machinesDir(): string {
     return join(this.root, 'machines');
   }
+  /** Downloaded and built artefacts (images, rootfs tarballs); MACHINE_CACHE_DIR moves it. */
   get cacheDir(): string {
-    return join(this.root, 'cache');
+    return process.env.MACHINE_CACHE_DIR || join(this.root, 'cache');
   }
   machineDir(name: string): string {
     return join(this.machinesDir, name);

@@ -1,0 +1,158 @@
+import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { makeTinyImageTar } from '../harness/hosts.js';
+import { cacheDir } from '../harness/dockerd.js';
+import { sh } from '../harness/exec.js';
+import { bash, machine, machineCmd, tempStore } from '../helpers/cli.js';
+
+const skipReason = inject('e2eSkipReason');
+
+describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  const dockerHost = inject('dockerHost');
+  const network = 'machine-e2e';
+  let work: string;
+  let store: string;
+  let tiny: string;
+  const env = () => ({ MACHINE_CACHE_DIR: cacheDir });
+  const dflags = ['-d', 'docker', '--docker-host', dockerHost, '--docker-network', network, '--engine-install-url', 'distro'];
+  const d = (...args: string[]) => sh('docker', ['-H', dockerHost, ...args]);
+  const withEnv = (name: string, script: string) =>
+    bash(`set -e; eval "$(${machineCmd(store)} env ${name})"; ${script}`);
+
+  beforeAll(async () => {
+    work = await tempStore('machine-e2e-docker-');
+    store = join(work, 'store');
+    tiny = await makeTinyImageTar(cacheDir);
+    const built = await machine(store, ['image', 'build', 'docker', '--docker-host', dockerHost], { env: env() });
+    if (built.code !== 0) throw new Error(built.stderr);
+  });
+
+  afterAll(async () => {
+    // Whatever a failed test left: containers and volumes labelled as ours in this store.
+    const left = (await d('ps', '-aq', '--filter', `label=io.machine.store=${store}`)).stdout.split('\n').filter(Boolean);
+    if (left.length) await d('rm', '-f', '-v', ...left);
+    const vols = (await d('volume', 'ls', '-q', '--filter', 'label=io.machine.name')).stdout.split('\n').filter((v) => v.startsWith('machine-dk') || v.startsWith('machine-sw'));
+    if (vols.length) await d('volume', 'rm', '-f', ...vols);
+    await d('network', 'rm', network);
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('creates two machines in parallel whose engines answer over TLS through env', async () => {
+    const [a, b] = await Promise.all([machine(store, ['create', ...dflags, 'dk1'], { env: env() }), machine(store, ['create', ...dflags, 'dk2'], { env: env() })]);
+    expect(a.stderr).toBe('');
+    expect(b.stderr).toBe('');
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    for (const name of ['dk1', 'dk2']) {
+      const r = await withEnv(name, `docker info --format '{{.Name}} {{.Driver}}' && docker import ${tiny} tiny:1 >/dev/null && docker run --rm tiny:1 /bin/busybox echo ok-${name}`);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(`${name} overlay2\nok-${name}\n`);
+    }
+    const ls = await machine(store, ['ls', '--format', '{{.Name}} {{.DriverName}} {{.State}} {{.DockerVersion}}']);
+    expect(ls.stdout.trim().split('\n')).toEqual([expect.stringMatching(/^dk1 docker Running v\d+/), expect.stringMatching(/^dk2 docker Running v\d+/)]);
+  });
+
+  it('maps stop, start, restart and kill to the container, and ls follows', async () => {
+    const state = async () => (await machine(store, ['status', 'dk2'])).stdout.trim();
+    expect((await machine(store, ['stop', 'dk2'])).stdout).toContain('Machine "dk2" was stopped.');
+    expect(await state()).toBe('Stopped');
+    expect((await d('inspect', '-f', '{{.State.Status}}', 'dk2')).stdout.trim()).toBe('exited');
+    expect((await machine(store, ['ls', '-q', '--filter', 'state=Stopped'])).stdout.trim()).toBe('dk2');
+    const envStopped = await machine(store, ['env', 'dk2']);
+    expect(envStopped.code).toBe(1);
+    expect(envStopped.stderr.trim()).toBe('Host is not running');
+
+    expect((await machine(store, ['start', 'dk2'])).code).toBe(0);
+    expect(await state()).toBe('Running');
+    // The engine inside comes back with the machine, still on TLS.
+    const info = await withEnv('dk2', `for i in $(seq 60); do docker version >/dev/null 2>&1 && break; sleep 0.5; done; docker info --format '{{.Name}}'`);
+    expect(info.stdout.trim()).toBe('dk2');
+
+    expect((await machine(store, ['restart', 'dk2'])).code).toBe(0);
+    expect(await state()).toBe('Running');
+    expect((await machine(store, ['kill', 'dk2'])).code).toBe(0);
+    expect(await state()).toBe('Stopped');
+    const rmr = await machine(store, ['rm', '-y', 'dk2']);
+    expect(rmr.stdout).toContain('Successfully removed dk2');
+    expect((await d('inspect', 'dk2')).code).not.toBe(0);
+    expect((await d('volume', 'inspect', 'machine-dk2-docker')).code).not.toBe(0);
+    expect(existsSync(join(store, 'machines', 'dk2'))).toBe(false);
+  });
+
+  it('refuses bad input clearly and leaves nothing behind', async () => {
+    const before = (await d('ps', '-aq')).stdout;
+    const notManager = await machine(store, ['create', ...dflags, '--swarm-join', 'dk1', 'dkj'], { env: env() });
+    expect(notManager.code).toBe(1);
+    expect(notManager.stderr).toContain('Machine "dk1" is not a swarm manager');
+
+    const noImage = await machine(store, ['create', ...dflags, '--docker-image', 'nosuch:image', 'dkx'], { env: env() });
+    expect(noImage.code).toBe(1);
+    expect(noImage.stderr).toContain('Base image "nosuch:image" not found');
+    expect(noImage.stderr).toContain('image build docker');
+
+    await d('create', '--name', 'dkclash', 'machine-host:bookworm', 'true');
+    const clash = await machine(store, ['create', ...dflags, 'dkclash'], { env: env() });
+    await d('rm', '-f', 'dkclash');
+    expect(clash.code).toBe(1);
+    expect(clash.stderr).toContain('A container named "dkclash" already exists');
+
+    const unreachable = await machine(store, ['create', '-d', 'docker', '--docker-host', `unix://${work}/nothing.sock`, 'dku']);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/Cannot reach the Docker engine at unix:\/\/.*nothing\.sock/);
+
+    for (const r of [notManager, noImage, clash, unreachable]) expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect((await d('ps', '-aq')).stdout).toBe(before);
+    expect((await machine(store, ['ls', '-q'])).stdout.trim()).toBe('dk1');
+    expect((await machine(store, ['create', '--swarm-master', '-d', 'none', 'old'])).stderr).toMatch(/retired standalone Swarm/);
+    expect((await machine(store, ['rm', '-y', 'dk1'])).code).toBe(0);
+  });
+
+  it('forms a 3-node swarm, runs services across it, deploys a stack, and drops a removed worker', async () => {
+    const created = await machine(store, ['swarm', 'create', 'sw', ...dflags, '--managers', '1', '--workers', '2'], { env: env() });
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    const nodes = ['sw-manager-1', 'sw-worker-1', 'sw-worker-2'];
+    for (const n of nodes) {
+      const r = await withEnv(n, `docker import ${tiny} tiny:1 >/dev/null`);
+      expect(r.code).toBe(0);
+    }
+    const ls = await machine(store, ['ls', '--format', '{{.Name}} {{.Swarm}}']);
+    expect(ls.stdout.trim().split('\n')).toEqual(['sw-manager-1 sw (manager)', 'sw-worker-1 sw (worker)', 'sw-worker-2 sw (worker)']);
+    const list = await machine(store, ['swarm', 'ls']);
+    expect(list.stdout).toMatch(/^sw\s+1\s+2\s+sw-manager-1,sw-worker-1,sw-worker-2$/m);
+
+    // Through a worker's --swarm env the client still reaches a manager.
+    const svc = await withEnv(
+      'sw-worker-1 --swarm',
+      `docker service create -d --name spread --replicas 6 tiny:1 /bin/busybox sleep 3600 >/dev/null
+       for i in $(seq 120); do [ "$(docker service ps spread --filter desired-state=running --format '{{.CurrentState}}' | grep -c Running)" = 6 ] && break; sleep 1; done
+       docker service ps spread --filter desired-state=running --format '{{.Node}}' | sort -u`,
+    );
+    // stderr carries docker's note that tiny:1 is not in a registry: there is none here.
+    expect(svc.stdout.trim().split('\n')).toEqual(nodes);
+
+    await writeFile(join(work, 'stack.yml'), 'version: "3.8"\nservices:\n  web:\n    image: tiny:1\n    command: ["/bin/busybox", "sleep", "3600"]\n    deploy:\n      replicas: 3\n');
+    const stack = await withEnv(
+      'sw-manager-1',
+      `docker stack deploy -c ${join(work, 'stack.yml')} demo >/dev/null
+       for i in $(seq 120); do [ "$(docker service ls --filter name=demo_web --format '{{.Replicas}}')" = "3/3" ] && break; sleep 1; done
+       docker service ls --filter name=demo_web --format '{{.Name}} {{.Replicas}}'`,
+    );
+    expect(stack.stdout.trim()).toBe('demo_web 3/3');
+
+    const inspect = await machine(store, ['swarm', 'inspect', 'sw']);
+    expect(inspect.stdout).toMatch(/sw-worker-2\s+worker\s+docker\s+Running/);
+    expect(inspect.stdout).toMatch(/sw-worker-2\s+Ready\s+Active/);
+
+    expect((await machine(store, ['rm', '-y', 'sw-worker-2'])).code).toBe(0);
+    const after = await withEnv('sw-manager-1', `docker node ls --format '{{.Hostname}} {{.Status}}'`);
+    expect(after.stdout).not.toMatch(/sw-worker-2 Ready/);
+
+    const gone = await machine(store, ['swarm', 'rm', '-y', 'sw']);
+    expect(gone.code).toBe(0);
+    expect((await machine(store, ['ls', '-q'])).stdout.trim()).toBe('');
+    expect((await d('ps', '-aq', '--filter', `label=io.machine.store=${store}`)).stdout.trim()).toBe('');
+  });
+});
