@@ -36,6 +36,8 @@ export interface DriverContext {
   storePath: string;
   machineDir: string;
   log: DriverLogger;
+  /** A store-wide lock, for resources machines share (a network, a security group). */
+  lock<T>(key: string, fn: () => Promise<T>): Promise<T>;
 }
 
 /** What persists under config.json's "Driver": libmachine's base fields plus the driver's own. */

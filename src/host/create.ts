@@ -10,7 +10,7 @@ import {
   type HostConfig,
 } from '../store/schema.js';
 import type { Store } from '../store/store.js';
-import type { Host } from './host.js';
+import { driverContext, type Host } from './host.js';
 import { certOrg, provisionMachine } from './provision.js';
 import { waitForState } from './state.js';
 
@@ -47,7 +47,7 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
     const { log } = req;
     const mod = await loadDriver(req.driverName);
     const machineDir = store.machineDir(req.name);
-    const driver = mod.newDriver({ machineName: req.name, storePath: store.root, machineDir, log });
+    const driver = mod.newDriver(driverContext(store, req.name, log));
     await driver.setConfigFromFlags(req.driverFlags);
 
     const { ensureCertificates } = await import('../certs/generate.js');

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { loadDriver } from '../drivers/registry.js';
-import type { Driver, DriverLogger } from '../drivers/driver.js';
+import type { Driver, DriverContext, DriverLogger } from '../drivers/driver.js';
 import type { Store } from '../store/store.js';
 import type { HostConfig } from '../store/schema.js';
 
@@ -17,11 +17,19 @@ export const silentLogger: DriverLogger = { info: () => undefined, debug: () => 
 export async function loadHost(store: Store, name: string, log: DriverLogger = silentLogger): Promise<Host> {
   const config = await store.load(name);
   const mod = await loadDriver(config.DriverName);
-  const driver = mod.newDriver(
-    { machineName: name, storePath: store.root, machineDir: store.machineDir(name), log },
-    config.Driver,
-  );
+  const driver = mod.newDriver(driverContext(store, name, log), config.Driver);
   return { name, config, driver, store };
+}
+
+export function driverContext(store: Store, name: string, log: DriverLogger): DriverContext {
+  return {
+    machineName: name,
+    storePath: store.root,
+    machineDir: store.machineDir(name),
+    log,
+    // Keys start with a dot, which no machine name can: they never clash with a machine's lock.
+    lock: (key, fn) => store.withLock(`.shared-${key}`, fn),
+  };
 }
 
 export function knownHostsPath(host: Host): string {

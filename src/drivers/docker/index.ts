@@ -80,16 +80,20 @@ class DockerDriver implements Driver {
     }
   }
 
-  private async ensureNetwork(): Promise<void> {
+  // Parallel creates would each make a network of that name (the engine does not stop it),
+  // hence the store-wide lock.
+  private ensureNetwork(): Promise<void> {
     const name = String(this.cfg.Network);
-    if (await this.api.networkInspect(name)) return;
-    // The engine picks a free subnet from its address pools, so it never overlaps another.
-    await this.api.call('POST', '/networks/create', {
-      Name: name,
-      Driver: 'bridge',
-      CheckDuplicate: true,
-      Labels: { 'io.machine.network': 'true' },
-    }, [409]);
+    return this.ctx.lock(`docker-network-${name}`, async () => {
+      if (await this.api.networkInspect(name)) return;
+      // The engine picks a free subnet from its address pools, so it never overlaps another.
+      await this.api.call('POST', '/networks/create', {
+        Name: name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Labels: { 'io.machine.network': 'true' },
+      });
+    });
   }
 
   async create(): Promise<void> {
