@@ -6,6 +6,18 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
+/**
+ * dockerd's own bridge, made beforehand (dockerd does not create a named one): sharing
+ * docker0 with another engine would re-address that engine's bridge.
+ */
+async function ensureBridge(name: string, cidr: string): Promise<string> {
+  const ip = (args: string[]) => run('ip', args).catch((err: Error) => ({ stdout: '', stderr: err.message }));
+  if (!(await ip(['link', 'show', name])).stdout) await run('ip', ['link', 'add', 'name', name, 'type', 'bridge']);
+  if (!(await ip(['-o', '-4', 'addr', 'show', 'dev', name])).stdout.includes(cidr.split('/')[0]!)) await ip(['addr', 'add', cidr, 'dev', name]);
+  await ip(['link', 'set', name, 'up']);
+  return name;
+}
+
 export async function engineAnswers(host: string): Promise<boolean> {
   try {
     await run('docker', ['-H', host, 'version', '--format', '{{.Server.Version}}'], { timeout: 5000 });
@@ -28,7 +40,7 @@ export async function startDemoEngine(stateDir: string): Promise<{ host: string;
   const log = openSync(join(stateDir, 'dockerd.log'), 'a');
   const child = spawn(
     'dockerd',
-    ['--host', host, '--data-root', join(stateDir, 'data'), '--exec-root', join(stateDir, 'exec'), '--pidfile', pidFile, '--bip', '10.214.0.1/24'],
+    ['--host', host, '--data-root', join(stateDir, 'data'), '--exec-root', join(stateDir, 'exec'), '--pidfile', pidFile, '--bridge', await ensureBridge('machine-demo0', '10.214.0.1/24')],
     { detached: true, stdio: ['ignore', log, log] },
   );
   child.unref();

@@ -19,7 +19,13 @@ export interface EngineVersion {
  * first call makes, without needing the CLI. The server name is not checked against the
  * certificate's SANs here; `env` checks that separately so it can say what to do.
  */
-export async function engineVersion(url: string, tls: TlsMaterial, timeoutMs: number): Promise<EngineVersion> {
+export async function engineVersion(
+  url: string,
+  tls: TlsMaterial,
+  timeoutMs: number,
+  debug: (line: string) => void = () => undefined,
+): Promise<EngineVersion> {
+  const started = Date.now();
   const u = new URL(url.replace(/^tcp:/, 'https:'));
   const [ca, cert, key] = await Promise.all([
     readFile(tls.caCertPath),
@@ -42,6 +48,7 @@ export async function engineVersion(url: string, tls: TlsMaterial, timeoutMs: nu
         agent: false,
       },
       (res) => {
+        debug(`engine-api: GET ${url}/version -> ${res.statusCode} (${Date.now() - started} ms)`);
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
@@ -56,7 +63,10 @@ export async function engineVersion(url: string, tls: TlsMaterial, timeoutMs: nu
       },
     );
     req.on('timeout', () => req.destroy(new Error(`no answer from ${u.host} within ${timeoutMs} ms`)));
-    req.on('error', reject);
+    req.on('error', (err) => {
+      debug(`engine-api: GET ${url}/version -> ${err.message}`);
+      reject(err);
+    });
     req.end();
   });
 }

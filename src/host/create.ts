@@ -98,6 +98,15 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
     await store.ensureMachineDir(req.name);
     // Saved before the driver makes anything, so that even a crash leaves a record rm can use.
     await store.save(config);
+    // Ctrl-C while resources are being made: remove them before exiting, as a failure would.
+    const onInterrupt = () => {
+      log.info('Interrupted: removing what this create made...');
+      rollback(store, host, log, new MachineError('interrupted')).catch((err: Error) => {
+        process.stderr.write(`${err.message}\n`);
+      }).finally(() => process.exit(130));
+    };
+    process.once('SIGINT', onInterrupt);
+    process.once('SIGTERM', onInterrupt);
     try {
       await driver.create();
       config.Driver = driver.config();
@@ -123,6 +132,9 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
       await store.save(config);
     } catch (err) {
       await rollback(store, host, log, err);
+    } finally {
+      process.off('SIGINT', onInterrupt);
+      process.off('SIGTERM', onInterrupt);
     }
     return host;
   });

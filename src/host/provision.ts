@@ -86,7 +86,7 @@ export async function provisionMachine(
       },
       log,
       verify: async () => {
-        await engineVersion(url, tls, 5_000);
+        await engineVersion(url, tls, 5_000, (l) => log.debug(l));
       },
     });
   } finally {

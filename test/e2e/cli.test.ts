@@ -121,4 +121,20 @@ describe('CLI against a store (no hosts needed)', () => {
     const b = await bash(`eval "$(${machineCmd(store)} env sh1)"; echo "$DOCKER_HOST $DOCKER_MACHINE_NAME"`, { SHELL: '/bin/bash' });
     expect(b.stdout.trim()).toBe('tcp://127.0.0.1:2376 sh1');
   });
+
+  it('loads a driver plugin from MACHINE_DRIVER_PATH, with its own flags', async () => {
+    const store = await tempStore();
+    const env = { MACHINE_DRIVER_PATH: join(import.meta.dirname, '..', '..', 'examples') };
+    const help = await machine(store, ['create', '-d', 'static', '--help'], { env });
+    expect(help.stdout).toContain('--static-url');
+    const missing = await machine(store, ['create', '-d', 'static', 'p0'], { env });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('--static-url is required');
+    const made = await machine(store, ['create', '-d', 'static', '--static-url', 'tcp://127.0.0.1:2376', 'p1'], { env });
+    expect(made.stderr).toBe('');
+    const ls = await machine(store, ['ls', '--format', '{{.Name}} {{.DriverName}} {{.State}} {{.URL}}'], { env });
+    expect(ls.stdout.trim()).toBe('p1 static Running tcp://127.0.0.1:2376');
+    const unknown = await machine(store, ['create', '-d', 'static', 'p2']);
+    expect(unknown.stderr).toContain('Driver "static" not found');
+  });
 });

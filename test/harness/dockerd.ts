@@ -9,6 +9,18 @@ const stateDir = '/tmp/machine-e2e-dockerd';
 const socket = join(stateDir, 'docker.sock');
 export const e2eLabel = 'machine-e2e=1';
 
+/** dockerd's --bridge must exist beforehand; make it (idempotent). */
+export async function ensureBridge(name: string, cidr: string): Promise<string> {
+  if ((await sh('ip', ['link', 'show', name])).code !== 0) {
+    const add = await sh('ip', ['link', 'add', 'name', name, 'type', 'bridge']);
+    if (add.code !== 0) throw new Error(`cannot create bridge ${name}: ${add.stderr.trim()}`);
+  }
+  const addrs = (await sh('ip', ['-o', '-4', 'addr', 'show', 'dev', name])).stdout;
+  if (!addrs.includes(cidr.split('/')[0]!)) await sh('ip', ['addr', 'add', cidr, 'dev', name]);
+  await sh('ip', ['link', 'set', name, 'up']);
+  return name;
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -46,9 +58,9 @@ export async function startDockerd(): Promise<{ host: string; stop(): Promise<vo
         '--data-root', join(cacheDir, 'dockerd-root'),
         '--exec-root', join(stateDir, 'exec'),
         '--pidfile', pidFile,
-        // A subnet of its own, so it never collides with another engine's bridge; NAT stays
-        // on because hosts install packages from the Debian mirror.
-        '--bip', '10.213.0.1/24',
+        // A bridge and subnet of its own: two engines sharing docker0 re-address each
+        // other's bridge. NAT stays on because hosts install packages from the Debian mirror.
+        '--bridge', await ensureBridge('machine-e2e0', '10.213.0.1/24'),
       ],
       { detached: true, stdio: ['ignore', log, log] },
     );

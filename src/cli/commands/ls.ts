@@ -77,6 +77,13 @@ const ls: Command = {
     if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`invalid --timeout "${str(parsed.values['timeout'])}": give seconds, e.g. 10`);
     const filter = buildFilter(list(parsed.values['filter']));
     const format = str(parsed.values['format']);
+    const filters = list(parsed.values['filter']);
+    // Names alone need no state: `ls -q` without state filters answers from the store.
+    if (parsed.values['quiet'] && filters.every((f) => /^name=/i.test(f))) {
+      const names = (await cli.store.list()).filter((name) => buildFilter(filters)({ Name: name } as ListItem));
+      for (const name of names) cli.out(name);
+      return;
+    }
     const items = (await listMachines(cli.store, timeout * 1000)).filter(filter);
     if (parsed.values['quiet']) {
       for (const item of items) cli.out(item.Name);
