@@ -13,6 +13,8 @@ export interface RootfsRecipe {
   mirror: string;
   include: string[];
   variant: 'minbase';
+  /** Shell run in the rootfs after the common setup. */
+  extraSetup?: string;
 }
 
 /** A Debian 12 system container: systemd as PID 1, sshd, and what the engine install needs. */
@@ -36,12 +38,33 @@ export const hostRecipe: RootfsRecipe = {
   variant: 'minbase',
 };
 
+/** The same with Debian's engine baked in: machines then skip the install on create. */
+export const hostWithEngineRecipe: RootfsRecipe = {
+  ...hostRecipe,
+  include: [...hostRecipe.include, 'docker.io'],
+  // Not started at boot: the provisioner starts it once, with its TLS configuration, instead
+  // of every machine starting it twice.
+  extraSetup: 'systemctl disable docker.service docker.socket containerd.service >/dev/null 2>&1 || true',
+};
+
 // Applied inside the rootfs after debootstrap; part of the cache key, so editing it rebuilds.
 const SETUP = `set -e
-# Each container makes its own host keys at first boot.
+# Each container makes its own host key at first boot: ed25519 only, because generating
+# an RSA key costs each boot hundreds of milliseconds of CPU, many boots at once far more.
 rm -f /etc/ssh/ssh_host_*
-mkdir -p /etc/systemd/system/ssh.service.d
-printf '[Service]\\nExecStartPre=\\nExecStartPre=/usr/bin/ssh-keygen -A\\nExecStartPre=/usr/sbin/sshd -t\\n' > /etc/systemd/system/ssh.service.d/10-hostkeys.conf
+mkdir -p /etc/systemd/system/ssh.service.d /etc/ssh/sshd_config.d
+echo 'HostKey /etc/ssh/ssh_host_ed25519_key' > /etc/ssh/sshd_config.d/10-machine-hostkey.conf
+cat > /usr/local/sbin/machine-hostkey <<'KEY'
+#!/bin/sh
+test -f /etc/ssh/ssh_host_ed25519_key || exec ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
+KEY
+chmod 755 /usr/local/sbin/machine-hostkey
+cat > /etc/systemd/system/ssh.service.d/10-hostkeys.conf <<'UNIT'
+[Service]
+ExecStartPre=
+ExecStartPre=/usr/local/sbin/machine-hostkey
+ExecStartPre=/usr/sbin/sshd -t
+UNIT
 sed -i 's/^#\\?PermitRootLogin.*/PermitRootLogin prohibit-password/' /etc/ssh/sshd_config
 systemctl enable ssh.service >/dev/null 2>&1 || ln -sf /lib/systemd/system/ssh.service /etc/systemd/system/multi-user.target.wants/ssh.service
 # Units that have nothing to do in a container and only slow boot or fail.
@@ -96,6 +119,7 @@ export async function buildRootfsTarball(opts: {
     await writeFile(setup, SETUP);
     await chmod(setup, 0o755);
     await run('chroot', [join(dir, 'root'), '/bin/sh', '/tmp/machine-setup.sh']);
+    if (r.extraSetup) await run('chroot', [join(dir, 'root'), '/bin/sh', '-c', r.extraSetup]);
     await rm(setup);
     opts.onProgress?.('packing the rootfs...');
     const tmpTar = join(dir, 'rootfs.tar');

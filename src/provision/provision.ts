@@ -141,8 +141,8 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
     // Each systemctl step only when needed: `enable` alone reloads systemd and costs as
     // much as the engine's restart.
     const steps = [
-      ...(changed.includes(DROPIN_PATH) ? ['systemctl daemon-reload'] : []),
-      ...(facts.enabled ? [] : ['(systemctl enable docker.service >/dev/null 2>&1 || true)']),
+      // `enable` reloads systemd's configuration itself.
+      ...(facts.enabled ? (changed.includes(DROPIN_PATH) ? ['systemctl daemon-reload'] : []) : ['systemctl enable docker.service >/dev/null 2>&1']),
       ...(facts.failed ? ['systemctl reset-failed docker.service'] : []),
       'systemctl restart docker.service',
     ];

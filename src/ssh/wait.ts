@@ -10,7 +10,7 @@ export async function waitForSsh(
   opts: ConnectOptions & { timeoutMs: number; signal?: AbortSignal; onAttempt?: (n: number, err: Error) => void },
 ): Promise<SshSession> {
   const deadline = Date.now() + opts.timeoutMs;
-  let delay = 250;
+  let delay = 100;
   let last: Error | undefined;
   for (let attempt = 1; ; attempt++) {
     const left = deadline - Date.now();
@@ -23,7 +23,7 @@ export async function waitForSsh(
     }
     if (opts.signal?.aborted || Date.now() + delay > deadline) break;
     await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 3000);
+    delay = Math.min(delay * 1.5, 2000);
   }
   throw new SshUnreachableError(
     `Cannot reach ${target.host}:${target.port} over SSH within ${Math.round(opts.timeoutMs / 1000)} s (${last?.message ?? 'no answer'}): check the address, port and firewall`,

@@ -1,24 +1,11 @@
 import { existsSync } from 'node:fs';
-import { cp, chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { machine, tempStore } from '../helpers/cli.js';
+import { copyLegacyStore } from '../helpers/fixture.js';
 
-const fixture = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'docker-machine-0.16.2-store');
-
-async function legacyStore(): Promise<string> {
-  const root = await tempStore();
-  await cp(fixture, root, { recursive: true });
-  const fix = async (dir: string) => {
-    await chmod(dir, 0o700);
-    for (const e of await readdir(dir, { withFileTypes: true })) {
-      if (e.isDirectory()) await fix(join(dir, e.name));
-      else await chmod(join(dir, e.name), 0o600);
-    }
-  };
-  await fix(root);
-  return root;
-}
+const legacyStore = () => copyLegacyStore();
 
 /** One line on stderr, exit 1: what scripts and people rely on. */
 function expectOneLineError(r: { code: number; stderr: string; stdout: string }, text: string | RegExp) {

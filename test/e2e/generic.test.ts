@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile, cp, readdir, chmod, rm } from 'node:fs/promises';
+import { mkdir, readFile, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestHost, makeTestKey, makeTinyImageTar, type TestHost } from '../harness/hosts.js';
 import { bash, machine, machineCmd, tempStore } from '../helpers/cli.js';
+import { copyLegacyStore } from '../helpers/fixture.js';
 
 const skipReason = inject('e2eSkipReason');
 const cacheDir = process.env.MACHINE_TEST_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'machine-test');
-const fixture = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'docker-machine-0.16.2-store');
 
 /** `eval "$(machine env NAME)"` then the script, as a user types it. */
 function withEnv(store: string, name: string, script: string) {
@@ -223,16 +223,7 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
   });
 
   it("provisions the Docker Machine 0.16.2 fixture's legacy-generic machine on the host Docker Machine failed on", async () => {
-    const legacy = join(work, 'legacy');
-    await cp(fixture, legacy, { recursive: true });
-    const fix = async (dir: string) => {
-      await chmod(dir, 0o700);
-      for (const e of await readdir(dir, { withFileTypes: true })) {
-        if (e.isDirectory()) await fix(join(dir, e.name));
-        else await chmod(join(dir, e.name), 0o600);
-      }
-    };
-    await fix(legacy);
+    const legacy = await copyLegacyStore(join(work, 'legacy'));
     // Point the old record at our host, and let the fixture's key in.
     const cfgPath = join(legacy, 'machines', 'legacy-generic', 'config.json');
     const cfg = JSON.parse(await readFile(cfgPath, 'utf8'));

@@ -8,8 +8,8 @@ import { ensureCertificates, generateServerCert } from '../../src/certs/generate
 import { checkServerCertFor } from '../../src/certs/check.js';
 import { certFacts, pemToDer } from '../../src/certs/der.js';
 import { tempStore } from '../helpers/cli.js';
+import { legacyFixture } from '../helpers/fixture.js';
 
-const fixture = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'docker-machine-0.16.2-store');
 const hasOpenssl = (() => {
   try {
     execFileSync('openssl', ['version']);
@@ -74,7 +74,7 @@ describe('certificates', () => {
   });
 
   it("reads Docker Machine 0.16.2's server certificate: valid for 10.213.0.2, not 127.0.0.2", () => {
-    const cert = join(fixture, 'machines', 'legacy-generic', 'server.pem');
+    const cert = join(legacyFixture, 'machines', 'legacy-generic', 'server.pem');
     expect(checkServerCertFor({ certPath: cert, host: '10.213.0.2' })).toEqual({ ok: true });
     expect(checkServerCertFor({ certPath: cert, host: 'machine.example.com' })).toEqual({ ok: true });
     const r = checkServerCertFor({ certPath: cert, host: '127.0.0.2' });

@@ -1,26 +1,12 @@
-import { cp, chmod, readFile, writeFile, mkdir, readdir } from 'node:fs/promises';
+import { readFile, writeFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/store.js';
 import { isValidMachineName } from '../../src/store/names.js';
 import { tempStore } from '../helpers/cli.js';
+import { copyLegacyStore } from '../helpers/fixture.js';
 
-const fixture = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'docker-machine-0.16.2-store');
-
-async function copyFixture(): Promise<string> {
-  const root = await tempStore();
-  await cp(fixture, root, { recursive: true });
-  // The fixture is read-only on disk; a user's store is not.
-  const fix = async (dir: string) => {
-    await chmod(dir, 0o700);
-    for (const e of await readdir(dir, { withFileTypes: true })) {
-      if (e.isDirectory()) await fix(join(dir, e.name));
-      else await chmod(join(dir, e.name), 0o600);
-    }
-  };
-  await fix(root);
-  return root;
-}
+const copyFixture = () => copyLegacyStore();
 
 describe('store', () => {
   it('loads a Docker Machine 0.16.2 store and rebases its paths onto where it lives now', async () => {

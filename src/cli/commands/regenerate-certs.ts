@@ -1,18 +1,8 @@
-import { createInterface } from 'node:readline/promises';
+import { confirm } from '../prompt.js';
 import type { Command } from '../context.js';
 import { forEachHost } from './common.js';
 import { provisionMachine } from '../../host/provision.js';
 import { HostNotRunningError } from '../../errors.js';
-
-async function confirm(): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: false });
-  try {
-    const a = await rl.question('Regenerate TLS machine certs?  Warning: this is irreversible. (y/n): ');
-    return /^y(es)?$/i.test(a.trim());
-  } finally {
-    rl.close();
-  }
-}
 
 const regenerateCerts: Command = {
   name: 'regenerate-certs',
@@ -23,7 +13,7 @@ const regenerateCerts: Command = {
     'client-certs': { type: 'boolean', description: 'Also regenerate client certificates and CA.' },
   },
   async run(cli, parsed) {
-    if (!parsed.values['force'] && !(await confirm())) return 1;
+    if (!parsed.values['force'] && !(await confirm('Regenerate TLS machine certs?  Warning: this is irreversible. (y/n): '))) return 1;
     if (parsed.values['client-certs']) {
       const { regenerateCA } = await import('../../host/regenerate.js');
       await regenerateCA(cli.store, cli.log);

@@ -1,20 +1,14 @@
-import { createInterface } from 'node:readline/promises';
+import { confirm } from '../prompt.js';
 import { HostDoesNotExistError, MachineError, UsageError } from '../../errors.js';
 import type { Command } from '../context.js';
 import { loadHost } from '../../host/host.js';
 import { removeMachine } from '../../host/remove.js';
 
-async function confirm(names: string[]): Promise<boolean> {
+function confirmRemoval(names: string[]): Promise<boolean> {
   process.stdout.write(
     `About to remove ${names.join(', ')}\nWARNING: This action will delete both local reference and remote instance.\n`,
   );
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: false });
-  try {
-    const answer = await rl.question('Are you sure? (y/n): ');
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
+  return confirm('Are you sure? (y/n): ');
 }
 
 const rm: Command = {
@@ -29,7 +23,7 @@ const rm: Command = {
     const names = parsed.positionals;
     if (!names.length) throw new UsageError('Error: Expected to get one or more machine names as arguments');
     const force = parsed.values['force'] === true;
-    if (!force && !parsed.values['y'] && !(await confirm(names))) {
+    if (!force && !parsed.values['y'] && !(await confirmRemoval(names))) {
       cli.err('Aborting removal');
       return 1;
     }

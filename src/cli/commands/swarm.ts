@@ -127,11 +127,9 @@ async function swarmRm(cli: Cli, parsed: Parsed): Promise<number> {
   const hosts = await members(cli, cluster);
   const force = parsed.values['force'] === true;
   if (!force && !parsed.values['y']) {
-    const { createInterface } = await import('node:readline/promises');
-    const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: false });
-    const a = await rl.question(`About to remove swarm "${cluster}" and its machines ${hosts.map((h) => h.name).join(', ')}\nAre you sure? (y/n): `);
-    rl.close();
-    if (!/^y(es)?$/i.test(a.trim())) return 1;
+    const { confirm } = await import('../prompt.js');
+    process.stdout.write(`About to remove swarm "${cluster}" and its machines ${hosts.map((h) => h.name).join(', ')}\n`);
+    if (!(await confirm('Are you sure? (y/n): '))) return 1;
   }
   // Nodes go without leaving one by one: the whole swarm goes.
   let failed = 0;

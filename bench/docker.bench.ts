@@ -1,0 +1,65 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, inject, it } from 'vitest';
+import { cacheDir } from '../test/harness/dockerd.js';
+import { sh } from '../test/harness/exec.js';
+import { machine, tempStore } from '../test/helpers/cli.js';
+import { report } from './measure.js';
+
+const skipReason = inject('e2eSkipReason');
+
+describe.skipIf(skipReason)('docker driver benchmarks', () => {
+  const dockerHost = inject('dockerHost');
+  const env = { MACHINE_CACHE_DIR: cacheDir };
+  const flags = ['-d', 'docker', '--docker-host', dockerHost, '--docker-network', 'machine-bench', '--engine-install-url', 'distro'];
+  let store: string;
+
+  beforeAll(async () => {
+    store = join(await tempStore('machine-bench-docker-'), 'store');
+    for (const extra of [[], ['--engine']]) {
+      const r = await machine(store, ['image', 'build', 'docker', '--docker-host', dockerHost, ...extra], { env });
+      if (r.code !== 0) throw new Error(r.stderr);
+    }
+  });
+
+  afterAll(async () => {
+    const left = (await sh('docker', ['-H', dockerHost, 'ps', '-aq', '--filter', `label=io.machine.store=${store}`])).stdout.split('\n').filter(Boolean);
+    if (left.length) await sh('docker', ['-H', dockerHost, 'rm', '-f', '-v', ...left]);
+    await sh('docker', ['-H', dockerHost, 'network', 'rm', 'machine-bench']);
+  });
+
+  async function createMany(n: number, tag: string, extra: string[] = []): Promise<number> {
+    const t = Date.now();
+    const results = await Promise.all(Array.from({ length: n }, (_, i) => machine(store, ['create', ...flags, ...extra, `${tag}${i}`], { env })));
+    const ms = Date.now() - t;
+    const bad = results.find((r) => r.code !== 0);
+    if (bad) throw new Error(bad.stderr);
+    await Promise.all(Array.from({ length: n }, (_, i) => machine(store, ['rm', '-y', `${tag}${i}`])));
+    return ms;
+  }
+
+  it('creates 1, 3 and 5 machines in parallel, and a 3-node swarm', async () => {
+    const one = await createMany(1, 'b1-');
+    const three = await createMany(3, 'b3-');
+    const five = await createMany(5, 'b5-');
+    const t = Date.now();
+    const swarm = await machine(store, ['swarm', 'create', 'bsw', ...flags, '--managers', '1', '--workers', '2'], { env });
+    if (swarm.code !== 0) throw new Error(swarm.stderr);
+    const swarmMs = Date.now() - t;
+    await machine(store, ['swarm', 'rm', '-y', 'bsw']);
+    const baked = ['--docker-image', 'machine-host:bookworm-engine'];
+    const oneB = await createMany(1, 'e1-', baked);
+    const threeB = await createMany(3, 'e3-', baked);
+    const fiveB = await createMany(5, 'e5-', baked);
+    report('docker driver: create from an image with the engine baked in (image build docker --engine)', [
+      ['1 machine', oneB],
+      ['3 machines in parallel', threeB],
+      ['5 machines in parallel', fiveB, 'target: under 2x one'],
+    ], oneB);
+    report('docker driver: create with engine install from distro packages', [
+      ['1 machine', one],
+      ['3 machines in parallel', three],
+      ['5 machines in parallel', five, '(dpkg on 2 cores: five installs share the CPU)'],
+      ['swarm create: first create to a ready 3-node swarm', swarmMs],
+    ], one);
+  });
+});
