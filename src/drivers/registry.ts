@@ -10,6 +10,7 @@ const builtin: Record<string, () => Promise<{ default: DriverModule }>> = {
   generic: () => import('./generic/index.js'),
   none: () => import('./none/index.js'),
   docker: () => import('./docker/index.js'),
+  qemu: () => import('./qemu/index.js'),
 };
 
 export function builtinDriverNames(): string[] {

@@ -1,0 +1,71 @@
+import { join } from 'node:path';
+
+export type Accel = 'kvm' | 'hvf' | 'tcg';
+
+export interface QemuSpec {
+  name: string;
+  machineDir: string;
+  accel: Accel;
+  cpus: number;
+  memoryMB: number;
+  disk: string;
+  seed: string;
+  sshPort: number;
+  enginePort: number;
+  mac: string;
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  /** A second NIC on a shared L2 segment between VMs (UDP multicast on loopback). */
+  mcast?: { group: string; port: number; mac: string };
+  arch?: 'x86_64' | 'aarch64';
+}
+
+export const qmpSocket = (dir: string) => join(dir, 'qmp.sock');
+export const pidFile = (dir: string) => join(dir, 'qemu.pid');
+export const serialLog = (dir: string) => join(dir, 'serial.log');
+
+/** The whole QEMU command line for a machine: detached, controlled through QMP. */
+export function qemuArgs(spec: QemuSpec): string[] {
+  const arm = spec.arch === 'aarch64';
+  const args = [
+    '-name', `machine-${spec.name}`,
+    '-machine', arm ? 'virt' : 'q35',
+    '-accel', spec.accel === 'tcg' ? 'tcg,thread=multi' : spec.accel,
+    '-cpu', spec.accel === 'tcg' ? 'max' : 'host',
+    '-smp', String(spec.cpus),
+    '-m', String(spec.memoryMB),
+    '-drive', `if=virtio,file=${spec.disk},format=qcow2,discard=unmap`,
+    '-drive', `if=virtio,file=${spec.seed},format=raw,readonly=on`,
+    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22,hostfwd=tcp:127.0.0.1:${spec.enginePort}-:2376`,
+    '-device', `virtio-net-pci,netdev=net0,mac=${spec.mac}`,
+  ];
+  if (spec.mcast) {
+    args.push(
+      '-netdev', `socket,id=net1,mcast=${spec.mcast.group}:${spec.mcast.port},localaddr=127.0.0.1`,
+      '-device', `virtio-net-pci,netdev=net1,mac=${spec.mcast.mac}`,
+    );
+  }
+  if (spec.kernel) {
+    args.push('-kernel', spec.kernel);
+    if (spec.initrd) args.push('-initrd', spec.initrd);
+    args.push('-append', spec.append ?? 'console=ttyS0 root=/dev/vda rw');
+  }
+  args.push(
+    '-device', 'virtio-rng-pci',
+    '-display', 'none',
+    '-serial', `file:${serialLog(spec.machineDir)}`,
+    '-qmp', `unix:${qmpSocket(spec.machineDir)},server=on,wait=off`,
+    '-pidfile', pidFile(spec.machineDir),
+    '-daemonize',
+  );
+  return args;
+}
+
+/** A locally administered MAC derived from the machine name, stable across restarts. */
+export function macFor(name: string, nic: number): string {
+  let h = 2166136261;
+  for (const c of `${name}/${nic}`) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+  const b = [0x52, 0x54, 0x00, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff];
+  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
