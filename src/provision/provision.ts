@@ -221,7 +221,13 @@ async function writeFiles(remote: Remote, files: Array<[string, Buffer | string,
       `mv -f ${shQuote(tmp)} ${shQuote(path)}`,
     );
   }
-  await remote.run(script.join('\n'));
+  // The script (keys included) goes over stdin: never on a command line, never in an error.
+  const r = await remote.exec('sh -s', { stdin: script.join('\n') + '\n' });
+  if (r.code !== 0) {
+    throw new ProvisionError(
+      `Writing ${files.map(([p]) => p).join(', ')} on the host failed (exit ${r.code}): ${r.stderr.trim().split('\n').pop() ?? ''}`,
+    );
+  }
 }
 
 export async function waitFor(check: () => Promise<void>, timeoutMs: number, what: string): Promise<void> {

@@ -1,0 +1,63 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildRootfsTarball, hostRecipe, recipeKey, type RootfsRecipe } from '../../src/images/rootfs.js';
+import { cacheDir } from './dockerd.js';
+import { must } from './exec.js';
+
+// A small Debian 12 VM image for the qemu driver's tests, built offline from Debian's
+// packages: the cloud kernel, cloud-init (which reads our NoCloud seed) and docker.io baked
+// in, since installing it inside a TCG guest takes minutes.
+const VM_SETUP = `set -e
+echo '/dev/vda / ext4 rw,discard,errors=remount-ro 0 1' > /etc/fstab
+mkdir -p /etc/systemd/network /etc/cloud/cloud.cfg.d
+printf '[Match]\\nName=en* eth*\\n[Network]\\nDHCP=yes\\n' > /etc/systemd/network/99-dhcp.network
+systemctl enable systemd-networkd >/dev/null 2>&1
+# With a second NIC, wait-online stalls boot for two minutes (shared/testhosts.md).
+for u in systemd-networkd-wait-online.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer man-db.timer fstrim.timer; do ln -sf /dev/null /etc/systemd/system/$u; done
+systemctl disable docker.service docker.socket containerd.service >/dev/null 2>&1 || true
+printf 'datasource_list: [ NoCloud, None ]\\n' > /etc/cloud/cloud.cfg.d/90-machine-test.cfg
+`;
+
+export const vmRecipe: RootfsRecipe = {
+  ...hostRecipe,
+  include: [...hostRecipe.include, 'linux-image-cloud-amd64', 'initramfs-tools', 'cloud-init', 'docker.io', 'e2fsprogs'],
+  extraSetup: VM_SETUP,
+};
+
+export interface VmImage {
+  disk: string;
+  kernel: string;
+  initrd: string;
+}
+
+/** Built once per recipe (a few minutes), then read from the cache. */
+export async function ensureVmImage(onProgress?: (l: string) => void): Promise<VmImage> {
+  const dir = join(cacheDir, `vm-${recipeKey(vmRecipe)}`);
+  const out: VmImage = { disk: join(dir, 'disk.qcow2'), kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img') };
+  if (existsSync(out.disk)) return out;
+  const tar = await buildRootfsTarball({ recipe: vmRecipe, cacheDir, ...(onProgress ? { onProgress } : {}) });
+  await mkdir(cacheDir, { recursive: true });
+  const work = await mkdtemp(join(cacheDir, 'vm-build-'));
+  try {
+    const root = join(work, 'root');
+    await mkdir(root);
+    await must('tar', ['-C', root, '--numeric-owner', '-xf', tar]);
+    const boot = readdirSync(join(root, 'boot'));
+    const kernel = boot.find((f) => f.startsWith('vmlinuz-'));
+    const initrd = boot.find((f) => f.startsWith('initrd.img-'));
+    if (!kernel || !initrd) throw new Error(`the VM rootfs has no kernel/initrd in /boot (${boot.join(', ')})`);
+    await copyFile(join(root, 'boot', kernel), join(work, 'vmlinuz'));
+    await copyFile(join(root, 'boot', initrd), join(work, 'initrd.img'));
+    onProgress?.('making the ext4 disk image...');
+    await must('mkfs.ext4', ['-q', '-F', '-L', 'root', '-d', root, join(work, 'disk.raw'), '3G']);
+    await must('qemu-img', ['convert', '-O', 'qcow2', join(work, 'disk.raw'), join(work, 'disk.qcow2')]);
+    await rm(root, { recursive: true, force: true });
+    await rm(join(work, 'disk.raw'));
+    await rm(dir, { recursive: true, force: true });
+    await rename(work, dir);
+    return out;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
