@@ -73,6 +73,11 @@ export interface Driver {
   getPrivateIP?(): Promise<string>;
   /** A driver without SSH (none) cannot be provisioned. */
   readonly provisionable: boolean;
+  /**
+   * Where cloud-init installs the key during boot, sshd can answer before the key is in
+   * place: authentication failures are retried for this long after create starts waiting.
+   */
+  readonly sshKeySettleMs?: number;
 }
 
 export interface DriverModule {

@@ -22,7 +22,7 @@ export async function connectHost(
   };
   const debug = (line: string) => log.debug(line);
   if (opts.waitMs) {
-    return waitForSsh(target, { hostKey, debug, timeoutMs: opts.waitMs });
+    return waitForSsh(target, { hostKey, debug, timeoutMs: opts.waitMs, authSettleMs: host.driver.sshKeySettleMs ?? 0 });
   }
   return Session.connect(target, { hostKey, debug });
 }

@@ -94,7 +94,12 @@ export class SshSession {
           resolve(session);
         }
       });
-      client.once('error', (err: Error & { level?: string }) => {
+      // `on`, not `once`: ssh2 can report a second error for the same failed connection
+      // (QEMU's port forward accepts and then drops), and an unheard one would crash us.
+      let failed = false;
+      client.on('error', (err: Error & { level?: string }) => {
+        if (failed) return;
+        failed = true;
         client.end();
         if (hostKeyError) return reject(hostKeyError);
         if (err.level === 'client-authentication' || /authentication methods failed/i.test(err.message)) {

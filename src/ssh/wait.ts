@@ -1,5 +1,5 @@
 import { SshSession, isRetryable, type ConnectOptions, type SshTarget } from './session.js';
-import { SshUnreachableError } from './errors.js';
+import { SshAuthError, SshUnreachableError } from './errors.js';
 
 /**
  * Connects once SSH answers: exponential backoff on refused/timed-out connections until the
@@ -7,8 +7,15 @@ import { SshUnreachableError } from './errors.js';
  */
 export async function waitForSsh(
   target: SshTarget,
-  opts: ConnectOptions & { timeoutMs: number; signal?: AbortSignal; onAttempt?: (n: number, err: Error) => void },
+  opts: ConnectOptions & {
+    timeoutMs: number;
+    signal?: AbortSignal;
+    onAttempt?: (n: number, err: Error) => void;
+    /** Authentication failures are retried this long (a key still being installed at boot). */
+    authSettleMs?: number;
+  },
 ): Promise<SshSession> {
+  const authUntil = Date.now() + (opts.authSettleMs ?? 0);
   const deadline = Date.now() + opts.timeoutMs;
   let delay = 100;
   let last: Error | undefined;
@@ -17,7 +24,7 @@ export async function waitForSsh(
     try {
       return await SshSession.connect(target, { ...opts, readyTimeoutMs: Math.max(1000, Math.min(opts.readyTimeoutMs ?? 20_000, left)) });
     } catch (err) {
-      if (!isRetryable(err)) throw err;
+      if (!isRetryable(err) && !(err instanceof SshAuthError && Date.now() < authUntil)) throw err;
       last = err as Error;
       opts.onAttempt?.(attempt, last);
     }

@@ -9,6 +9,18 @@ import { must } from './exec.js';
 // packages: the cloud kernel, cloud-init (which reads our NoCloud seed) and docker.io baked
 // in, since installing it inside a TCG guest takes minutes.
 const VM_SETUP = `set -e
+# Installed with apt inside the chroot: debootstrap's own resolver trips over cloud-init's
+# Python dependencies.
+mount -t proc proc /proc
+trap 'umount /proc' EXIT
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends linux-image-cloud-amd64 initramfs-tools cloud-init docker.io e2fsprogs >/dev/null
+rm -f /usr/sbin/policy-rc.d
+apt-get clean && rm -rf /var/lib/apt/lists/*
+# The container setup masks udev and friends; a VM needs them to see its devices.
+for u in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service systemd-modules-load.service sys-kernel-config.mount systemd-remount-fs.service; do rm -f /etc/systemd/system/$u; done
 echo '/dev/vda / ext4 rw,discard,errors=remount-ro 0 1' > /etc/fstab
 mkdir -p /etc/systemd/network /etc/cloud/cloud.cfg.d
 printf '[Match]\\nName=en* eth*\\n[Network]\\nDHCP=yes\\n' > /etc/systemd/network/99-dhcp.network
@@ -21,7 +33,6 @@ printf 'datasource_list: [ NoCloud, None ]\\n' > /etc/cloud/cloud.cfg.d/90-machi
 
 export const vmRecipe: RootfsRecipe = {
   ...hostRecipe,
-  include: [...hostRecipe.include, 'linux-image-cloud-amd64', 'initramfs-tools', 'cloud-init', 'docker.io', 'e2fsprogs'],
   extraSetup: VM_SETUP,
 };
 

@@ -62,6 +62,7 @@ function pidAlive(pid: number): boolean {
 class QemuDriver implements Driver {
   readonly name = 'qemu';
   readonly provisionable = true;
+  readonly sshKeySettleMs = 10 * 60_000;
   private cfg: DriverConfig;
 
   constructor(

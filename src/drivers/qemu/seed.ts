@@ -19,9 +19,14 @@ function cloudConfig(input: SeedInput): string {
     '    sudo: "ALL=(ALL) NOPASSWD:ALL"',
     '    shell: /bin/bash',
     '    lock_passwd: true',
+    // An image with Docker preinstalled has a "docker" group already: useradd would refuse
+    // to make the user's own group of that name.
+    '    no_user_group: true',
     '    ssh_authorized_keys:',
     `      - ${input.publicKey}`,
     'ssh_pwauth: false',
+    // RSA host keys take seconds to make in an emulated CPU; ed25519 is enough.
+    'ssh_genkeytypes: [ed25519]',
     '',
   ].join('\n');
 }
