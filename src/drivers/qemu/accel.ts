@@ -18,7 +18,9 @@ export function firmwareRuns(binary: string, accel: Accel, timeoutMs = 4000): Pr
   const log = join(tmpdir(), `machine-accel-${process.pid}-${Date.now()}.log`);
   return new Promise((resolve) => {
     const child = spawn(binary, [
-      '-accel', accel, '-machine', 'q35', '-nodefaults', '-display', 'none', '-m', '64',
+      // The CPU model the machine will get: KVM can run the firmware with QEMU's default
+      // model and still abort with `-cpu host` (seen with nested virtualisation).
+      '-accel', accel, '-cpu', accel === 'tcg' ? 'max' : 'host', '-machine', 'q35', '-nodefaults', '-display', 'none', '-m', '64',
       '-chardev', `file,id=dbg,path=${log}`, '-device', 'isa-debugcon,iobase=0x402,chardev=dbg',
     ], { stdio: 'ignore' });
     const finish = (ok: boolean) => {
