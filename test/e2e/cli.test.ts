@@ -124,4 +124,14 @@ describe('CLI against a store (no hosts needed)', () => {
     const unknown = await machine(store, ['create', '-d', 'static', 'p2']);
     expect(unknown.stderr).toContain('Driver "static" not found');
   });
+
+  it('names the package to install when QEMU is missing, and makes nothing', async () => {
+    const store = await tempStore();
+    const r = await machine(store, ['create', '-d', 'qemu', '--qemu-binary', 'qemu-system-nonexistent', 'vmx']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      'qemu-system-nonexistent not found: install QEMU (Debian/Ubuntu: apt-get install qemu-system-x86 qemu-utils; Fedora: dnf install qemu-kvm qemu-img; macOS: brew install qemu)',
+    );
+    expect(existsSync(join(store, 'machines', 'vmx'))).toBe(false);
+  });
 });

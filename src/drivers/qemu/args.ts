@@ -19,6 +19,8 @@ export interface QemuSpec {
   /** A second NIC on a shared L2 segment between VMs (UDP multicast on loopback). */
   mcast?: { group: string; port: number; mac: string };
   arch?: 'x86_64' | 'aarch64';
+  /** UEFI firmware: arm64 cloud images boot only with it. */
+  firmware?: string;
 }
 
 export const qmpSocket = (dir: string) => join(dir, 'qmp.sock');
@@ -40,6 +42,7 @@ export function qemuArgs(spec: QemuSpec): string[] {
     '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22,hostfwd=tcp:127.0.0.1:${spec.enginePort}-:2376`,
     '-device', `virtio-net-pci,netdev=net0,mac=${spec.mac}`,
   ];
+  if (spec.firmware) args.push('-bios', spec.firmware);
   if (spec.mcast) {
     args.push(
       '-netdev', `socket,id=net1,mcast=${spec.mcast.group}:${spec.mcast.port},localaddr=127.0.0.1`,
@@ -61,6 +64,14 @@ export function qemuArgs(spec: QemuSpec): string[] {
   );
   return args;
 }
+
+/** Where distributions and Homebrew put the arm64 UEFI firmware. */
+export const AARCH64_FIRMWARE = [
+  '/usr/share/qemu-efi-aarch64/QEMU_EFI.fd',
+  '/usr/share/AAVMF/AAVMF_CODE.fd',
+  '/opt/homebrew/share/qemu/edk2-aarch64-code.fd',
+  '/usr/local/share/qemu/edk2-aarch64-code.fd',
+];
 
 /** A locally administered MAC derived from the machine name, stable across restarts. */
 export function macFor(name: string, nic: number): string {

@@ -7,7 +7,10 @@ import { basename, join } from 'node:path';
 import { DriverError } from '../../errors.js';
 import type { DriverLogger } from '../driver.js';
 
-export const DEFAULT_IMAGE_URL = 'https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2';
+import { arch } from 'node:os';
+
+/** Debian 12 genericcloud for the host's architecture. */
+export const DEFAULT_IMAGE_URL = `https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-${arch() === 'arm64' ? 'arm64' : 'amd64'}.qcow2`;
 
 function fetch(url: string, redirects = 5): Promise<import('node:http').IncomingMessage> {
   return new Promise((resolve, reject) => {

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { DriverError, UsageError } from '../../errors.js';
 import { baseDriverConfig, flagInt, flagString } from '../base.js';
 import type { Driver, DriverConfig, DriverContext, DriverModule, FlagValues, MachineState } from '../driver.js';
-import { macFor, pidFile, qemuArgs, qmpSocket, type Accel } from './args.js';
+import { AARCH64_FIRMWARE, macFor, pidFile, qemuArgs, qmpSocket, type Accel } from './args.js';
 
 const run = promisify(execFile);
 const ENGINE_PORT = 2376;
@@ -22,6 +22,12 @@ function findOnPath(cmd: string): string | undefined {
     if (dir && existsSync(join(dir, cmd))) return join(dir, cmd);
   }
   return undefined;
+}
+
+function aarch64Firmware(): string {
+  const found = AARCH64_FIRMWARE.find((p) => existsSync(p));
+  if (!found) throw new DriverError('No arm64 UEFI firmware found: install qemu-efi-aarch64 (Debian/Ubuntu) or QEMU from Homebrew');
+  return found;
 }
 
 function missingQemu(binary: string): DriverError {
@@ -52,9 +58,14 @@ async function portFree(port: number): Promise<boolean> {
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  // A daemonized QEMU that was killed stays a zombie until its new parent reaps it.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
   }
 }
 
@@ -217,6 +228,7 @@ class QemuDriver implements Driver {
       ...(this.cfg.Append ? { append: String(this.cfg.Append) } : {}),
       ...(this.cfg.Network === 'socket-mcast' ? { mcast: { group: group!, port: Number(port), mac: macFor(this.ctx.machineName, 1) } } : {}),
       arch: String(this.cfg.Binary).includes('aarch64') ? 'aarch64' : 'x86_64',
+      ...(String(this.cfg.Binary).includes('aarch64') && !this.cfg.Kernel ? { firmware: aarch64Firmware() } : {}),
     });
     this.ctx.log.debug(`${this.binary()} ${args.join(' ')}`);
     await new Promise<void>((resolve, reject) => {
