@@ -10,7 +10,7 @@ export async function waitForState(driver: Driver, want: MachineState, timeoutMs
     if (last === want) return;
     if (last === 'Error') break;
     await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 2000);
+    delay = Math.min(delay * 2, 1000);
   }
   throw new DriverError(
     `Machine did not reach state ${want} within ${Math.round(timeoutMs / 1000)} s (last state: ${last})${hint ? `: ${hint}` : ''}`,

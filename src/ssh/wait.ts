@@ -30,7 +30,8 @@ export async function waitForSsh(
     }
     if (opts.signal?.aborted || Date.now() + delay > deadline) break;
     await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 1.5, 2000);
+    // Capped low: a refused connection costs nothing, and a late retry adds up to the cap.
+    delay = Math.min(delay * 1.5, 500);
   }
   throw new SshUnreachableError(
     `Cannot reach ${target.host}:${target.port} over SSH within ${Math.round(opts.timeoutMs / 1000)} s (${last?.message ?? 'no answer'}): check the address, port and firewall`,
