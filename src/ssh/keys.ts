@@ -13,7 +13,13 @@ async function writeAtomic(path: string, data: string, mode: number): Promise<vo
 
 /** A machine's own key: ed25519, in OpenSSH format, so both ssh2 and the system ssh read it. */
 export async function generateKeyPair(privatePath: string, comment = 'machine'): Promise<{ publicKey: string }> {
-  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+  // ssh2 without its native binding now and then writes an ed25519 key it cannot read back
+  // (about 1 in 150 here): check each one, and make another when it is malformed.
+  let pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+  for (let i = 0; i < 20 && ssh2.utils.parseKey(pair.private) instanceof Error; i++) {
+    pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+  }
+  if (ssh2.utils.parseKey(pair.private) instanceof Error) throw new SshError('Could not generate a readable SSH key');
   await writeAtomic(privatePath, pair.private, 0o600);
   await writeAtomic(`${privatePath}.pub`, pair.public.trim() + '\n', 0o644);
   return { publicKey: pair.public.trim() };

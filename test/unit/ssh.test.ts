@@ -138,3 +138,16 @@ describe.skipIf(!canRunSshd)(`SSH against a real sshd on loopback${canRunSshd ? 
     expect(Date.now() - t).toBeLessThan(6000);
   });
 });
+
+describe('machine SSH keys', () => {
+  it('are always readable back, also without ssh2\'s native binding', async () => {
+    const { generateKeyPair } = await import('../../src/ssh/keys.js');
+    const ssh2 = (await import('ssh2')).default;
+    const dir = await tempStore('machine-keys-');
+    for (let i = 0; i < 400; i++) {
+      const p = join(dir, `k${i}`);
+      await generateKeyPair(p, `machine-k${i}`);
+      expect(ssh2.utils.parseKey(readFileSync(p))).not.toBeInstanceOf(Error);
+    }
+  });
+});
