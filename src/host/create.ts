@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostAlreadyExistsError, MachineError, progName } from '../errors.js';
 import { loadDriver } from '../drivers/registry.js';
@@ -59,7 +60,10 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
     };
     // Parallel creates (swarm create) must not each make a CA: one makes it, the rest use it.
     // ".certs" cannot clash with a machine: names never start with a dot.
-    const made = await store.withLock('.certs', () => ensureCertificates({ certsDir: store.certsDir, org: certOrg(), ...paths }));
+    const certsExist = Object.values(paths).every((p) => existsSync(p));
+    const made = certsExist
+      ? { created: [] as string[] }
+      : await store.withLock('.certs', () => ensureCertificates({ certsDir: store.certsDir, org: certOrg(), ...paths }));
     if (made.created.length) log.info(`Creating CA and client certificates in ${store.certsDir}...`);
 
     log.info('Running pre-create checks...');

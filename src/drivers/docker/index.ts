@@ -82,8 +82,11 @@ class DockerDriver implements Driver {
 
   // Parallel creates would each make a network of that name (the engine does not stop it),
   // hence the store-wide lock.
-  private ensureNetwork(): Promise<void> {
+  private async ensureNetwork(): Promise<void> {
     const name = String(this.cfg.Network);
+    // Checked before and after taking the lock: parallel creates then queue only when the
+    // network is really missing.
+    if (await this.api.networkInspect(name)) return;
     return this.ctx.lock(`docker-network-${name}`, async () => {
       if (await this.api.networkInspect(name)) return;
       // The engine picks a free subnet from its address pools, so it never overlaps another.
