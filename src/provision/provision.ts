@@ -130,26 +130,22 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
   });
   files.push([DROPIN_PATH, dropIn, 0o644]);
   const toWrite = files.filter(([path, data]) => facts.sums.get(path) !== sha256(data));
-  if (toWrite.length) {
-    await writeFiles(remote, toWrite);
-    changed.push(...toWrite.map(([path]) => path));
-  }
-
+  changed.push(...toWrite.map(([path]) => path));
   const configChanged = changed.some((c) => c !== 'hostname');
-  if (configChanged || !facts.active) {
-    log.debug(`restarting docker (changed: ${changed.join(', ') || 'nothing; engine was not active'})`);
-    // Each systemctl step only when needed: `enable` alone reloads systemd and costs as
-    // much as the engine's restart.
-    const steps = [
-      // `enable` reloads systemd's configuration itself.
-      ...(facts.enabled ? (changed.includes(DROPIN_PATH) ? ['systemctl daemon-reload'] : []) : ['systemctl enable docker.service >/dev/null 2>&1']),
-      ...(facts.failed ? ['systemctl reset-failed docker.service'] : []),
-      'systemctl restart docker.service',
-    ];
-    await remote.run(steps.join(' && ')).catch(async (err: Error) => {
-      const journal = await remote.exec('journalctl -u docker.service -n 5 --no-pager 2>/dev/null | tail -n 3');
-      throw new ProvisionError(`${err.message}\n${journal.stdout.trim()}`);
-    });
+  const restart = configChanged || !facts.active;
+  // Each systemctl step only when needed: `enable` reloads systemd itself, and a reload
+  // costs about as much as the engine's restart.
+  const steps = restart
+    ? [
+        ...(facts.enabled ? (changed.includes(DROPIN_PATH) ? ['systemctl daemon-reload'] : []) : ['systemctl enable docker.service >/dev/null 2>&1']),
+        ...(facts.failed ? ['systemctl reset-failed docker.service'] : []),
+        'systemctl restart docker.service',
+      ]
+    : [];
+  if (restart) log.debug(`restarting docker (changed: ${changed.join(', ') || 'nothing; engine was not active'})`);
+  if (toWrite.length || steps.length) {
+    // Files and restart in one round trip.
+    await applyChanges(remote, toWrite, steps);
   }
 
   log.info('Checking connection to Docker...');
@@ -205,10 +201,12 @@ export function splitExecStart(line: string): string[] {
 }
 
 /**
- * Every file in one round trip: base64 keeps the data out of the shell's way, and each file
- * is written beside its target and renamed, so none is ever half-written.
+ * Writes every file and restarts the engine in one round trip. base64 keeps the data out of
+ * the shell's way; each file is written beside its target and renamed, so none is ever
+ * half-written; the script (keys included) goes over stdin, never on a command line or
+ * into an error message.
  */
-async function writeFiles(remote: Remote, files: Array<[string, Buffer | string, number]>): Promise<void> {
+async function applyChanges(remote: Remote, files: Array<[string, Buffer | string, number]>, restartSteps: string[]): Promise<void> {
   const script = ['set -e', 'umask 077'];
   for (const [path, data, mode] of files) {
     const dir = path.slice(0, path.lastIndexOf('/')) || '/';
@@ -221,12 +219,19 @@ async function writeFiles(remote: Remote, files: Array<[string, Buffer | string,
       `mv -f ${shQuote(tmp)} ${shQuote(path)}`,
     );
   }
-  // The script (keys included) goes over stdin: never on a command line, never in an error.
+  if (restartSteps.length) {
+    script.push(
+      `if ! ( ${restartSteps.join(' && ')} ); then`,
+      '  echo "docker.service failed to restart:" >&2',
+      '  journalctl -u docker.service -n 3 --no-pager -o cat >&2 2>/dev/null || true',
+      '  exit 1',
+      'fi',
+    );
+  }
   const r = await remote.exec('sh -s', { stdin: script.join('\n') + '\n' });
   if (r.code !== 0) {
-    throw new ProvisionError(
-      `Writing ${files.map(([p]) => p).join(', ')} on the host failed (exit ${r.code}): ${r.stderr.trim().split('\n').pop() ?? ''}`,
-    );
+    const what = files.length ? `Writing ${files.map(([p]) => p).join(', ')}${restartSteps.length ? ' and restarting docker' : ''}` : 'Restarting docker';
+    throw new ProvisionError(`${what} on the host failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   }
 }
 

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { DriverError } from '../../errors.js';
 
 /** A QMP conversation: capabilities negotiated, then one command at a time. */
 export async function qmp<T = unknown>(socketPath: string, command: string, args?: Record<string, unknown>, timeoutMs = 5000): Promise<T> {
@@ -8,7 +9,7 @@ export async function qmp<T = unknown>(socketPath: string, command: string, args
     let stage = 0;
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new Error(`QMP ${command}: no answer within ${timeoutMs} ms`));
+      reject(new DriverError(`QMP ${command}: no answer within ${timeoutMs} ms from ${socketPath}`));
     }, timeoutMs);
     const done = (err: Error | null, value?: T) => {
       clearTimeout(timer);
@@ -16,7 +17,7 @@ export async function qmp<T = unknown>(socketPath: string, command: string, args
       if (err) reject(err);
       else resolve(value as T);
     };
-    sock.on('error', (err) => done(err));
+    sock.on('error', (err) => done(new DriverError(`Cannot talk to the VM's QMP socket ${socketPath}: ${err.message}`)));
     sock.on('close', () => {
       // `quit` closes the socket instead of answering.
       if (stage === 2 && command === 'quit') done(null);
@@ -34,11 +35,11 @@ export async function qmp<T = unknown>(socketPath: string, command: string, args
           stage = 1;
           sock.write(JSON.stringify({ execute: 'qmp_capabilities' }) + '\n');
         } else if (stage === 1) {
-          if (msg.error) return done(new Error(`QMP: ${msg.error.desc}`));
+          if (msg.error) return done(new DriverError(`QMP: ${msg.error.desc}`));
           stage = 2;
           sock.write(JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}) }) + '\n');
         } else if (stage === 2) {
-          if (msg.error) return done(new Error(`QMP ${command}: ${msg.error.desc}`));
+          if (msg.error) return done(new DriverError(`QMP ${command}: ${msg.error.desc}`));
           return done(null, msg.return);
         }
       }
