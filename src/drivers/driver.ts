@@ -62,6 +62,11 @@ export interface Driver {
   restart(): Promise<void>;
   kill(): Promise<void>;
   getState(): Promise<MachineState>;
+  /**
+   * A state `ls` can afford: without the provider's API (whose SDK must stay off that fast
+   * path). Drivers whose getState is already cheap leave it out.
+   */
+  quickState?(): Promise<MachineState>;
   getIP(): Promise<string>;
   /** The engine URL, tcp://HOST:PORT. */
   getURL(): Promise<string>;

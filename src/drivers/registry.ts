@@ -11,6 +11,7 @@ const builtin: Record<string, () => Promise<{ default: DriverModule }>> = {
   none: () => import('./none/index.js'),
   docker: () => import('./docker/index.js'),
   qemu: () => import('./qemu/index.js'),
+  amazonec2: () => import('./amazonec2/index.js'),
 };
 
 export function builtinDriverNames(): string[] {

@@ -63,7 +63,7 @@ async function describe(store: Store, name: string, timeoutMs: number, activeUrl
     item.EngineOptions = host.config.HostOptions.EngineOptions;
     item.Labels = host.config.HostOptions.EngineOptions.Labels;
     item.Swarm = swarmLabel(host.config);
-    item.State = await withTimeout(host.driver.getState(), timeoutMs, 'state');
+    item.State = await withTimeout((host.driver.quickState ?? host.driver.getState).call(host.driver), timeoutMs, 'state');
     if (item.State === 'Running') {
       item.URL = await withTimeout(host.driver.getURL(), timeoutMs, 'url');
       item.ActiveHost = activeUrl !== '' && activeUrl === item.URL;

@@ -170,9 +170,14 @@ export class Ec2Endpoint {
         }
         return { return: true };
       }
-      case 'DeleteSecurityGroup':
-        this.groups.delete(p.get('GroupId') ?? '');
+      case 'DeleteSecurityGroup': {
+        const gid = p.get('GroupId') ?? '';
+        if ([...this.instances.values()].some((i) => i.state !== 'terminated' && i.groups.includes(gid))) {
+          throw new Ec2Error('DependencyViolation', `resource ${gid} has a dependent object`);
+        }
+        this.groups.delete(gid);
         return { return: true };
+      }
       case 'RunInstances':
         return this.runInstances(p);
       case 'DescribeInstances': {

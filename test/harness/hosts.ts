@@ -44,7 +44,8 @@ async function waitFor(check: () => Promise<boolean>, ms: number, what: string):
 }
 
 /** A system container with systemd and sshd, reachable at its bridge IP with keyPath. */
-export async function createTestHost(opts: { dockerHost: string; image: string; name?: string; keyPath: string }): Promise<TestHost> {
+/** keyPath: a private key whose .pub is authorised (SSH is checked); or publicKey alone (only sshd's port is checked). */
+export async function createTestHost(opts: { dockerHost: string; image: string; name?: string; keyPath?: string; publicKey?: string }): Promise<TestHost> {
   const d = ['-H', opts.dockerHost];
   const name = opts.name ?? `e2e-${Math.random().toString(36).slice(2, 8)}`;
   const volume = `${name}-docker`;
@@ -68,11 +69,13 @@ export async function createTestHost(opts: { dockerHost: string; image: string; 
   };
   try {
     const ip = (await must('docker', [...d, 'inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', id])).trim();
-    const pub = (await readFile(`${opts.keyPath}.pub`, 'utf8')).trim();
+    const pub = opts.publicKey?.trim() ?? (await readFile(`${opts.keyPath}.pub`, 'utf8')).trim();
     await must('docker', [...d, 'exec', id, 'sh', '-c', `mkdir -p /root/.ssh && chmod 700 /root/.ssh && echo '${pub}' > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys`]);
     await waitFor(
       async () =>
-        (
+        !opts.keyPath
+          ? (await sh('bash', ['-c', `exec 3<>/dev/tcp/${ip}/22`])).code === 0
+          : (
           await sh('ssh', [
             '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=quiet',
             '-o', 'ConnectTimeout=2', '-i', opts.keyPath, `root@${ip}`, 'true',
@@ -81,7 +84,7 @@ export async function createTestHost(opts: { dockerHost: string; image: string; 
       60_000,
       `sshd in ${name}`,
     );
-    return { id, name, ip, sshPort: 22, user: 'root', keyPath: opts.keyPath, exec, remove };
+    return { id, name, ip, sshPort: 22, user: 'root', keyPath: opts.keyPath ?? '', exec, remove };
   } catch (err) {
     await remove();
     throw err;

@@ -1,0 +1,465 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DriverError, UsageError } from '../../errors.js';
+import { baseDriverConfig, flagInt, flagString } from '../base.js';
+import type { Driver, DriverConfig, DriverContext, DriverModule, FlagValues, MachineState } from '../driver.js';
+import { tcpReachable } from '../tcp.js';
+
+// Everything from @aws-sdk/client-ec2 is loaded inside methods: `env`, `ls`, `config` and
+// `url` must never pay for the SDK.
+type Ec2 = typeof import('@aws-sdk/client-ec2');
+const sdk = (): Promise<Ec2> => import('@aws-sdk/client-ec2');
+
+const UBUNTU_OWNER = '099720109477';
+const MARKER_TAG = 'machine:created-by';
+const ENGINE_PORT = 2376;
+
+function list(v: unknown): string[] {
+  return Array.isArray(v) ? (v as string[]) : typeof v === 'string' && v ? [v] : [];
+}
+
+/** One line for the user from an AWS error, with what to do about it. */
+export function awsError(err: unknown, doing: string): DriverError {
+  const e = err as { name?: string; message?: string; Code?: string };
+  const code = e.name ?? e.Code ?? 'Error';
+  const hints: Record<string, string> = {
+    AuthFailure: 'check --amazonec2-access-key/--amazonec2-secret-key, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or your AWS profile',
+    UnauthorizedOperation: 'the credentials lack permission for this call',
+    InsufficientInstanceCapacity: 'try another --amazonec2-zone or --amazonec2-instance-type, or later',
+    InstanceLimitExceeded: 'raise the instance quota for this region or remove unused instances',
+    'InvalidAMIID.NotFound': 'check --amazonec2-ami for this region',
+    'InvalidAMIID.Malformed': 'check --amazonec2-ami',
+    RequestLimitExceeded: 'AWS kept throttling; raise --amazonec2-retries or try again later',
+  };
+  const hint = hints[code];
+  return new DriverError(`AWS ${doing} failed (${code}): ${(e.message ?? '').trim()}${hint ? `: ${hint}` : ''}`, { cause: err });
+}
+
+class AmazonEc2Driver implements Driver {
+  readonly name = 'amazonec2';
+  readonly provisionable = true;
+  // cloud-init puts the key in place during boot; sshd can answer before that.
+  readonly sshKeySettleMs = 5 * 60_000;
+  private cfg: DriverConfig;
+  private client?: InstanceType<Ec2['EC2Client']>;
+  private flags: FlagValues = {};
+
+  constructor(
+    private readonly ctx: DriverContext,
+    saved?: DriverConfig,
+  ) {
+    this.cfg = saved ?? {
+      ...baseDriverConfig(ctx),
+      SSHUser: 'ubuntu',
+      Region: 'us-east-1',
+      Zone: 'a',
+      AMI: '',
+      InstanceType: 't3.micro',
+      VpcId: '',
+      SubnetId: '',
+      SecurityGroupNames: ['docker-machine'],
+      SecurityGroupIds: [],
+      SecurityGroupReadOnly: false,
+      OpenPorts: [],
+      Tags: '',
+      RootSize: 16,
+      VolumeType: 'gp3',
+      DeviceName: '/dev/sda1',
+      IamInstanceProfile: '',
+      KeyName: '',
+      KeyImported: false,
+      RequestSpotInstance: false,
+      SpotPrice: '',
+      PrivateIPOnly: false,
+      UsePrivateIP: false,
+      Monitoring: false,
+      UseEbsOptimizedInstance: false,
+      UserDataFile: '',
+      Retries: 5,
+      Endpoint: '',
+      InsecureTransport: false,
+      InstanceId: '',
+      PrivateIPAddress: '',
+      EnginePort: ENGINE_PORT,
+    };
+  }
+
+  config(): DriverConfig {
+    return this.cfg;
+  }
+
+  /** Credentials given as flags are kept in a 0600 file beside the machine's keys, never in config.json. */
+  private credentialsPath(): string {
+    return join(this.ctx.machineDir, 'aws-credentials.json');
+  }
+
+  private async ec2(): Promise<InstanceType<Ec2['EC2Client']>> {
+    if (this.client) return this.client;
+    const { EC2Client } = await sdk();
+    let credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+    const access = flagString(this.flags['amazonec2-access-key']);
+    if (access) {
+      credentials = { accessKeyId: access, secretAccessKey: flagString(this.flags['amazonec2-secret-key']), ...(this.flags['amazonec2-session-token'] ? { sessionToken: flagString(this.flags['amazonec2-session-token']) } : {}) };
+    } else if (existsSync(this.credentialsPath())) {
+      credentials = JSON.parse(readFileSync(this.credentialsPath(), 'utf8'));
+    }
+    const endpoint = String(this.cfg.Endpoint || '');
+    this.client = new EC2Client({
+      region: String(this.cfg.Region),
+      maxAttempts: Number(this.cfg.Retries) + 1,
+      ...(endpoint ? { endpoint } : {}),
+      ...(credentials ? { credentials } : {}),
+      logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+    });
+    // Every API call under --debug.
+    this.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const started = Date.now();
+        try {
+          const out = await next(args);
+          this.ctx.log.debug(`aws ec2 ${context.commandName} -> ok (${Date.now() - started} ms)`);
+          return out;
+        } catch (err) {
+          this.ctx.log.debug(`aws ec2 ${context.commandName} -> ${(err as Error).name} (${Date.now() - started} ms)`);
+          throw err;
+        }
+      },
+      { step: 'initialize', name: 'machineDebugLog' },
+    );
+    return this.client;
+  }
+
+  private async call<T>(doing: string, fn: (m: Ec2, c: InstanceType<Ec2['EC2Client']>) => Promise<T>): Promise<T> {
+    const m = await sdk();
+    try {
+      return await fn(m, await this.ec2());
+    } catch (err) {
+      throw awsError(err, doing);
+    }
+  }
+
+  setConfigFromFlags(flags: FlagValues): void {
+    this.flags = flags;
+    const c = this.cfg;
+    c.Region = flagString(flags['amazonec2-region'], 'us-east-1');
+    c.Zone = flagString(flags['amazonec2-zone'], 'a');
+    c.AMI = flagString(flags['amazonec2-ami']);
+    c.InstanceType = flagString(flags['amazonec2-instance-type'], 't3.micro');
+    c.VpcId = flagString(flags['amazonec2-vpc-id']);
+    c.SubnetId = flagString(flags['amazonec2-subnet-id']);
+    const groups = list(flags['amazonec2-security-group']);
+    c.SecurityGroupNames = groups.length ? groups : ['docker-machine'];
+    c.SecurityGroupReadOnly = flags['amazonec2-security-group-readonly'] === true;
+    c.OpenPorts = list(flags['amazonec2-open-port']);
+    c.Tags = flagString(flags['amazonec2-tags']);
+    if (c.Tags && String(c.Tags).split(',').length % 2) throw new UsageError('--amazonec2-tags takes key1,value1,key2,value2');
+    c.RootSize = flagInt(flags['amazonec2-root-size'], 16);
+    c.VolumeType = flagString(flags['amazonec2-volume-type'], 'gp3');
+    c.DeviceName = flagString(flags['amazonec2-device-name'], '/dev/sda1');
+    c.IamInstanceProfile = flagString(flags['amazonec2-iam-instance-profile']);
+    c.KeyName = flagString(flags['amazonec2-keypair-name']);
+    const keyPath = flagString(flags['amazonec2-ssh-keypath']);
+    if (c.KeyName && !keyPath) throw new UsageError('--amazonec2-keypair-name needs --amazonec2-ssh-keypath (the private key of that key pair)');
+    c.SSHKeyPath = keyPath || join(this.ctx.machineDir, 'id_ed25519');
+    c.SSHUser = flagString(flags['amazonec2-ssh-user'], 'ubuntu');
+    c.SSHPort = flagInt(flags['amazonec2-ssh-port'], 22);
+    c.RequestSpotInstance = flags['amazonec2-request-spot-instance'] === true;
+    c.SpotPrice = flagString(flags['amazonec2-spot-price']);
+    c.PrivateIPOnly = flags['amazonec2-private-address-only'] === true;
+    c.UsePrivateIP = flags['amazonec2-use-private-address'] === true || c.PrivateIPOnly === true;
+    c.Monitoring = flags['amazonec2-monitoring'] === true;
+    c.UseEbsOptimizedInstance = flags['amazonec2-use-ebs-optimized-instance'] === true;
+    c.UserDataFile = flagString(flags['amazonec2-userdata']);
+    c.Retries = flagInt(flags['amazonec2-retries'], 5);
+    c.Endpoint = flagString(flags['amazonec2-endpoint']);
+    c.InsecureTransport = flags['amazonec2-insecure-transport'] === true;
+    if (c.Endpoint && String(c.Endpoint).startsWith('http://') && !c.InsecureTransport && !/^http:\/\/(127\.|localhost|\[::1\])/.test(String(c.Endpoint))) {
+      throw new UsageError('--amazonec2-endpoint over http:// needs --amazonec2-insecure-transport');
+    }
+    if (flags['amazonec2-access-key'] && !flags['amazonec2-secret-key']) throw new UsageError('--amazonec2-access-key needs --amazonec2-secret-key');
+  }
+
+  async preCreateCheck(): Promise<void> {
+    if (this.cfg.UserDataFile && !existsSync(String(this.cfg.UserDataFile))) throw new UsageError(`--amazonec2-userdata "${this.cfg.UserDataFile}" does not exist`);
+    if (this.cfg.KeyName && !existsSync(this.cfg.SSHKeyPath)) throw new UsageError(`--amazonec2-ssh-keypath "${this.cfg.SSHKeyPath}" does not exist`);
+    // Credentials and region answer before anything is made.
+    if (!this.cfg.AMI) this.cfg.AMI = await this.latestUbuntu();
+  }
+
+  private async latestUbuntu(): Promise<string> {
+    const out = await this.call('DescribeImages', (m, c) =>
+      c.send(new m.DescribeImagesCommand({
+        Owners: [UBUNTU_OWNER],
+        Filters: [{ Name: 'name', Values: ['ubuntu/images/hvm-ssd*/ubuntu-*-24.04-amd64-server-*'] }, { Name: 'state', Values: ['available'] }],
+      })),
+    );
+    const latest = (out.Images ?? []).sort((a, b) => String(b.CreationDate).localeCompare(String(a.CreationDate)))[0];
+    if (!latest?.ImageId) throw new DriverError(`No Ubuntu 24.04 image found in ${this.cfg.Region}: pass --amazonec2-ami`);
+    return latest.ImageId;
+  }
+
+  async create(): Promise<void> {
+    const { writeFile } = await import('node:fs/promises');
+    if (this.flags['amazonec2-access-key']) {
+      await writeFile(this.credentialsPath(), JSON.stringify({
+        accessKeyId: this.flags['amazonec2-access-key'],
+        secretAccessKey: this.flags['amazonec2-secret-key'],
+        ...(this.flags['amazonec2-session-token'] ? { sessionToken: this.flags['amazonec2-session-token'] } : {}),
+      }), { mode: 0o600 });
+    }
+    if (!this.cfg.VpcId) {
+      const vpcs = await this.call('DescribeVpcs', (m, c) => c.send(new m.DescribeVpcsCommand({ Filters: [{ Name: 'isDefault', Values: ['true'] }] })));
+      this.cfg.VpcId = vpcs.Vpcs?.[0]?.VpcId ?? '';
+      if (!this.cfg.VpcId) throw new DriverError(`No default VPC in ${this.cfg.Region}: pass --amazonec2-vpc-id and --amazonec2-subnet-id`);
+    }
+    if (!this.cfg.SubnetId) {
+      const az = `${this.cfg.Region}${this.cfg.Zone}`;
+      const subnets = await this.call('DescribeSubnets', (m, c) => c.send(new m.DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [String(this.cfg.VpcId)] }] })));
+      const s = subnets.Subnets?.find((x) => x.AvailabilityZone === az) ?? subnets.Subnets?.[0];
+      if (!s?.SubnetId) throw new DriverError(`No subnet in ${this.cfg.VpcId}: pass --amazonec2-subnet-id`);
+      this.cfg.SubnetId = s.SubnetId;
+    }
+    if (!this.cfg.KeyName) {
+      const { generateKeyPair } = await import('../../ssh/keys.js');
+      const { publicKey } = await generateKeyPair(this.cfg.SSHKeyPath, `machine-${this.ctx.machineName}`);
+      await this.call('ImportKeyPair', (m, c) => c.send(new m.ImportKeyPairCommand({ KeyName: this.ctx.machineName, PublicKeyMaterial: Buffer.from(publicKey) })));
+      this.cfg.KeyName = this.ctx.machineName;
+      this.cfg.KeyImported = true;
+    }
+    this.cfg.SecurityGroupIds = await this.ctx.lock(`aws-sg-${this.cfg.Region}-${this.cfg.VpcId}`, () => this.securityGroups());
+    const tags = [{ Key: 'Name', Value: this.ctx.machineName }, { Key: MARKER_TAG, Value: 'machine' }];
+    const extra = String(this.cfg.Tags || '').split(',').filter(Boolean);
+    for (let i = 0; i + 1 < extra.length; i += 2) tags.push({ Key: extra[i]!, Value: extra[i + 1]! });
+    const run = await this.call('RunInstances', (m, c) =>
+      c.send(new m.RunInstancesCommand({
+        ImageId: String(this.cfg.AMI),
+        InstanceType: String(this.cfg.InstanceType) as never,
+        MinCount: 1,
+        MaxCount: 1,
+        KeyName: String(this.cfg.KeyName),
+        SubnetId: String(this.cfg.SubnetId),
+        SecurityGroupIds: this.cfg.SecurityGroupIds as string[],
+        TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
+        BlockDeviceMappings: [{ DeviceName: String(this.cfg.DeviceName), Ebs: { VolumeSize: Number(this.cfg.RootSize), VolumeType: String(this.cfg.VolumeType) as never, DeleteOnTermination: true } }],
+        Monitoring: { Enabled: this.cfg.Monitoring === true },
+        EbsOptimized: this.cfg.UseEbsOptimizedInstance === true,
+        ...(this.cfg.IamInstanceProfile ? { IamInstanceProfile: { Name: String(this.cfg.IamInstanceProfile) } } : {}),
+        ...(this.cfg.UserDataFile ? { UserData: readFileSync(String(this.cfg.UserDataFile)).toString('base64') } : {}),
+        ...(this.cfg.RequestSpotInstance
+          ? { InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { ...(this.cfg.SpotPrice ? { MaxPrice: String(this.cfg.SpotPrice) } : {}) } } }
+          : {}),
+      })),
+    );
+    this.cfg.InstanceId = run.Instances?.[0]?.InstanceId ?? '';
+    if (!this.cfg.InstanceId) throw new DriverError('RunInstances answered without an instance');
+    this.ctx.log.info(`Instance ${this.cfg.InstanceId} launched; waiting for it to run...`);
+    await this.waitRunning(10 * 60_000);
+  }
+
+  /** The machine's own group(s): made when missing, with SSH, the engine and swarm ports open. */
+  private async securityGroups(): Promise<string[]> {
+    const ids: string[] = [];
+    for (const name of this.cfg.SecurityGroupNames as string[]) {
+      const found = await this.call('DescribeSecurityGroups', (m, c) =>
+        c.send(new m.DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [name] }, { Name: 'vpc-id', Values: [String(this.cfg.VpcId)] }] })),
+      );
+      let group = found.SecurityGroups?.[0];
+      if (!group) {
+        if (this.cfg.SecurityGroupReadOnly) throw new DriverError(`Security group "${name}" does not exist and --amazonec2-security-group-readonly is set`);
+        const made = await this.call('CreateSecurityGroup', (m, c) => c.send(new m.CreateSecurityGroupCommand({ GroupName: name, Description: 'Docker hosts made by machine', VpcId: String(this.cfg.VpcId) })));
+        group = { GroupId: made.GroupId!, GroupName: name, IpPermissions: [] };
+        this.cfg.CreatedSecurityGroupIds = [...((this.cfg.CreatedSecurityGroupIds as string[] | undefined) ?? []), made.GroupId!];
+      }
+      ids.push(group.GroupId!);
+      if (this.cfg.SecurityGroupReadOnly) continue;
+      const has = (proto: string, port: number) => (group!.IpPermissions ?? []).some((p) => p.IpProtocol === proto && p.FromPort === port);
+      const world = [{ CidrIp: '0.0.0.0/0' }];
+      const self = [{ GroupId: group.GroupId! }];
+      const wanted: Array<{ IpProtocol: string; FromPort: number; ToPort: number; IpRanges?: typeof world; UserIdGroupPairs?: typeof self }> = [
+        { IpProtocol: 'tcp', FromPort: Number(this.cfg.SSHPort), ToPort: Number(this.cfg.SSHPort), IpRanges: world },
+        { IpProtocol: 'tcp', FromPort: ENGINE_PORT, ToPort: ENGINE_PORT, IpRanges: world },
+        // Swarm mode between members of the group only.
+        { IpProtocol: 'tcp', FromPort: 2377, ToPort: 2377, UserIdGroupPairs: self },
+        { IpProtocol: 'tcp', FromPort: 7946, ToPort: 7946, UserIdGroupPairs: self },
+        { IpProtocol: 'udp', FromPort: 7946, ToPort: 7946, UserIdGroupPairs: self },
+        { IpProtocol: 'udp', FromPort: 4789, ToPort: 4789, UserIdGroupPairs: self },
+      ];
+      for (const spec of this.cfg.OpenPorts as string[]) {
+        const [port, proto = 'tcp'] = spec.split('/');
+        wanted.push({ IpProtocol: proto, FromPort: Number(port), ToPort: Number(port), IpRanges: world });
+      }
+      const missing = wanted.filter((w) => !has(w.IpProtocol, w.FromPort));
+      if (missing.length) {
+        await this.call('AuthorizeSecurityGroupIngress', (m, c) => c.send(new m.AuthorizeSecurityGroupIngressCommand({ GroupId: group!.GroupId!, IpPermissions: missing })));
+      }
+    }
+    return ids;
+  }
+
+  private async describe(): Promise<import('@aws-sdk/client-ec2').Instance | undefined> {
+    if (!this.cfg.InstanceId) return undefined;
+    try {
+      const m = await sdk();
+      const out = await (await this.ec2()).send(new m.DescribeInstancesCommand({ InstanceIds: [String(this.cfg.InstanceId)] }));
+      return out.Reservations?.[0]?.Instances?.[0];
+    } catch (err) {
+      // Right after RunInstances the instance may not be visible yet (eventual consistency).
+      if ((err as Error).name === 'InvalidInstanceID.NotFound') return undefined;
+      throw awsError(err, 'DescribeInstances');
+    }
+  }
+
+  private async waitState(want: string, timeoutMs: number): Promise<import('@aws-sdk/client-ec2').Instance> {
+    const deadline = Date.now() + timeoutMs;
+    let delay = 250;
+    for (;;) {
+      const inst = await this.describe();
+      if (inst?.State?.Name === want) return inst;
+      if (Date.now() > deadline) throw new DriverError(`Instance ${this.cfg.InstanceId} did not reach "${want}" within ${Math.round(timeoutMs / 1000)} s (state: ${inst?.State?.Name ?? 'not visible'})`);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 1.5, 5000);
+    }
+  }
+
+  private async waitRunning(timeoutMs: number): Promise<void> {
+    const inst = await this.waitState('running', timeoutMs);
+    this.cfg.PrivateIPAddress = inst.PrivateIpAddress ?? '';
+    this.cfg.IPAddress = (this.cfg.UsePrivateIP ? inst.PrivateIpAddress : inst.PublicIpAddress) ?? '';
+    if (!this.cfg.IPAddress) throw new DriverError(`Instance ${this.cfg.InstanceId} has no ${this.cfg.UsePrivateIP ? 'private' : 'public'} IP address`);
+  }
+
+  async remove(): Promise<void> {
+    if (this.cfg.InstanceId) {
+      const inst = await this.describe();
+      if (inst && inst.State?.Name !== 'terminated') {
+        await this.call('TerminateInstances', (m, c) => c.send(new m.TerminateInstancesCommand({ InstanceIds: [String(this.cfg.InstanceId)] })));
+        await this.waitState('terminated', 10 * 60_000);
+      }
+    }
+    if (this.cfg.KeyImported) {
+      await this.call('DeleteKeyPair', (m, c) => c.send(new m.DeleteKeyPairCommand({ KeyName: String(this.cfg.KeyName) })));
+    }
+    // A group this machine made goes with it, unless other machines still use it.
+    for (const groupId of (this.cfg.CreatedSecurityGroupIds as string[] | undefined) ?? []) {
+      const m = await sdk();
+      try {
+        await (await this.ec2()).send(new m.DeleteSecurityGroupCommand({ GroupId: groupId }));
+      } catch (err) {
+        const name = (err as Error).name;
+        if (name !== 'DependencyViolation' && name !== 'InvalidGroup.NotFound') throw awsError(err, 'DeleteSecurityGroup');
+      }
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.call('StartInstances', (m, c) => c.send(new m.StartInstancesCommand({ InstanceIds: [String(this.cfg.InstanceId)] })));
+    await this.waitRunning(10 * 60_000);
+  }
+  async stop(): Promise<void> {
+    await this.call('StopInstances', (m, c) => c.send(new m.StopInstancesCommand({ InstanceIds: [String(this.cfg.InstanceId)] })));
+  }
+  async kill(): Promise<void> {
+    await this.call('StopInstances', (m, c) => c.send(new m.StopInstancesCommand({ InstanceIds: [String(this.cfg.InstanceId)], Force: true })));
+  }
+  async restart(): Promise<void> {
+    await this.call('RebootInstances', (m, c) => c.send(new m.RebootInstancesCommand({ InstanceIds: [String(this.cfg.InstanceId)] })));
+  }
+
+  async getState(): Promise<MachineState> {
+    const inst = await this.describe();
+    switch (inst?.State?.Name) {
+      case 'running':
+        if (!this.cfg.IPAddress || (inst.PublicIpAddress && !this.cfg.UsePrivateIP && inst.PublicIpAddress !== this.cfg.IPAddress)) {
+          this.cfg.IPAddress = (this.cfg.UsePrivateIP ? inst.PrivateIpAddress : inst.PublicIpAddress) ?? '';
+        }
+        return 'Running';
+      case 'pending':
+        return 'Starting';
+      case 'stopping':
+      case 'shutting-down':
+        return 'Stopping';
+      case 'stopped':
+        return 'Stopped';
+      default:
+        return inst || this.cfg.InstanceId ? 'Error' : 'None';
+    }
+  }
+
+  /** For `ls`: whether SSH answers at the recorded address, without the SDK. */
+  async quickState(): Promise<MachineState> {
+    if (!this.cfg.IPAddress) return 'Stopped';
+    return (await tcpReachable(this.cfg.IPAddress, this.cfg.SSHPort || 22, 3000)) ? 'Running' : 'Stopped';
+  }
+
+  async getIP(): Promise<string> {
+    if (!this.cfg.IPAddress) throw new DriverError(`Machine "${this.ctx.machineName}" has no IP address yet`);
+    return this.cfg.IPAddress;
+  }
+  async getPrivateIP(): Promise<string> {
+    return String(this.cfg.PrivateIPAddress || this.cfg.IPAddress);
+  }
+  async getURL(): Promise<string> {
+    return `tcp://${await this.getIP()}:${ENGINE_PORT}`;
+  }
+  async getSSHHostname(): Promise<string> {
+    return this.getIP();
+  }
+  async getSSHPort(): Promise<number> {
+    return this.cfg.SSHPort || 22;
+  }
+  getSSHUsername(): string {
+    return this.cfg.SSHUser || 'ubuntu';
+  }
+  getSSHKeyPath(): string {
+    return this.cfg.SSHKeyPath;
+  }
+}
+
+const f = (name: string, type: 'string' | 'int' | 'bool' | 'stringArray', description: string, def?: string | number, env?: string) => ({
+  name: `amazonec2-${name}`,
+  type,
+  description,
+  ...(def !== undefined ? { default: def } : {}),
+  ...(env ? { env } : {}),
+});
+
+const amazonec2: DriverModule = {
+  name: 'amazonec2',
+  flags: [
+    // No environment fallback here: the SDK's own chain reads AWS_ACCESS_KEY_ID & co. every
+    // time, so nothing from the environment is ever written to the store.
+    f('access-key', 'string', 'AWS access key (default: the SDK chain: environment, profiles, SSO, instance role)'),
+    f('secret-key', 'string', 'AWS secret key'),
+    f('session-token', 'string', 'AWS session token'),
+    f('region', 'string', 'Region', 'us-east-1', 'AWS_DEFAULT_REGION'),
+    f('zone', 'string', 'Availability zone letter', 'a', 'AWS_ZONE'),
+    f('ami', 'string', 'AMI (default: the newest official Ubuntu 24.04 of the region)', undefined, 'AWS_AMI'),
+    f('instance-type', 'string', 'Instance type', 't3.micro', 'AWS_INSTANCE_TYPE'),
+    f('vpc-id', 'string', 'VPC (default: the default VPC)', undefined, 'AWS_VPC_ID'),
+    f('subnet-id', 'string', 'Subnet', undefined, 'AWS_SUBNET_ID'),
+    f('security-group', 'stringArray', 'Security group name (repeatable; default docker-machine)', undefined, 'AWS_SECURITY_GROUP'),
+    f('security-group-readonly', 'bool', 'Do not create or change security groups'),
+    f('open-port', 'stringArray', 'Extra port to open (PORT or PORT/udp; repeatable)'),
+    f('tags', 'string', 'Extra tags: key1,value1,key2,value2', undefined, 'AWS_TAGS'),
+    f('root-size', 'int', 'Root disk size in GB', 16, 'AWS_ROOT_SIZE'),
+    f('volume-type', 'string', 'Root volume type', 'gp3', 'AWS_VOLUME_TYPE'),
+    f('device-name', 'string', 'Root device name', '/dev/sda1', 'AWS_DEVICE_NAME'),
+    f('iam-instance-profile', 'string', 'IAM instance profile', undefined, 'AWS_INSTANCE_PROFILE'),
+    f('keypair-name', 'string', 'Existing key pair (with --amazonec2-ssh-keypath)', undefined, 'AWS_KEYPAIR_NAME'),
+    f('ssh-keypath', 'string', 'Private key of that key pair', undefined, 'AWS_SSH_KEYPATH'),
+    f('ssh-user', 'string', 'SSH user', 'ubuntu', 'AWS_SSH_USER'),
+    f('ssh-port', 'int', 'SSH port', 22, 'AWS_SSH_PORT'),
+    f('request-spot-instance', 'bool', 'Request a spot instance'),
+    f('spot-price', 'string', 'Maximum spot price'),
+    f('private-address-only', 'bool', 'Only use a private IP address'),
+    f('use-private-address', 'bool', 'Reach the machine at its private address'),
+    f('monitoring', 'bool', 'Enable CloudWatch detailed monitoring'),
+    f('use-ebs-optimized-instance', 'bool', 'Create an EBS-optimized instance'),
+    f('userdata', 'string', 'File with user data for the instance', undefined, 'AWS_USERDATA'),
+    f('retries', 'int', 'Retries for throttled API calls', 5),
+    f('endpoint', 'string', 'EC2 API endpoint (for other clouds or a local endpoint)', undefined, 'AWS_ENDPOINT'),
+    f('insecure-transport', 'bool', 'Allow an http:// endpoint', undefined, 'AWS_INSECURE_TRANSPORT'),
+  ],
+  newDriver: (ctx, saved) => new AmazonEc2Driver(ctx, saved),
+};
+export default amazonec2;
