@@ -48,7 +48,8 @@ class Ec2Error extends Error {
   }
 }
 
-const id = (prefix: string) => `${prefix}-${randomBytes(8).toString('hex').slice(0, 17)}`;
+// AWS's form: a prefix and 17 hex digits.
+const id = (prefix: string) => `${prefix}-${randomBytes(9).toString('hex').slice(0, 17)}`;
 
 /** `Prefix.1`, `Prefix.2`, … (or `Prefix.N.Sub`) from a flat Query parameter map. */
 function list(p: URLSearchParams, prefix: string): string[] {
@@ -62,6 +63,8 @@ export class Ec2Endpoint {
   readonly groups = new Map<string, { id: string; name: string; description: string; vpcId: string; rules: Array<{ proto: string; from: number; to: number; cidr?: string; group?: string }> }>();
   readonly instances = new Map<string, Instance>();
   readonly calls: string[] = [];
+  /** Every answer, for the fixtures in drivers-test-fixtures/amazonec2. */
+  readonly exchanges: Array<{ action: string; status: number; body: string }> = [];
   readonly vpcId = 'vpc-0a1b2c3d4e5f60718';
   readonly subnetId = 'subnet-0a1b2c3d4e5f60718';
   private server?: Server;
@@ -82,13 +85,17 @@ export class Ec2Endpoint {
         this.calls.push(action);
         this.handle(action, params, String(req.headers.authorization ?? ''))
           .then((out) => {
+            const xml = response(action, requestId, out);
+            this.exchanges.push({ action, status: 200, body: xml });
             res.writeHead(200, { 'Content-Type': 'text/xml;charset=UTF-8' });
-            res.end(response(action, requestId, out));
+            res.end(xml);
           })
           .catch((err: unknown) => {
             const e = err instanceof Ec2Error ? err : new Ec2Error('InternalError', (err as Error).message, 500);
+            const xml = errorResponse(e.code, e.message, requestId);
+            this.exchanges.push({ action, status: e.status, body: xml });
             res.writeHead(e.status, { 'Content-Type': 'text/xml;charset=UTF-8' });
-            res.end(errorResponse(e.code, e.message, requestId));
+            res.end(xml);
           });
       });
     });

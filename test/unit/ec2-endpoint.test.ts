@@ -9,6 +9,8 @@ import {
   StopInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ec2Endpoint, type Faults } from '../ec2/server.js';
 
@@ -26,6 +28,39 @@ async function client(faults?: Faults, accessKeyId = 'AKIDMACHINETEST') {
 const until = async (check: () => Promise<boolean>) => {
   for (let i = 0; i < 100 && !(await check()); i++) await new Promise((r) => setTimeout(r, 20));
 };
+
+const fixtures = join(import.meta.dirname, '..', '..', 'drivers-test-fixtures', 'amazonec2');
+
+/** Ids, request ids and times vary from run to run; the shape is what the fixtures keep. */
+function normalise(xml: string): string {
+  return xml
+    .replace(/<requestId>[0-9a-f]+<\/requestId>/g, '<requestId>REQUEST-ID</requestId>')
+    .replace(/<RequestID>[0-9a-f]+<\/RequestID>/g, '<RequestID>REQUEST-ID</RequestID>')
+    .replace(/\b(i|r|sg|key)-[0-9a-f]{17}\b/g, '$1-ID')
+    .replace(/(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z)/g, 'TIMESTAMP')
+    .replace(/<keyFingerprint>[0-9a-f:]+<\/keyFingerprint>/g, '<keyFingerprint>FINGERPRINT</keyFingerprint>');
+}
+
+/**
+ * One file per action: the first answer the endpoint gave it, normalised. RECORD_FIXTURES=1
+ * writes them; otherwise they must match, so a change of shape is seen in review.
+ */
+function checkFixtures(exchanges: Array<{ action: string; status: number; body: string }>): void {
+  const seen = new Set<string>();
+  for (const x of exchanges) {
+    if (x.status !== 200 || seen.has(x.action)) continue;
+    seen.add(x.action);
+    const file = join(fixtures, `${x.action}.xml`);
+    const body = normalise(x.body) + '\n';
+    if (process.env.RECORD_FIXTURES) {
+      mkdirSync(fixtures, { recursive: true });
+      writeFileSync(file, body);
+    } else {
+      expect(existsSync(file), `fixture ${file}`).toBe(true);
+      expect(body).toBe(readFileSync(file, 'utf8'));
+    }
+  }
+}
 
 describe('local EC2 endpoint, through @aws-sdk/client-ec2', () => {
   it('answers a whole instance life cycle in shapes the SDK reads', async () => {
@@ -59,6 +94,7 @@ describe('local EC2 endpoint, through @aws-sdk/client-ec2', () => {
     expect(term.TerminatingInstances?.[0]?.CurrentState?.Name).toBe('shutting-down');
     await until(async () => (await state()).State?.Name === 'terminated');
     expect((await state()).State?.Name).toBe('terminated');
+    checkFixtures(endpoint!.exchanges);
   });
 
   it("speaks EC2's errors: unknown instance, capacity, credentials; the SDK retries throttling", async () => {
