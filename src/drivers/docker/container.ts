@@ -1,3 +1,6 @@
+import type { MachineState } from '../driver.js';
+import { tarArchive } from './tar.js';
+
 /**
  * What a system container needs to run systemd, sshd and a nested dockerd on an ordinary
  * engine (see shared/testhosts.md): host cgroup namespace, tmpfs for /run, a volume on
@@ -12,12 +15,16 @@ export const SYSTEM_CONTAINER_CAPS = [
   'WAKE_ALARM',
 ];
 
+/** SIGRTMIN+3 asks systemd for a clean halt; as PID 1 it ignores SIGTERM, docker's default. */
+export const STOP_SIGNAL = 'SIGRTMIN+3';
+
 export interface ContainerSpec {
   name: string;
   image: string;
   network: string;
+  /** A fixed address on the network, so certificates and swarm addresses survive restarts. */
+  ipAddress?: string;
   volume: string;
-  publicKey: string;
   cpus: number;
   memoryMB: number;
   publish: boolean;
@@ -25,24 +32,16 @@ export interface ContainerSpec {
   labels: Record<string, string>;
 }
 
-// The public key arrives through the environment and is written before systemd starts, so
-// sshd accepts it from its first second; `exec` keeps systemd as PID 1.
-const BOOT = [
-  'mkdir -p /root/.ssh && chmod 700 /root/.ssh',
-  'printf "%s\\n" "$MACHINE_SSH_PUBLIC_KEY" > /root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys',
-  'exec /sbin/init',
-].join(' && ');
-
 export function containerCreateBody(spec: ContainerSpec): Record<string, unknown> {
   const ports = ['22/tcp', `${spec.enginePort}/tcp`];
   return {
     Image: spec.image,
     Hostname: spec.name,
-    Cmd: ['/bin/sh', '-c', BOOT],
-    Env: [`MACHINE_SSH_PUBLIC_KEY=${spec.publicKey}`, 'container=docker'],
+    Cmd: ['/sbin/init'],
+    // systemd reads it to know it runs in a container (no udev, no getty on tty1...).
+    Env: ['container=docker'],
     Labels: spec.labels,
-    // systemd ignores SIGTERM as PID 1; SIGRTMIN+3 is its "halt" request.
-    StopSignal: 'SIGRTMIN+3',
+    StopSignal: STOP_SIGNAL,
     ...(spec.publish ? { ExposedPorts: Object.fromEntries(ports.map((p) => [p, {}])) } : {}),
     HostConfig: {
       CgroupnsMode: 'host',
@@ -53,13 +52,29 @@ export function containerCreateBody(spec: ContainerSpec): Record<string, unknown
       NetworkMode: spec.network,
       ...(spec.cpus ? { NanoCpus: Math.round(spec.cpus * 1e9) } : {}),
       ...(spec.memoryMB ? { Memory: spec.memoryMB * 1024 * 1024 } : {}),
+      // An empty HostPort lets the engine pick a free one on each start.
       ...(spec.publish ? { PortBindings: Object.fromEntries(ports.map((p) => [p, [{ HostIp: '127.0.0.1', HostPort: '' }]])) } : {}),
     },
-    NetworkingConfig: { EndpointsConfig: { [spec.network]: {} } },
+    NetworkingConfig: {
+      EndpointsConfig: { [spec.network]: spec.ipAddress ? { IPAMConfig: { IPv4Address: spec.ipAddress } } : {} },
+    },
   };
 }
 
-export function mapState(status: string | undefined): 'Running' | 'Paused' | 'Starting' | 'Stopping' | 'Stopped' | 'Error' {
+/** Unpacked at /root before the first start, so sshd takes the key from its first second. */
+export function authorizedKeysArchive(publicKey: string): Buffer {
+  return tarArchive([
+    { name: '.ssh/', mode: 0o700 },
+    { name: '.ssh/authorized_keys', mode: 0o600, body: `${publicKey.trim()}\n` },
+  ]);
+}
+
+/**
+ * created → Stopped: made but never started (or a start failed); `start` is the way on.
+ * dead → Error: the engine failed to remove it and cannot start it again; only rm helps.
+ * Missing → Error: the machine's record points at nothing; rm clears it.
+ */
+export function mapState(status: string | undefined): MachineState {
   switch (status) {
     case 'running':
       return 'Running';
@@ -71,10 +86,8 @@ export function mapState(status: string | undefined): 'Running' | 'Paused' | 'St
       return 'Stopping';
     case 'created':
     case 'exited':
-    case 'dead':
       return 'Stopped';
     default:
-      // The container is gone from under us: nothing runs, and rm is the way out.
       return 'Error';
   }
 }

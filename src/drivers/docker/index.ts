@@ -1,30 +1,46 @@
 import { join } from 'node:path';
-import { DriverError, HostNotRunningError, UsageError, progName } from '../../errors.js';
-import { baseDriverConfig, flagString } from '../base.js';
+import { DriverError, HostNotRunningError, progName } from '../../errors.js';
+import { baseDriverConfig } from '../base.js';
 import type { Driver, DriverConfig, DriverContext, DriverModule, FlagValues, MachineState } from '../driver.js';
-import { EngineApi, type ContainerInfo } from './engine-api.js';
-import { containerCreateBody, mapState } from './container.js';
+import { authorizedKeysArchive, containerCreateBody, mapState } from './container.js';
+import { EngineApi, EngineApiError, type ContainerInfo } from './engine-api.js';
+import { DEFAULT_DOCKER_HOST, DEFAULT_IMAGE, DEFAULT_NETWORK, dockerFlags, imageBuildCommand, parseDockerFlags } from './flags.js';
+import { ensureNetwork, pickAddress, staticPlan, subnetOf } from './network.js';
 
-export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
-export const DEFAULT_IMAGE = 'machine-host:bookworm';
 const ENGINE_PORT = 2376;
+// systemd halts a machine's services in a second or two, but a nested dockerd gives its own
+// containers 10 s to stop: past this the engine kills the machine outright.
+const STOP_TIMEOUT_S = 20;
+const LABEL_NAME = 'io.machine.name';
+const LABEL_STORE = 'io.machine.store';
 
-/** A machine as a system container (systemd, sshd, own IP) on a Docker engine. */
-class DockerDriver implements Driver {
+export class MachineContainerGoneError extends DriverError {
+  constructor(machine: string, dockerHost: string) {
+    super(`The container of machine "${machine}" is gone from ${dockerHost}: remove the machine with "${progName()} rm ${machine}"`);
+  }
+}
+
+/** A machine as a system container (systemd, sshd, its own IP) on a Docker engine. */
+export class DockerDriver implements Driver {
   readonly name = 'docker';
   readonly provisionable = true;
   private cfg: DriverConfig;
   private apiClient?: EngineApi;
+  private readonly isNew: boolean;
 
   constructor(
     private readonly ctx: DriverContext,
     saved?: DriverConfig,
   ) {
+    this.isNew = !saved;
     this.cfg = saved ?? {
       ...baseDriverConfig(ctx),
+      SSHKeyPath: join(ctx.machineDir, 'id_ed25519'),
       DockerHost: DEFAULT_DOCKER_HOST,
+      DockerCertPath: '',
       Image: DEFAULT_IMAGE,
-      Network: 'machine',
+      Network: DEFAULT_NETWORK,
+      NetworkSubnet: '',
       CPUs: 0,
       Memory: 0,
       PublishSSH: false,
@@ -35,12 +51,30 @@ class DockerDriver implements Driver {
   }
 
   private get api(): EngineApi {
-    this.apiClient ??= new EngineApi(String(this.cfg.DockerHost), (l) => this.ctx.log.debug(l));
+    this.apiClient ??= new EngineApi(this.dockerHost, {
+      debug: (l) => this.ctx.log.debug(l),
+      certPath: String(this.cfg.DockerCertPath ?? ''),
+      unreachableHint: this.isNew
+        ? 'pass --docker-host to use another engine'
+        : `machine "${this.ctx.machineName}" lives on that engine`,
+    });
     return this.apiClient;
   }
 
-  private get container(): string {
-    return String(this.cfg.ContainerID || this.ctx.machineName);
+  private get dockerHost(): string {
+    return String(this.cfg.DockerHost || DEFAULT_DOCKER_HOST);
+  }
+  private get network(): string {
+    return String(this.cfg.Network || DEFAULT_NETWORK);
+  }
+  private get volume(): string {
+    return String(this.cfg.VolumeName || `machine-${this.ctx.machineName}-docker`);
+  }
+  private get published(): boolean {
+    return this.cfg.PublishSSH === true;
+  }
+  private get labels(): Record<string, string> {
+    return { [LABEL_NAME]: this.ctx.machineName, [LABEL_STORE]: this.ctx.storePath };
   }
 
   config(): DriverConfig {
@@ -48,142 +82,202 @@ class DockerDriver implements Driver {
   }
 
   setConfigFromFlags(flags: FlagValues): void {
-    this.cfg.DockerHost = flagString(flags['docker-host'], DEFAULT_DOCKER_HOST);
-    this.cfg.Image = flagString(flags['docker-image'], DEFAULT_IMAGE);
-    this.cfg.Network = flagString(flags['docker-network'], 'machine');
-    const cpus = Number(flagString(flags['docker-cpus'], '0'));
-    if (!Number.isFinite(cpus) || cpus < 0) throw new UsageError(`--docker-cpus takes a number of CPUs (e.g. 1.5), not "${String(flags['docker-cpus'])}"`);
-    const memory = Number(flags['docker-memory'] ?? 0);
-    if (!Number.isInteger(memory) || memory < 0 || (memory > 0 && memory < 64)) {
-      throw new UsageError(`--docker-memory takes megabytes (at least 64), not "${String(flags['docker-memory'])}"`);
-    }
-    this.cfg.CPUs = cpus;
-    this.cfg.Memory = memory;
-    this.cfg.PublishSSH = flags['docker-publish-ssh'] === true;
-    this.cfg.SSHUser = 'root';
-    this.cfg.SSHKeyPath = join(this.ctx.machineDir, 'id_ed25519');
-    new EngineApi(String(this.cfg.DockerHost)); // validates the URL form now, before anything is made
+    const s = parseDockerFlags(flags);
+    Object.assign(this.cfg, {
+      DockerHost: s.dockerHost,
+      DockerCertPath: s.certPath,
+      Image: s.image,
+      Network: s.network,
+      CPUs: s.cpus,
+      Memory: s.memoryMB,
+      PublishSSH: s.publish,
+      SSHUser: 'root',
+      SSHPort: 22,
+    });
+    this.apiClient = undefined;
   }
 
   async preCreateCheck(): Promise<void> {
-    await this.api.ping();
-    if (!(await this.api.imageExists(String(this.cfg.Image)))) {
+    const api = this.api;
+    await api.ping();
+    const image = String(this.cfg.Image);
+    if (!(await api.imageInspect(image))) {
       throw new DriverError(
-        `Base image "${this.cfg.Image}" not found on ${this.cfg.DockerHost}: build it with "${progName()} image build docker${this.cfg.DockerHost !== DEFAULT_DOCKER_HOST ? ` --docker-host ${this.cfg.DockerHost}` : ''}${this.cfg.Image !== DEFAULT_IMAGE ? ` --docker-image ${this.cfg.Image}` : ''}"`,
+        `Base image "${image}" not found on ${this.dockerHost}: build it with "${imageBuildCommand({ dockerHost: this.dockerHost, image, certPath: String(this.cfg.DockerCertPath ?? '') })}"`,
       );
     }
-    const clash = await this.api.containerInspect(this.ctx.machineName);
+    const clash = await api.containerInspect(this.ctx.machineName);
     if (clash) {
       throw new DriverError(
-        `A container named "${this.ctx.machineName}" already exists on ${this.cfg.DockerHost} (${clash.Id.slice(0, 12)}): pick another machine name or remove that container`,
+        `A container named "${this.ctx.machineName}" already exists on ${this.dockerHost} (${clash.Id.slice(0, 12)}): pick another machine name, or remove that container with "docker rm -f ${this.ctx.machineName}"`,
       );
     }
-  }
-
-  // Parallel creates would each make a network of that name (the engine does not stop it),
-  // hence the store-wide lock.
-  private async ensureNetwork(): Promise<void> {
-    const name = String(this.cfg.Network);
-    // Checked before and after taking the lock: parallel creates then queue only when the
-    // network is really missing.
-    if (await this.api.networkInspect(name)) return;
-    return this.ctx.lock(`docker-network-${name}`, async () => {
-      if (await this.api.networkInspect(name)) return;
-      // The engine picks a free subnet from its address pools, so it never overlaps another.
-      await this.api.call('POST', '/networks/create', {
-        Name: name,
-        Driver: 'bridge',
-        CheckDuplicate: true,
-        Labels: { 'io.machine.network': 'true' },
-      });
-    });
+    // A leftover volume would hand the new machine another engine's images and swarm state.
+    if (await api.volumeInspect(this.volume)) {
+      throw new DriverError(
+        `A volume named "${this.volume}" already exists on ${this.dockerHost}, left by an earlier machine "${this.ctx.machineName}": remove it with "docker volume rm ${this.volume}", or pick another machine name`,
+      );
+    }
+    const cpus = Number(this.cfg.CPUs);
+    const memoryMB = Number(this.cfg.Memory);
+    if (cpus || memoryMB) {
+      const info = await api.info();
+      if (cpus > info.NCPU) throw new DriverError(`--docker-cpus ${cpus} is more than the ${info.NCPU} CPUs of the engine at ${this.dockerHost}`);
+      const totalMB = Math.floor(info.MemTotal / 2 ** 20);
+      if (memoryMB > totalMB) throw new DriverError(`--docker-memory ${memoryMB} is more than the ${totalMB} MB of the engine at ${this.dockerHost}`);
+    }
   }
 
   async create(): Promise<void> {
+    const api = this.api;
     const { generateKeyPair } = await import('../../ssh/keys.js');
     const { publicKey } = await generateKeyPair(this.cfg.SSHKeyPath, `machine-${this.ctx.machineName}`);
-    await this.ensureNetwork();
-    await this.api.call('POST', '/volumes/create', { Name: this.cfg.VolumeName, Labels: { 'io.machine.name': this.ctx.machineName } });
-    const body = containerCreateBody({
-      name: this.ctx.machineName,
-      image: String(this.cfg.Image),
-      network: String(this.cfg.Network),
-      volume: String(this.cfg.VolumeName),
-      publicKey,
-      cpus: Number(this.cfg.CPUs),
-      memoryMB: Number(this.cfg.Memory),
-      publish: this.cfg.PublishSSH === true,
-      enginePort: ENGINE_PORT,
-      labels: { 'io.machine.name': this.ctx.machineName, 'io.machine.store': this.ctx.storePath },
-    });
-    const created = await this.api.call<{ Id: string }>('POST', `/containers/create?name=${encodeURIComponent(this.ctx.machineName)}`, body);
-    this.cfg.ContainerID = created.data.Id;
-    await this.start();
-    await this.refreshAddresses();
+
+    const net = await ensureNetwork(api, this.network, { 'io.machine.network': 'true' }, (k, fn) => this.ctx.lock(k, fn), this.ctx.log);
+    this.cfg.NetworkSubnet = subnetOf(net);
+    await api.volumeCreate(this.volume, this.labels);
+
+    const makeContainer = async () => {
+      const ip = await pickAddress(api, net);
+      this.ctx.log.debug(ip ? `docker: machine address ${ip} on ${this.network}` : `docker: network ${this.network} has no room set aside for fixed addresses; the engine picks one`);
+      const body = containerCreateBody({
+        name: this.ctx.machineName,
+        image: String(this.cfg.Image),
+        network: this.network,
+        ...(ip ? { ipAddress: ip } : {}),
+        volume: this.volume,
+        cpus: Number(this.cfg.CPUs),
+        memoryMB: Number(this.cfg.Memory),
+        publish: this.published,
+        enginePort: ENGINE_PORT,
+        labels: this.labels,
+      });
+      this.cfg.ContainerID = await api.containerCreate(this.ctx.machineName, body);
+      this.cfg.StaticIP = ip ?? '';
+    };
+    // Picking an address and claiming it with a container happen under one lock, or two
+    // parallel creates would pick the same one.
+    if (staticPlan(net)) await this.ctx.lock(`docker-addresses-${this.network}`, makeContainer);
+    else await makeContainer();
+    await api.putArchive(String(this.cfg.ContainerID), '/root', authorizedKeysArchive(publicKey));
+    await api.containerStart(String(this.cfg.ContainerID));
+    await this.addresses();
   }
 
-  /** Addresses can change when a container restarts: read them from the engine. */
-  private async refreshAddresses(info?: ContainerInfo): Promise<ContainerInfo | undefined> {
-    const c = info ?? (await this.api.containerInspect(this.container));
-    if (!c || !c.State.Running) return c;
-    const net = c.NetworkSettings.Networks[String(this.cfg.Network)] ?? Object.values(c.NetworkSettings.Networks)[0];
-    this.cfg.IPAddress = net?.IPAddress ?? '';
-    if (this.cfg.PublishSSH) {
-      const port = (p: string) => Number(c.NetworkSettings.Ports[p]?.[0]?.HostPort ?? 0);
-      this.cfg.PublishedSSHPort = port('22/tcp');
-      this.cfg.PublishedEnginePort = port(`${ENGINE_PORT}/tcp`);
-    }
-    return c;
-  }
-
+  /**
+   * Whatever create got to: only what carries this machine's labels is removed when the
+   * container's id was never recorded, so a clash with someone else's container is safe.
+   */
   async remove(): Promise<void> {
-    await this.api.call('DELETE', `/containers/${encodeURIComponent(this.container)}?force=1&v=1`, undefined, [404]);
-    await this.api.call('DELETE', `/volumes/${encodeURIComponent(String(this.cfg.VolumeName))}`, undefined, [404]);
+    const id = await this.containerId();
+    if (id) await this.api.containerRemove(id, { force: true, volumes: true });
+    const vol = await this.api.volumeInspect(this.volume);
+    if (vol && this.ours(vol.Labels, true)) await this.removeVolume();
+  }
+
+  /**
+   * The recorded id; without one (a create that stopped early), the container of the
+   * machine's name only if its labels say it is this machine's, never a stranger's.
+   */
+  private async containerId(): Promise<string | undefined> {
+    return String(this.cfg.ContainerID ?? '') || (await this.ownByName())?.Id;
+  }
+
+  private async ownByName(): Promise<ContainerInfo | undefined> {
+    const c = await this.api.containerInspect(this.ctx.machineName);
+    return c && this.ours(c.Config.Labels) ? c : undefined;
+  }
+
+  private ours(labels: Record<string, string> | null | undefined, storeOptional = false): boolean {
+    if (labels?.[LABEL_NAME] !== this.ctx.machineName) return false;
+    const store = labels[LABEL_STORE];
+    return store === this.ctx.storePath || (storeOptional && store === undefined);
+  }
+
+  // The engine can still be releasing the container's mounts a moment after removing it.
+  private async removeVolume(): Promise<void> {
+    for (let i = 0; ; i++) {
+      try {
+        await this.api.volumeRemove(this.volume);
+        return;
+      } catch (err) {
+        if (!(err instanceof EngineApiError && err.status === 409) || i >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+
+  /** A 404 means the container went away behind the machine's back. */
+  private async onContainer(fn: (id: string) => Promise<void>): Promise<void> {
+    const gone = () => new MachineContainerGoneError(this.ctx.machineName, this.dockerHost);
+    const id = await this.containerId();
+    if (!id) throw gone();
+    try {
+      await fn(id);
+    } catch (err) {
+      if (err instanceof EngineApiError && err.status === 404) throw gone();
+      throw err;
+    }
   }
 
   async start(): Promise<void> {
-    await this.api.call('POST', `/containers/${encodeURIComponent(this.container)}/start`, undefined, [304]);
+    await this.onContainer((id) => this.api.containerStart(id));
   }
   async stop(): Promise<void> {
-    await this.api.call('POST', `/containers/${encodeURIComponent(this.container)}/stop?t=20`, undefined, [304]);
+    await this.onContainer((id) => this.api.containerStop(id, STOP_TIMEOUT_S));
   }
   async restart(): Promise<void> {
-    await this.api.call('POST', `/containers/${encodeURIComponent(this.container)}/restart?t=20`);
+    await this.onContainer((id) => this.api.containerRestart(id, STOP_TIMEOUT_S));
   }
   async kill(): Promise<void> {
-    await this.api.call('POST', `/containers/${encodeURIComponent(this.container)}/kill`, undefined, [409]);
+    await this.onContainer((id) => this.api.containerKill(id, 'SIGKILL'));
   }
 
   async getState(): Promise<MachineState> {
-    const c = await this.api.containerInspect(this.container);
-    return mapState(c?.State.Status);
+    return mapState((await this.inspect())?.State.Status);
   }
 
-  private async running(): Promise<void> {
-    const c = await this.refreshAddresses();
+  private async inspect(): Promise<ContainerInfo | undefined> {
+    const id = String(this.cfg.ContainerID ?? '');
+    return id ? this.api.containerInspect(id) : this.ownByName();
+  }
+
+  /**
+   * Read from the engine each time: published ports are new on every start, and a machine
+   * on a network without fixed addresses can come back with another IP.
+   */
+  private async addresses(): Promise<{ ip: string; sshPort: number; enginePort: number }> {
+    const c = await this.inspect();
     if (!c?.State.Running) throw new HostNotRunningError(this.ctx.machineName);
+    const ep = c.NetworkSettings.Networks[this.network] ?? Object.values(c.NetworkSettings.Networks)[0];
+    const ip = ep?.IPAddress ?? '';
+    if (!ip) throw new DriverError(`Machine "${this.ctx.machineName}" has no address on network ${this.network}`);
+    this.cfg.IPAddress = ip;
+    if (!this.published) return { ip, sshPort: 22, enginePort: ENGINE_PORT };
+    const port = (p: string) => Number(c.NetworkSettings.Ports[p]?.[0]?.HostPort ?? 0);
+    const sshPort = port('22/tcp');
+    const enginePort = port(`${ENGINE_PORT}/tcp`);
+    if (!sshPort || !enginePort) throw new DriverError(`Machine "${this.ctx.machineName}" runs but its ports are not published on ${this.dockerHost}`);
+    Object.assign(this.cfg, { SSHPort: sshPort, PublishedSSHPort: sshPort, PublishedEnginePort: enginePort });
+    return { ip, sshPort, enginePort };
   }
 
+  /** The bridge IP, also with published ports: the server certificate names it, and swarm peers use it. */
   async getIP(): Promise<string> {
-    if (!this.cfg.IPAddress) await this.running();
-    return this.cfg.IPAddress;
+    return (await this.addresses()).ip;
   }
   async getPrivateIP(): Promise<string> {
-    return this.getIP();
+    return (await this.addresses()).ip;
   }
   async getURL(): Promise<string> {
-    await this.running();
-    if (this.cfg.PublishSSH) return `tcp://127.0.0.1:${this.cfg.PublishedEnginePort}`;
-    return `tcp://${this.cfg.IPAddress}:${ENGINE_PORT}`;
+    const a = await this.addresses();
+    return this.published ? `tcp://127.0.0.1:${a.enginePort}` : `tcp://${a.ip}:${ENGINE_PORT}`;
   }
   async getSSHHostname(): Promise<string> {
-    if (this.cfg.PublishSSH) return '127.0.0.1';
-    return this.getIP();
+    return this.published ? '127.0.0.1' : (await this.addresses()).ip;
   }
   async getSSHPort(): Promise<number> {
-    if (!this.cfg.PublishSSH) return 22;
-    if (!this.cfg.PublishedSSHPort) await this.running();
-    return Number(this.cfg.PublishedSSHPort);
+    return this.published ? (await this.addresses()).sshPort : 22;
   }
   getSSHUsername(): string {
     return 'root';
@@ -195,14 +289,7 @@ class DockerDriver implements Driver {
 
 const docker: DriverModule = {
   name: 'docker',
-  flags: [
-    { name: 'docker-host', type: 'string', description: 'Docker engine that runs the machine containers', default: DEFAULT_DOCKER_HOST, env: 'MACHINE_DOCKER_HOST' },
-    { name: 'docker-image', type: 'string', description: `Base image (systemd + sshd); make it with "machine image build docker"`, default: DEFAULT_IMAGE, env: 'MACHINE_DOCKER_IMAGE' },
-    { name: 'docker-network', type: 'string', description: 'Bridge network for the machines (created if missing)', default: 'machine', env: 'MACHINE_DOCKER_NETWORK' },
-    { name: 'docker-cpus', type: 'string', description: 'CPUs for the machine (e.g. 1.5; 0 = no limit)', default: '0' },
-    { name: 'docker-memory', type: 'int', description: 'Memory for the machine in MB (0 = no limit)', default: 0 },
-    { name: 'docker-publish-ssh', type: 'bool', description: 'Publish SSH and the engine port on 127.0.0.1 (for engines whose bridge IPs are not reachable, like Docker Desktop)' },
-  ],
+  flags: dockerFlags,
   newDriver: (ctx, saved) => new DockerDriver(ctx, saved),
 };
 export default docker;
