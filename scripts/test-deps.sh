@@ -9,6 +9,7 @@ command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || need+=(openssh-
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v ip >/dev/null || need+=(iproute2)
 command -v openssl >/dev/null || need+=(openssl)
+command -v sudo >/dev/null || need+=(sudo)
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v isoinfo >/dev/null || need+=(genisoimage)

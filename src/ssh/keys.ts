@@ -1,40 +1,50 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
+import writeFileAtomic from 'write-file-atomic';
 import { SshError } from '../errors.js';
 
-async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
-  const tmp = join(dirname(path), `.${randomBytes(4).toString('hex')}.tmp`);
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, path);
-}
-
-/** A machine's own key: ed25519, in OpenSSH format, so both ssh2 and the system ssh read it. */
+/** A machine's own key: ed25519 in OpenSSH format, so both ssh2 and the system ssh read it. */
 export async function generateKeyPair(privatePath: string, comment = 'machine'): Promise<{ publicKey: string }> {
-  // ssh2 without its native binding now and then writes an ed25519 key it cannot read back
-  // (about 1 in 150 here): check each one, and make another when it is malformed.
-  let pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
-  for (let i = 0; i < 20 && ssh2.utils.parseKey(pair.private) instanceof Error; i++) {
-    pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
-  }
-  if (ssh2.utils.parseKey(pair.private) instanceof Error) throw new SshError('Could not generate a readable SSH key');
-  await writeAtomic(privatePath, pair.private, 0o600);
-  await writeAtomic(`${privatePath}.pub`, pair.public.trim() + '\n', 0o644);
+  const pair = readableKeyPair(comment);
+  // Private key first: a .pub without its private half would pass for a usable key.
+  await writeFileAtomic(privatePath, pair.private, { mode: 0o600, fsync: true });
+  await writeFileAtomic(`${privatePath}.pub`, `${pair.public.trim()}\n`, { mode: 0o644, fsync: true });
   return { publicKey: pair.public.trim() };
 }
 
-export async function readPublicKey(privatePath: string): Promise<string> {
-  const pub = `${privatePath}.pub`;
-  if (existsSync(pub)) return (await readFile(pub, 'utf8')).trim();
-  const parsed = ssh2.utils.parseKey(await readFile(privatePath));
-  if (parsed instanceof Error) throw new SshError(`Cannot read SSH key ${privatePath}: ${parsed.message}`);
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  return `${key.type} ${key.getPublicSSH().toString('base64')}`;
+function readableKeyPair(comment: string): { private: string; public: string } {
+  // ssh2 without its native binding writes about one ed25519 key in 150-300 that neither it
+  // nor OpenSSH can read back: check each one, and make another when it is malformed.
+  for (let i = 0; i < 20; i++) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    const parsed = ssh2.utils.parseKey(pair.private);
+    if (parsed instanceof Error) continue;
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (key && `${key.type} ${key.getPublicSSH().toString('base64')}` === pair.public.split(' ').slice(0, 2).join(' ')) return pair;
+  }
+  throw new SshError('Could not generate a readable SSH key');
 }
 
-/** OpenSSH's fingerprint form: SHA256:<unpadded base64>. */
-export function fingerprint(keyBlob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+/** The OpenSSH public key line for a private key: its .pub if present, else derived from the key. */
+export async function readPublicKey(privatePath: string): Promise<string> {
+  const pub = await readFile(`${privatePath}.pub`, 'utf8').catch(() => undefined);
+  const line = pub?.split('\n').find((l) => l.trim() !== '');
+  if (line) return line.trim();
+  let data: Buffer;
+  try {
+    data = await readFile(privatePath);
+  } catch (err) {
+    throw new SshError(`Cannot read SSH key ${privatePath}: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = ssh2.utils.parseKey(data);
+  if (parsed instanceof Error) throw new SshError(`Cannot read SSH key ${privatePath}: ${parsed.message}`);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key) throw new SshError(`Cannot read SSH key ${privatePath}: no key in file`);
+  return [key.type, key.getPublicSSH().toString('base64'), key.comment].filter(Boolean).join(' ');
+}
+
+/** OpenSSH's fingerprint form (as `ssh-keygen -l` prints it): SHA256:<unpadded base64>. */
+export function fingerprint(pubKeyBlob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(pubKeyBlob).digest('base64').replace(/=+$/, '')}`;
 }

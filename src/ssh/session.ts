@@ -1,11 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { mkdir, readdir, stat } from 'node:fs/promises';
-import { join, posix } from 'node:path';
-import ssh2, { type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
-import { HostKeyMismatchError } from '../errors.js';
-import { SshAuthError, SshCommandError, SshUnreachableError } from './errors.js';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import ssh2, { type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm, type SFTPWrapper } from 'ssh2';
+import { SshError } from '../errors.js';
+import { classifyConnectError, where } from './classify.js';
+import { SshAuthError, SshCommandError, SshDisconnectedError, SshUnreachableError } from './errors.js';
 import { fingerprint } from './keys.js';
-import { keyTypeOf, readPinned, writePinned, type HostKeyPolicy } from './known-hosts.js';
+import { checkHostKey, hostKeyAlgorithms, keyTypeOf, readPinned, writePinned, type HostKeyPolicy } from './known-hosts.js';
+import { Slots } from './slots.js';
+import { attachTerminal, exitCode, ptyOptions, wantsPty, type TerminalIo } from './terminal.js';
+import { downloadPath, uploadPath } from './transfer.js';
 
 export interface SshTarget {
   host: string;
@@ -19,144 +22,147 @@ export interface ConnectOptions {
   hostKey?: HostKeyPolicy;
   readyTimeoutMs?: number;
   debug?: (line: string) => void;
+  /** Abandons the connection attempt; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {
   stdout: string;
   stderr: string;
   code: number;
+  /** Set when the command was killed by a signal, e.g. 'SIGKILL' (code is then 128 + its number). */
+  signal?: string;
 }
 
-const RETRYABLE = /ECONNREFUSED|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN|Timed out while waiting for handshake|Connection lost before handshake|socket hang up|EPIPE/;
-
-export function isRetryable(err: unknown): boolean {
-  return err instanceof SshUnreachableError;
+export interface ExecOptions {
+  stdin?: string | Buffer;
+  timeoutMs?: number;
 }
 
-/** One SSH connection, reused for every command of a provisioning run. */
+// sshd allows 10 sessions per connection (MaxSessions); more at once fail to open, so callers
+// that fan out commands over one session queue here instead.
+const MAX_CHANNELS = 8;
+
+/** One authenticated SSH connection, reused for every command of a provisioning run. */
 export class SshSession {
+  private readonly slots = new Slots(MAX_CHANNELS);
+  private lost: Error | undefined;
+
   private constructor(
     private readonly client: ssh2.Client,
     readonly target: SshTarget,
     private readonly debug: (line: string) => void,
-  ) {}
+  ) {
+    // An unheard 'error' would crash the process; the next command reports the loss instead.
+    client.on('error', (err: Error) => {
+      this.lost ??= err;
+      debug(`${this.prefix} connection error: ${err.message}`);
+    });
+    client.on('close', () => (this.lost ??= new Error('connection closed')));
+  }
 
-  static connect(target: SshTarget, opts: ConnectOptions = {}): Promise<SshSession> {
+  private get prefix(): string {
+    return `ssh ${this.target.user}@${where(this.target)}:`;
+  }
+
+  static async connect(target: SshTarget, opts: ConnectOptions = {}): Promise<SshSession> {
+    checkTarget(target);
+    opts.signal?.throwIfAborted();
+    const privateKey = target.privateKeyPath ? await loadPrivateKey(target.privateKeyPath) : undefined;
     const debug = opts.debug ?? (() => undefined);
-    const where = `${target.host}:${target.port}`;
-    let privateKey: Buffer | undefined;
-    if (target.privateKeyPath) {
-      try {
-        privateKey = readFileSync(target.privateKeyPath);
-      } catch (err) {
-        return Promise.reject(new SshAuthError(`Cannot read SSH key ${target.privateKeyPath}: ${(err as Error).message}`));
-      }
-    }
-    return new Promise((resolve, reject) => {
+    const endpoint = where(target);
+    const policy = opts.hostKey;
+    const algorithms = policy ? hostKeyAlgorithms(readPinned(policy.knownHostsPath, policy.machine)) : undefined;
+
+    return new Promise<SshSession>((resolve, reject) => {
       const client = new ssh2.Client();
-      let hostKeyError: Error | undefined;
-      let pinNeeded: { type: string; blob: Buffer } | undefined;
+      let settled = false;
+      let refused: Error | undefined;
+      let toPin: Buffer | undefined;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        opts.signal?.removeEventListener('abort', onAbort);
+        client.removeAllListeners('ready');
+        client.end();
+        reject(err);
+      };
+      const onAbort = () => fail(opts.signal?.reason instanceof Error ? opts.signal.reason : new SshError('SSH connection aborted'));
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+
       const config: ConnectConfig = {
         host: target.host,
         port: target.port,
         username: target.user,
         readyTimeout: opts.readyTimeoutMs ?? 20_000,
+        // A host that vanishes (VM killed, network gone) is noticed in about a minute.
         keepaliveInterval: 15_000,
         keepaliveCountMax: 4,
         ...(privateKey ? { privateKey } : {}),
         ...(target.password ? { password: target.password } : {}),
-        hostVerifier: (key: Buffer) => {
-          const policy = opts.hostKey;
+        ...(algorithms ? { algorithms: { serverHostKey: algorithms as ServerHostKeyAlgorithm[] } } : {}),
+        hostVerifier: (key: Buffer): boolean => {
           if (!policy) return true;
-          const pinned = readPinned(policy.knownHostsPath);
-          if (!pinned) {
-            pinNeeded = { type: keyTypeOf(key), blob: Buffer.from(key) };
+          try {
+            if (checkHostKey(policy, endpoint, key) === 'pin') toPin = Buffer.from(key);
             return true;
+          } catch (err) {
+            refused = err as Error;
+            return false;
           }
-          if (pinned.keyBlob.equals(key)) return true;
-          hostKeyError = new HostKeyMismatchError(policy.machine, where, fingerprint(pinned.keyBlob), fingerprint(key));
-          return false;
         },
       };
-      debug(`ssh ${target.user}@${where}: connecting`);
+
+      debug(`ssh ${target.user}@${endpoint}: connecting`);
       client.once('ready', () => {
+        if (settled) return;
         const session = new SshSession(client, target, debug);
-        if (pinNeeded && opts.hostKey) {
-          debug(`ssh ${where}: pinning host key ${fingerprint(pinNeeded.blob)} in ${opts.hostKey.knownHostsPath}`);
-          writePinned(opts.hostKey.knownHostsPath, opts.hostKey.machine, pinNeeded.type, pinNeeded.blob).then(
-            () => resolve(session),
-            (err: Error) => {
-              client.end();
-              reject(err);
-            },
-          );
-        } else {
-          resolve(session);
-        }
+        // Pinned only once the host has also accepted our key: an impostor that cannot
+        // authenticate us should not get its key recorded.
+        const pinned = policy && toPin ? writePinned(policy.knownHostsPath, policy.machine, keyTypeOf(toPin), toPin) : undefined;
+        if (policy && toPin) debug(`ssh ${endpoint}: pinning host key ${fingerprint(toPin)} in ${policy.knownHostsPath}`);
+        void Promise.resolve(pinned).then(
+          () => {
+            if (settled) return session.close();
+            settled = true;
+            opts.signal?.removeEventListener('abort', onAbort);
+            resolve(session);
+          },
+          (err: Error) => fail(new SshError(`Cannot record the SSH host key in ${policy?.knownHostsPath}: ${err.message}`, { cause: err })),
+        );
       });
-      // `on`, not `once`: ssh2 can report a second error for the same failed connection
-      // (QEMU's port forward accepts and then drops), and an unheard one would crash us.
-      let failed = false;
-      client.on('error', (err: Error & { level?: string }) => {
-        if (failed) return;
-        failed = true;
-        client.end();
-        if (hostKeyError) return reject(hostKeyError);
-        if (err.level === 'client-authentication' || /authentication methods failed/i.test(err.message)) {
-          return reject(
-            new SshAuthError(
-              `SSH authentication failed for ${target.user}@${where} with key ${target.privateKeyPath ?? '(none)'}: check that its public key is in ~${target.user}/.ssh/authorized_keys on the host`,
-            ),
-          );
-        }
-        if (RETRYABLE.test(err.message) || (err as NodeJS.ErrnoException).code) {
-          return reject(new SshUnreachableError(`Cannot reach ${where} over SSH: ${err.message}`));
-        }
-        reject(new SshUnreachableError(`SSH connection to ${where} failed: ${err.message}`));
-      });
-      client.connect(config);
+      // `on`, not `once`: ssh2 can report a second error for one failed connection (a port
+      // forward that accepts and then drops), and an unheard one would crash the process.
+      client.on('error', (err: Error) => fail(refused ?? classifyConnectError(err, target)));
+      client.on('close', () => fail(refused ?? new SshUnreachableError(`Cannot reach ${endpoint} over SSH: connection closed before login`)));
+      try {
+        client.connect(config);
+      } catch (err) {
+        fail(new SshError(`SSH connection to ${endpoint} failed: ${(err as Error).message}`, { cause: err }));
+      }
     });
   }
 
-  private channel(command: string, pty = false): Promise<ClientChannel> {
-    return new Promise((resolve, reject) => {
-      this.client.exec(command, pty ? { pty: { term: process.env.TERM ?? 'xterm' } } : {}, (err, ch) => (err ? reject(err) : resolve(ch)));
-    });
-  }
-
-  /** Runs a command; never throws on a non-zero exit. */
-  async exec(command: string, opts: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<ExecResult> {
+  /** Runs a command; a non-zero exit is a result, not an error. */
+  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    this.debug(`${this.prefix} ${command}`);
     const started = Date.now();
-    this.debug(`ssh ${this.target.user}@${this.target.host}:${this.target.port}: ${command.length > 400 ? command.slice(0, 400) + '…' : command}`);
-    const ch = await this.channel(command);
-    return new Promise((resolve, reject) => {
-      let stdout = '';
-      let stderr = '';
-      let code = -1;
-      const timer = opts.timeoutMs
-        ? setTimeout(() => {
-            ch.close();
-            reject(new SshCommandError(`SSH command timed out after ${opts.timeoutMs} ms: ${command.slice(0, 120)}`, -1, stderr));
-          }, opts.timeoutMs)
-        : undefined;
-      ch.on('data', (d: Buffer) => (stdout += d.toString()));
-      ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      ch.on('exit', (c: number | null, signal?: string) => {
-        code = c ?? (signal ? 128 : -1);
-      });
-      ch.on('close', () => {
-        if (timer) clearTimeout(timer);
-        this.debug(`  -> exit ${code} (${Date.now() - started} ms)`);
-        resolve({ stdout, stderr, code });
-      });
-      ch.on('error', reject);
-      if (opts.stdin !== undefined) ch.end(opts.stdin);
-      else ch.end();
-    });
+    const release = await this.slots.acquire();
+    try {
+      const ch = await this.open<ClientChannel>(command, (cb) => this.client.exec(command, cb));
+      const result = await collect(ch, command, opts, () => this.lost);
+      this.debug(`${this.prefix} exit ${result.code}${result.signal ? ` (${result.signal})` : ''} in ${Date.now() - started} ms`);
+      return result;
+    } catch (err) {
+      this.debug(`${this.prefix} failed after ${Date.now() - started} ms: ${(err as Error).message}`);
+      throw err;
+    } finally {
+      release();
+    }
   }
 
-  /** Runs a command; throws SshCommandError on a non-zero exit. */
-  async run(command: string, opts: { stdin?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
+  /** Runs a command and returns its stdout; a non-zero exit throws SshCommandError. */
+  async run(command: string, opts: ExecOptions = {}): Promise<string> {
     const r = await this.exec(command, opts);
     if (r.code !== 0) {
       const last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop() ?? '';
@@ -165,113 +171,164 @@ export class SshSession {
     return r.stdout;
   }
 
+  /**
+   * Writes a file through the shell (so `sudo` can write where the user cannot). It appears
+   * whole or not at all: a dropped connection leaves no half-written config behind.
+   */
   async writeFile(remotePath: string, data: string | Buffer, mode = 0o644, opts: { sudo?: boolean } = {}): Promise<void> {
-    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-    const cmd = `umask 077 && cat > ${q(remotePath)} && chmod ${mode.toString(8)} ${q(remotePath)}`;
-    await this.run(opts.sudo ? `sudo -n sh -c ${q(cmd)}` : cmd, { stdin: data });
+    const tmp = `${remotePath}.machine-${randomBytes(4).toString('hex')}`;
+    const script =
+      `umask 077 && cat > ${q(tmp)} && chmod ${mode.toString(8)} ${q(tmp)} && mv -f ${q(tmp)} ${q(remotePath)}` +
+      ` || { rc=$?; rm -f ${q(tmp)}; exit $rc; }`;
+    // sh -c whatever the login shell is; umask first so a key is never readable, even for an instant.
+    await this.run(`${opts.sudo ? 'sudo -n ' : ''}sh -c ${q(script)}`, { stdin: data });
   }
 
-  sftp(): Promise<SFTPWrapper> {
-    return new Promise((resolve, reject) => this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));
+  /** An SFTP client on this connection; end() it when done. */
+  async sftp(): Promise<SFTPWrapper> {
+    const release = await this.slots.acquire();
+    try {
+      const sftp = await this.open<SFTPWrapper>('sftp', (cb) => this.client.sftp(cb));
+      sftp.once('close', release);
+      return sftp;
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
 
   async upload(localPath: string, remotePath: string, opts: { recursive?: boolean } = {}): Promise<void> {
-    const sftp = await this.sftp();
-    try {
-      const st = await stat(localPath);
-      if (st.isDirectory()) {
-        if (!opts.recursive) throw new SshCommandError(`${localPath} is a directory (use -r)`, 1, '');
-        // Like scp -r: an existing directory target receives the source directory inside it.
-        const target = (await remoteIsDir(sftp, remotePath)) ? posix.join(remotePath, localPath.split('/').filter(Boolean).pop()!) : remotePath;
-        await uploadDir(sftp, localPath, target);
-      } else {
-        const target = (await remoteIsDir(sftp, remotePath)) ? posix.join(remotePath, localPath.split('/').pop()!) : remotePath;
-        await fastPut(sftp, localPath, target, st.mode & 0o777);
-      }
-      this.debug(`sftp put ${localPath} -> ${remotePath}`);
-    } finally {
-      sftp.end();
-    }
+    this.debug(`${this.prefix} sftp put ${localPath} -> ${remotePath}`);
+    await this.withSftp((sftp) => uploadPath(sftp, localPath, remotePath, opts.recursive ?? false));
   }
 
   async download(remotePath: string, localPath: string, opts: { recursive?: boolean } = {}): Promise<void> {
-    const sftp = await this.sftp();
-    try {
-      const st = await sftpStat(sftp, remotePath);
-      let target = localPath;
-      const localIsDir = await stat(localPath).then((s) => s.isDirectory()).catch(() => false);
-      if (localIsDir) target = join(localPath, posix.basename(remotePath));
-      if (st.isDirectory()) {
-        if (!opts.recursive) throw new SshCommandError(`${remotePath} is a directory (use -r)`, 1, '');
-        await downloadDir(sftp, remotePath, target);
-      } else {
-        await new Promise<void>((res, rej) => sftp.fastGet(remotePath, target, (e) => (e ? rej(e) : res())));
-      }
-      this.debug(`sftp get ${remotePath} -> ${localPath}`);
-    } finally {
-      sftp.end();
-    }
+    this.debug(`${this.prefix} sftp get ${remotePath} -> ${localPath}`);
+    await this.withSftp((sftp) => downloadPath(sftp, remotePath, localPath, opts.recursive ?? false));
   }
 
-  /** A command or a login shell with a pty when stdin is a terminal; resolves with the exit code. */
-  async interactive(
-    command: string | undefined,
-    io: { stdin: NodeJS.ReadStream; stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream },
-  ): Promise<number> {
-    const tty = Boolean(io.stdin.isTTY);
-    const ch: ClientChannel = command
-      ? await this.channel(command, tty)
-      : await new Promise((resolve, reject) =>
-          this.client.shell({ term: process.env.TERM ?? 'xterm', cols: io.stdout.columns ?? 80, rows: io.stdout.rows ?? 24 }, (err, c) =>
-            err ? reject(err) : resolve(c),
-          ),
-        );
-    if (tty) io.stdin.setRawMode(true);
-    io.stdin.pipe(ch);
-    ch.pipe(io.stdout);
-    ch.stderr.pipe(io.stderr);
-    return new Promise((resolve) => {
-      let code = 0;
-      ch.on('exit', (c: number | null) => (code = c ?? 0));
-      ch.on('close', () => {
-        io.stdin.unpipe(ch);
-        if (tty) io.stdin.setRawMode(false);
-        io.stdin.pause();
-        resolve(code);
-      });
-    });
+  /** A login shell, interactive when stdin is a terminal; resolves with its exit code. */
+  async shell(io: TerminalIo): Promise<number> {
+    return this.interactive(undefined, io);
+  }
+
+  /** `command` (or a login shell) wired to the user's terminal, as `ssh host [command]` does. */
+  async interactive(command: string | undefined, io: TerminalIo): Promise<number> {
+    const pty = wantsPty(io);
+    this.debug(`${this.prefix} ${command ?? '(login shell)'}${pty ? ' [pty]' : ''}`);
+    const release = await this.slots.acquire();
+    try {
+      const ch = await this.open<ClientChannel>(command ?? 'shell', (cb) =>
+        command === undefined
+          ? this.client.shell(pty ? ptyOptions(io) : false, cb)
+          : this.client.exec(command, pty ? { pty: ptyOptions(io) } : {}, cb),
+      );
+      const code = await attachTerminal(ch, io, pty);
+      this.debug(`${this.prefix} exit ${code}`);
+      return code;
+    } finally {
+      release();
+    }
   }
 
   close(): void {
     this.client.end();
   }
+
+  private async withSftp(fn: (sftp: SFTPWrapper) => Promise<void>): Promise<void> {
+    const sftp = await this.sftp();
+    try {
+      await fn(sftp);
+    } catch (err) {
+      throw this.lost ? new SshDisconnectedError(`SSH connection to ${where(this.target)} lost during a copy: ${this.lost.message}`, { cause: err }) : err;
+    } finally {
+      sftp.end();
+    }
+  }
+
+  private open<T>(what: string, start: (cb: (err: Error | undefined, ch: T) => void) => void): Promise<T> {
+    const lost = (detail: string) =>
+      new SshDisconnectedError(`SSH connection to ${where(this.target)} lost, cannot run ${what.slice(0, 120)}: ${detail}`);
+    if (this.lost) return Promise.reject(lost(this.lost.message));
+    return new Promise((resolve, reject) => {
+      try {
+        start((err, ch) => (err ? reject(this.lost ? lost(err.message) : new SshError(`Cannot open an SSH channel for ${what.slice(0, 120)}: ${err.message}`, { cause: err })) : resolve(ch)));
+      } catch (err) {
+        reject(lost((err as Error).message));
+      }
+    });
+  }
 }
 
-function sftpStat(sftp: SFTPWrapper, path: string): Promise<ssh2.Stats> {
-  return new Promise((res, rej) => sftp.stat(path, (e, s) => (e ? rej(e) : res(s))));
+function checkTarget(t: SshTarget): void {
+  if (!t.host || t.host.startsWith('-')) throw new SshError(`Invalid SSH host "${t.host}"`);
+  if (!t.user || t.user.startsWith('-')) throw new SshError(`Invalid SSH user "${t.user}"`);
+  if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new SshError(`Invalid SSH port ${t.port} for ${t.host}`);
 }
-async function remoteIsDir(sftp: SFTPWrapper, path: string): Promise<boolean> {
-  return sftpStat(sftp, path).then((s) => s.isDirectory()).catch(() => false);
-}
-function fastPut(sftp: SFTPWrapper, local: string, remote: string, mode: number): Promise<void> {
-  return new Promise((res, rej) => sftp.fastPut(local, remote, { mode }, (e) => (e ? rej(e) : res())));
-}
-async function uploadDir(sftp: SFTPWrapper, local: string, remote: string): Promise<void> {
-  await new Promise<void>((res) => sftp.mkdir(remote, () => res()));
-  for (const e of await readdir(local, { withFileTypes: true })) {
-    const l = join(local, e.name);
-    const r = posix.join(remote, e.name);
-    if (e.isDirectory()) await uploadDir(sftp, l, r);
-    else if (e.isFile()) await fastPut(sftp, l, r, (await stat(l)).mode & 0o777);
+
+async function loadPrivateKey(path: string): Promise<Buffer> {
+  let data: Buffer;
+  try {
+    data = await readFile(path);
+  } catch (err) {
+    throw new SshAuthError(`Cannot read SSH key ${path}: ${(err as Error).message}`, { cause: err });
   }
-}
-async function downloadDir(sftp: SFTPWrapper, remote: string, local: string): Promise<void> {
-  await mkdir(local, { recursive: true });
-  const list = await new Promise<ssh2.FileEntryWithStats[]>((res, rej) => sftp.readdir(remote, (e, l) => (e ? rej(e) : res(l))));
-  for (const e of list) {
-    const r = posix.join(remote, e.filename);
-    const l = join(local, e.filename);
-    if (e.attrs.isDirectory()) await downloadDir(sftp, r, l);
-    else await new Promise<void>((res, rej) => sftp.fastGet(r, l, (err) => (err ? rej(err) : res())));
+  // Checked here so a bad key is one clear line, not an exception from inside ssh2.
+  const parsed = ssh2.utils.parseKey(data);
+  if (parsed instanceof Error) {
+    const hint = /passphrase/i.test(parsed.message) ? ' (keys protected by a passphrase are not supported)' : '';
+    throw new SshAuthError(`Cannot use SSH key ${path}: ${parsed.message}${hint}`);
   }
+  return data;
+}
+
+function collect(ch: ClientChannel, command: string, opts: ExecOptions, lost: () => Error | undefined): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let exit: { code: number | null; signal?: string } | undefined;
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      fn();
+    };
+    // Reported at once: sshd neither forwards a signal once stdin is closed nor kills a command
+    // without a pty when its channel closes, so the command may run on by itself.
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          settle(() =>
+            reject(new SshCommandError(`SSH command timed out after ${opts.timeoutMs} ms: ${command.slice(0, 120)}`, -1, Buffer.concat(err).toString('utf8'))),
+          );
+          ch.close();
+        }, opts.timeoutMs)
+      : undefined;
+    // Decoded once at the end: a chunk boundary may split a multi-byte character.
+    ch.on('data', (d: Buffer) => out.push(d));
+    ch.stderr.on('data', (d: Buffer) => err.push(d));
+    ch.on('exit', (code: number | null, signal?: string) => (exit = { code, ...(signal ? { signal } : {}) }));
+    ch.on('error', (e: Error) => settle(() => reject(new SshError(`SSH command failed: ${command.slice(0, 120)}: ${e.message}`, { cause: e }))));
+    const stderrEnded = new Promise((r) => (ch.stderr.readableEnded ? r(undefined) : ch.stderr.once('end', r)));
+    ch.once('close', () => {
+      void stderrEnded.then(() =>
+        settle(() => {
+          if (!exit) {
+            const why = lost()?.message ?? 'the channel closed without an exit status';
+            return reject(new SshDisconnectedError(`SSH connection lost while running: ${command.slice(0, 120)}: ${why}`));
+          }
+          const stdout = Buffer.concat(out).toString('utf8');
+          const stderr = Buffer.concat(err).toString('utf8');
+          resolve({ stdout, stderr, code: exitCode(exit.code, exit.signal), ...(exit.signal ? { signal: exit.signal } : {}) });
+        }),
+      );
+    });
+    if (opts.stdin !== undefined) ch.end(opts.stdin);
+    else ch.end();
+  });
+}
+
+/** POSIX single-quoting. */
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }

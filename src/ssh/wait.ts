@@ -1,39 +1,60 @@
-import { SshSession, isRetryable, type ConnectOptions, type SshTarget } from './session.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { where } from './classify.js';
 import { SshAuthError, SshUnreachableError } from './errors.js';
+import { SshSession, type ConnectOptions, type SshTarget } from './session.js';
+
+export interface WaitOptions extends ConnectOptions {
+  timeoutMs: number;
+  onAttempt?: (n: number, err: Error) => void;
+  /**
+   * Authentication failures are final, except during this window after the start: some hosts
+   * (cloud-init) answer SSH before our key is installed. 0 unless a driver knows better.
+   */
+  authSettleMs?: number;
+  /** Delay before the second attempt, doubling up to maxMs. */
+  backoff?: { initialMs?: number; maxMs?: number };
+}
 
 /**
- * Connects once SSH answers: exponential backoff on refused/timed-out connections until the
- * deadline; authentication and host-key failures are final at once.
+ * Connects once SSH answers, retrying refused, reset and timed-out connections with exponential
+ * backoff until the deadline. Authentication and host-key failures are final at once.
  */
-export async function waitForSsh(
-  target: SshTarget,
-  opts: ConnectOptions & {
-    timeoutMs: number;
-    signal?: AbortSignal;
-    onAttempt?: (n: number, err: Error) => void;
-    /** Authentication failures are retried this long (a key still being installed at boot). */
-    authSettleMs?: number;
-  },
-): Promise<SshSession> {
-  const authUntil = Date.now() + (opts.authSettleMs ?? 0);
-  const deadline = Date.now() + opts.timeoutMs;
-  let delay = 100;
+export async function waitForSsh(target: SshTarget, opts: WaitOptions): Promise<SshSession> {
+  const start = Date.now();
+  const deadline = start + opts.timeoutMs;
+  // The cap stays low: a refused connection costs next to nothing, while every moment
+  // slept after sshd came up is added to each machine's creation time.
+  const maxDelay = opts.backoff?.maxMs ?? 500;
+  let delay = opts.backoff?.initialMs ?? 250;
   let last: Error | undefined;
   for (let attempt = 1; ; attempt++) {
+    opts.signal?.throwIfAborted();
     const left = deadline - Date.now();
+    if (left <= 0) break;
     try {
-      return await SshSession.connect(target, { ...opts, readyTimeoutMs: Math.max(1000, Math.min(opts.readyTimeoutMs ?? 20_000, left)) });
+      return await SshSession.connect(target, { ...opts, readyTimeoutMs: Math.min(opts.readyTimeoutMs ?? 20_000, left) });
     } catch (err) {
-      if (!isRetryable(err) && !(err instanceof SshAuthError && Date.now() < authUntil)) throw err;
+      opts.signal?.throwIfAborted();
+      const settling = err instanceof SshAuthError && Date.now() < start + (opts.authSettleMs ?? 0);
+      if (!(err instanceof SshUnreachableError) && !settling) throw err;
       last = err as Error;
       opts.onAttempt?.(attempt, last);
     }
-    if (opts.signal?.aborted || Date.now() + delay > deadline) break;
-    await new Promise((r) => setTimeout(r, delay));
-    // Capped low: a refused connection costs nothing, and a late retry adds up to the cap.
-    delay = Math.min(delay * 1.5, 500);
+    const pause = Math.min(delay, deadline - Date.now());
+    if (pause <= 0) break;
+    await sleep(pause, undefined, opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
+      opts.signal?.throwIfAborted();
+      throw err;
+    });
+    delay = Math.min(delay * 2, maxDelay);
   }
   throw new SshUnreachableError(
-    `Cannot reach ${target.host}:${target.port} over SSH within ${Math.round(opts.timeoutMs / 1000)} s (${last?.message ?? 'no answer'}): check the address, port and firewall`,
+    `Cannot reach ${where(target)} over SSH within ${formatSeconds(opts.timeoutMs)}` +
+      `${last ? ` (last error: ${last.message.replace(/^Cannot reach \S+ over SSH: /, '')})` : ''}: check the address, port and firewall`,
+    { cause: last },
   );
+}
+
+function formatSeconds(ms: number): string {
+  return ms < 10_000 ? `${Math.round(ms / 100) / 10} s` : `${Math.round(ms / 1000)} s`;
 }
