@@ -20,6 +20,8 @@ export interface FlagSpec {
   description: string;
   default?: FlagValue;
   env?: string;
+  /** Smallest value an int flag takes; 0 unless set (Docker Machine's -1 = "all CPUs"). */
+  min?: number;
 }
 
 export type FlagValues = Record<string, FlagValue | undefined>;
@@ -36,6 +38,8 @@ export interface DriverContext {
   storePath: string;
   machineDir: string;
   log: DriverLogger;
+  /** How long create may wait for the new machine to come up (--wait-timeout); drivers pick a default otherwise. */
+  bootTimeoutMs?: number;
   /** A store-wide lock, for resources machines share (a network, a security group). */
   lock<T>(key: string, fn: () => Promise<T>): Promise<T>;
 }

@@ -48,7 +48,7 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
     const { log } = req;
     const mod = await loadDriver(req.driverName);
     const machineDir = store.machineDir(req.name);
-    const driver = mod.newDriver(driverContext(store, req.name, log));
+    const driver = mod.newDriver({ ...driverContext(store, req.name, log), bootTimeoutMs: req.sshTimeoutMs ?? 120_000 });
     await driver.setConfigFromFlags(req.driverFlags);
 
     const { ensureCertificates } = await import('../certs/generate.js');

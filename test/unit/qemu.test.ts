@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { macFor, qemuArgs } from '../../src/drivers/qemu/args.js';
 import { chooseAccel, firmwareRuns } from '../../src/drivers/qemu/accel.js';
-import { buildSeed } from '../../src/drivers/qemu/seed.js';
-import { cachedImage } from '../../src/drivers/qemu/image.js';
+import { buildSeed } from '../../src/images/seed.js';
+import { cachedImage } from '../../src/images/download.js';
 import { readIso } from '../../src/images/iso9660.js';
 import { tempStore } from '../helpers/cli.js';
 

@@ -110,7 +110,9 @@ export async function requestFromFlags(cli: Cli, v: Parsed['values']): Promise<O
     const raw = v[f.name];
     if (raw === undefined) continue;
     if (f.type === 'int') {
-      if (typeof raw !== 'string' || !/^\d+$/.test(raw)) throw new UsageError(`--${f.name} takes a whole number, not "${String(raw)}"`);
+      if (typeof raw !== 'string' || !/^-?\d+$/.test(raw) || Number(raw) < (f.min ?? 0)) {
+        throw new UsageError(`--${f.name} takes a whole number${f.min ? ` from ${f.min}` : ''}, not "${String(raw)}"`);
+      }
       driverFlags[f.name] = Number(raw);
     } else {
       driverFlags[f.name] = raw;

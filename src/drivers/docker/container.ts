@@ -1,5 +1,5 @@
 import type { MachineState } from '../driver.js';
-import { tarArchive } from './tar.js';
+import { tarArchive } from '../../images/tar.js';
 
 /**
  * What a system container needs to run systemd, sshd and a nested dockerd on an ordinary

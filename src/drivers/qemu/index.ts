@@ -1,12 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { arch } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DriverError, UsageError } from '../../errors.js';
 import { baseDriverConfig, flagInt, flagString } from '../base.js';
 import type { Driver, DriverConfig, DriverContext, DriverModule, FlagValues, MachineState } from '../driver.js';
+import { freePort, portFree } from '../tcp.js';
 import { AARCH64_FIRMWARE, macFor, pidFile, qemuArgs, qmpSocket, type Accel } from './args.js';
 
 const run = promisify(execFile);
@@ -34,25 +34,6 @@ function missingQemu(binary: string): DriverError {
   return new DriverError(
     `${binary} not found: install QEMU (Debian/Ubuntu: apt-get install qemu-system-x86 qemu-utils; Fedora: dnf install qemu-kvm qemu-img; macOS: brew install qemu)`,
   );
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
 }
 
 function pidAlive(pid: number): boolean {
@@ -160,7 +141,7 @@ class QemuDriver implements Driver {
 
     let base = String(this.cfg.ImagePath);
     if (!base) {
-      const { cachedImage, DEFAULT_IMAGE_URL } = await import('./image.js');
+      const { cachedImage, DEFAULT_IMAGE_URL } = await import('../../images/download.js');
       const url = String(this.cfg.ImageURL || DEFAULT_IMAGE_URL);
       base = await cachedImage({
         url,
@@ -176,7 +157,7 @@ class QemuDriver implements Driver {
 
     const { generateKeyPair } = await import('../../ssh/keys.js');
     const { publicKey } = await generateKeyPair(this.cfg.SSHKeyPath, `machine-${this.ctx.machineName}`);
-    const { buildSeed } = await import('./seed.js');
+    const { buildSeed } = await import('../../images/seed.js');
     const { writeFile } = await import('node:fs/promises');
     const nics: Array<{ mac: string; address?: string }> = [{ mac: macFor(this.ctx.machineName, 0) }];
     if (this.cfg.Network === 'socket-mcast') nics.push({ mac: macFor(this.ctx.machineName, 1), address: String(this.cfg.PrivateAddress) });

@@ -1,5 +1,5 @@
 /**
- * A ustar writer for the few small entries the driver uploads (authorized_keys): not worth
+ * A ustar writer for the few small entries drivers hand over (authorized_keys, boot2docker's format-me disk): not worth
  * a dependency. Entries are owned by root, since the engine applies the archive's owners.
  */
 export interface TarEntry {

@@ -1,4 +1,4 @@
-import { buildIso } from '../../images/iso9660.js';
+import { buildIso } from './iso9660.js';
 
 export interface SeedInput {
   hostname: string;

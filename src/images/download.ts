@@ -4,8 +4,8 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { basename, join } from 'node:path';
-import { DriverError } from '../../errors.js';
-import type { DriverLogger } from '../driver.js';
+import { DriverError } from '../errors.js';
+import type { DriverLogger } from '../drivers/driver.js';
 
 import { arch } from 'node:os';
 
@@ -59,15 +59,23 @@ export async function publishedChecksum(url: string, sumsUrl?: string): Promise<
  * Downloads once into the cache, with a progress line, and keeps the file only when it
  * matches the publisher's checksum.
  */
-export async function cachedImage(opts: { url: string; cacheDir: string; log: DriverLogger; sumsUrl?: string }): Promise<string> {
+export async function cachedImage(opts: {
+  url: string;
+  cacheDir: string;
+  log: DriverLogger;
+  sumsUrl?: string;
+  /** boot2docker ISOs were published without checksums: kept as downloaded, with a warning. */
+  unverified?: boolean;
+}): Promise<string> {
   const dest = join(opts.cacheDir, 'images', basename(new URL(opts.url).pathname));
   if (existsSync(dest)) return dest;
   await mkdir(join(opts.cacheDir, 'images'), { recursive: true });
-  const want = await publishedChecksum(opts.url, opts.sumsUrl);
+  if (opts.unverified) opts.log.info(`Warning: ${basename(dest)} has no published checksum; it is used as downloaded`);
+  const want = opts.unverified ? undefined : await publishedChecksum(opts.url, opts.sumsUrl);
   const part = `${dest}.part`;
   const res = await fetch(opts.url);
   const total = Number(res.headers['content-length'] ?? 0);
-  const hash = createHash(want.algo);
+  const hash = createHash(want?.algo ?? 'sha256');
   let got = 0;
   let lastShown = 0;
   opts.log.info(`Downloading ${opts.url}${total ? ` (${(total / 1e6).toFixed(0)} MB)` : ''}...`);
@@ -87,7 +95,7 @@ export async function cachedImage(opts: { url: string; cacheDir: string; log: Dr
     await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
     if (process.stderr.isTTY && total) process.stderr.write('\n');
     const hex = hash.digest('hex');
-    if (hex !== want.hex) {
+    if (want && hex !== want.hex) {
       throw new DriverError(`Checksum mismatch for ${opts.url}: expected ${want.algo} ${want.hex.slice(0, 16)}…, got ${hex.slice(0, 16)}…; the download was discarded`);
     }
     await rename(part, dest);

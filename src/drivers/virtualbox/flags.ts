@@ -1,0 +1,114 @@
+import { platform } from 'node:os';
+import { UsageError } from '../../errors.js';
+import { flagInt, flagString } from '../base.js';
+import type { FlagSpec, FlagValues } from '../driver.js';
+
+const NIC_TYPES = ['Am79C970A', 'Am79C973', '82540EM', '82543GC', '82545EM', 'virtio'];
+const PROMISC = ['deny', 'allow-vms', 'allow-all'];
+const UI_TYPES = ['headless', 'gui', 'sdl', 'separate'];
+
+/** Docker Machine's defaults: the host's user folders, under the name boot2docker mounted them by. */
+export function defaultShare(os = platform()): { name: string; path: string } {
+  if (os === 'darwin') return { name: 'Users', path: '/Users' };
+  if (os === 'win32') return { name: 'c/Users', path: 'C:\\Users' };
+  return { name: 'hosthome', path: '/home' };
+}
+
+// Docker Machine's flags, names, defaults and environment variables, plus --virtualbox-image-url.
+export const virtualboxFlags: FlagSpec[] = [
+  { name: 'virtualbox-memory', type: 'int', description: 'Size of memory for host in MB', default: 1024, env: 'VIRTUALBOX_MEMORY_SIZE' },
+  { name: 'virtualbox-cpu-count', type: 'int', description: 'number of CPUs for the machine (-1 to use the number of CPUs available)', default: 1, env: 'VIRTUALBOX_CPU_COUNT', min: -1 },
+  { name: 'virtualbox-disk-size', type: 'int', description: 'Size of disk for host in MB', default: 20000, env: 'VIRTUALBOX_DISK_SIZE' },
+  { name: 'virtualbox-image-url', type: 'string', description: 'Cloud image to boot (qcow2, vmdk, vdi, vhd or raw; default: Debian 12 genericcloud)', env: 'VIRTUALBOX_IMAGE_URL' },
+  { name: 'virtualbox-boot2docker-url', type: 'string', description: 'A boot2docker ISO to boot instead of a cloud image (URL or local path)', env: 'VIRTUALBOX_BOOT2DOCKER_URL' },
+  { name: 'virtualbox-import-boot2docker-vm', type: 'string', description: 'The name of a Boot2Docker VM to import', env: 'VIRTUALBOX_BOOT2DOCKER_IMPORT_VM' },
+  { name: 'virtualbox-host-dns-resolver', type: 'bool', description: 'Use the host DNS resolver', env: 'VIRTUALBOX_HOST_DNS_RESOLVER' },
+  { name: 'virtualbox-nat-nictype', type: 'string', description: 'Specify the Network Adapter Type', default: '82540EM', env: 'VIRTUALBOX_NAT_NICTYPE' },
+  { name: 'virtualbox-hostonly-cidr', type: 'string', description: 'Specify the Host Only CIDR', default: '192.168.99.1/24', env: 'VIRTUALBOX_HOSTONLY_CIDR' },
+  { name: 'virtualbox-hostonly-nictype', type: 'string', description: 'Specify the Host Only Network Adapter Type', default: '82540EM', env: 'VIRTUALBOX_HOSTONLY_NIC_TYPE' },
+  { name: 'virtualbox-hostonly-nicpromisc', type: 'string', description: 'Specify the Host Only Network Adapter Promiscuous Mode', default: 'deny', env: 'VIRTUALBOX_HOSTONLY_NIC_PROMISC' },
+  { name: 'virtualbox-hostonly-no-dhcp', type: 'bool', description: 'Disable the Host Only DHCP Server', env: 'VIRTUALBOX_HOSTONLY_NO_DHCP' },
+  { name: 'virtualbox-ui-type', type: 'string', description: 'Specify the UI Type: (gui|sdl|headless|separate)', default: 'headless', env: 'VIRTUALBOX_UI_TYPE' },
+  { name: 'virtualbox-no-share', type: 'bool', description: 'Disable the mount of your home directory', env: 'VIRTUALBOX_NO_SHARE' },
+  { name: 'virtualbox-share-folder', type: 'string', description: 'Mount the specified directory instead of the default home location. Format: dir:name', env: 'VIRTUALBOX_SHARE_FOLDER' },
+  { name: 'virtualbox-no-dns-proxy', type: 'bool', description: 'Disable proxying all DNS requests to the host', env: 'VIRTUALBOX_NO_DNS_PROXY' },
+  { name: 'virtualbox-no-vtx-check', type: 'bool', description: 'Disable checking for the availability of hardware virtualization before the vm is started', env: 'VIRTUALBOX_NO_VTX_CHECK' },
+  { name: 'virtualbox-ssh-user', type: 'string', description: 'User cloud-init creates for SSH (boot2docker: docker)', default: 'docker' },
+];
+
+export interface VirtualboxSettings {
+  memory: number;
+  cpus: number;
+  diskSize: number;
+  imageUrl: string;
+  boot2dockerUrl: string;
+  importVm: string;
+  hostDnsResolver: boolean;
+  dnsProxy: boolean;
+  natNicType: string;
+  hostOnlyCidr: string;
+  hostOnlyNicType: string;
+  hostOnlyPromisc: string;
+  hostOnlyDhcp: boolean;
+  uiType: string;
+  share?: { name: string; path: string };
+  vtxCheck: boolean;
+  sshUser: string;
+}
+
+function oneOf(flag: string, value: string, allowed: string[]): string {
+  if (!allowed.includes(value)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, not "${value}"`);
+  return value;
+}
+
+/** "a.b.c.d/n" with the host's own address on the network, as Docker Machine takes it. */
+export function parseCidr(cidr: string): { ip: string; prefix: number } {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr.trim());
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 30 || Number(m[5]) < 8) {
+    throw new UsageError(`--virtualbox-hostonly-cidr "${cidr}" is not an IPv4 CIDR such as 192.168.99.1/24`);
+  }
+  return { ip: m.slice(1, 5).join('.'), prefix: Number(m[5]) };
+}
+
+export function parseVirtualboxFlags(flags: FlagValues, cpuCount: () => number): VirtualboxSettings {
+  const memory = flagInt(flags['virtualbox-memory'], 1024);
+  let cpus = flagInt(flags['virtualbox-cpu-count'], 1);
+  if (flags['virtualbox-cpu-count'] === -1) cpus = cpuCount();
+  const diskSize = flagInt(flags['virtualbox-disk-size'], 20000);
+  if (memory < 128) throw new UsageError('--virtualbox-memory is in MB and must be at least 128');
+  if (cpus < 1) throw new UsageError('--virtualbox-cpu-count must be at least 1 (or -1 for every CPU)');
+  if (diskSize < 1000) throw new UsageError('--virtualbox-disk-size is in MB and must be at least 1000');
+  const cidr = flagString(flags['virtualbox-hostonly-cidr'], '192.168.99.1/24');
+  parseCidr(cidr);
+  let share: { name: string; path: string } | undefined = defaultShare();
+  const custom = flagString(flags['virtualbox-share-folder']);
+  if (custom) {
+    // "dir:name"; a Windows path has a colon of its own after the drive letter.
+    const at = custom.lastIndexOf(':');
+    if (at <= 1) throw new UsageError(`--virtualbox-share-folder "${custom}" must be dir:name`);
+    share = { path: custom.slice(0, at), name: custom.slice(at + 1) };
+  }
+  if (flags['virtualbox-no-share'] === true) share = undefined;
+  const boot2dockerUrl = flagString(flags['virtualbox-boot2docker-url']);
+  const imageUrl = flagString(flags['virtualbox-image-url']);
+  if (boot2dockerUrl && imageUrl) throw new UsageError('--virtualbox-boot2docker-url and --virtualbox-image-url exclude each other: pick one');
+  return {
+    memory,
+    cpus,
+    diskSize,
+    imageUrl,
+    boot2dockerUrl,
+    importVm: flagString(flags['virtualbox-import-boot2docker-vm']),
+    hostDnsResolver: flags['virtualbox-host-dns-resolver'] === true,
+    dnsProxy: flags['virtualbox-no-dns-proxy'] !== true,
+    natNicType: oneOf('virtualbox-nat-nictype', flagString(flags['virtualbox-nat-nictype'], '82540EM'), NIC_TYPES),
+    hostOnlyCidr: cidr,
+    hostOnlyNicType: oneOf('virtualbox-hostonly-nictype', flagString(flags['virtualbox-hostonly-nictype'], '82540EM'), NIC_TYPES),
+    hostOnlyPromisc: oneOf('virtualbox-hostonly-nicpromisc', flagString(flags['virtualbox-hostonly-nicpromisc'], 'deny'), PROMISC),
+    hostOnlyDhcp: flags['virtualbox-hostonly-no-dhcp'] !== true,
+    uiType: oneOf('virtualbox-ui-type', flagString(flags['virtualbox-ui-type'], 'headless'), UI_TYPES),
+    ...(share ? { share } : {}),
+    vtxCheck: flags['virtualbox-no-vtx-check'] !== true,
+    sshUser: boot2dockerUrl || flagString(flags['virtualbox-import-boot2docker-vm']) ? 'docker' : flagString(flags['virtualbox-ssh-user'], 'docker'),
+  };
+}

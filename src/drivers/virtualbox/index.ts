@@ -1,0 +1,502 @@
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cpus as hostCpus, homedir } from 'node:os';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DriverError, HostNotRunningError, progName, UsageError } from '../../errors.js';
+import { baseDriverConfig } from '../base.js';
+import type { Driver, DriverConfig, DriverContext, DriverModule, FlagValues, MachineState } from '../driver.js';
+import { parseVirtualboxFlags, virtualboxFlags } from './flags.js';
+import { ensureHostOnly, chooseHostOnly, hostInterfaces, hostOnlyPlan } from './network.js';
+import { parseGuestProperty, parseHostOnlyIfs, parseHwVirt, parseMachineReadable, parseNatRules, parseVersion, parseVmList } from './parse.js';
+import { vboxManage, VBoxManageError, type VBoxManage } from './vboxmanage.js';
+
+const ENGINE_PORT = 2376;
+const CONTROLLER = 'SATA';
+const VTX_DISABLED = /VERR_VMX_MSR_ALL_VMX_DISABLED|VERR_VMX_MSR_VMX_DISABLED|VERR_SVM_DISABLED|VERR_VMX_NO_VMX|VERR_SVM_NO_SVM|VT-x is disabled|AMD-V is disabled|VT-x is not available|AMD-V is not available/;
+const VTX_MESSAGE = "This computer doesn't have VT-X/AMD-v enabled. Enabling it in the BIOS is mandatory";
+
+/** VirtualBox's MACs start 08:00:27; the rest comes from the machine's name, so a rebuilt VM keeps its leases. */
+export function vboxMac(name: string, nic: number): string {
+  let h = 2166136261;
+  for (const c of `${name}/${nic}`) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+  return ['08', '00', '27', ...[16, 8, 0].map((s) => ((h >>> s) & 0xff).toString(16).padStart(2, '0'))].join('').toUpperCase();
+}
+const colonMac = (mac: string) => mac.toLowerCase().replace(/(..)(?!$)/g, '$1:');
+
+/** The boot2docker ISO's automounter formats a disk whose first bytes are this tar, keeping the key in it. */
+async function formatMeDisk(publicKey: string): Promise<Buffer> {
+  const { tarArchive } = await import('../../images/tar.js');
+  const magic = 'boot2docker, please format-me';
+  return tarArchive([
+    { name: magic, mode: 0o644, body: magic },
+    { name: '.ssh/', mode: 0o700 },
+    { name: '.ssh/authorized_keys', mode: 0o644, body: publicKey + '\n' },
+    { name: '.ssh/authorized_keys2', mode: 0o644, body: publicKey + '\n' },
+  ]);
+}
+
+function localPath(urlOrPath: string): string | undefined {
+  if (urlOrPath.startsWith('file://')) return fileURLToPath(urlOrPath);
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(urlOrPath)) return urlOrPath;
+  return undefined;
+}
+
+/** A Docker host as a VirtualBox VM: a cloud image with a NoCloud seed, or a boot2docker ISO. */
+class VirtualboxDriver implements Driver {
+  readonly name = 'virtualbox';
+  readonly provisionable = true;
+  // cloud-init installs the key during boot: sshd may turn it away for a while first.
+  readonly sshKeySettleMs = 5 * 60_000;
+  private cfg: DriverConfig;
+  private vboxClient?: VBoxManage;
+
+  constructor(
+    private readonly ctx: DriverContext,
+    saved?: DriverConfig,
+  ) {
+    // Docker Machine's field names, so its stores' virtualbox machines keep working.
+    this.cfg = saved ?? {
+      ...baseDriverConfig(ctx),
+      SSHUser: 'docker',
+      SSHPort: 0,
+      CPU: 1,
+      Memory: 1024,
+      DiskSize: 20000,
+      NatNicType: '82540EM',
+      ImageURL: '',
+      Boot2DockerURL: '',
+      Boot2DockerImportVM: '',
+      HostDNSResolver: false,
+      HostOnlyCIDR: '192.168.99.1/24',
+      HostOnlyNicType: '82540EM',
+      HostOnlyPromiscMode: 'deny',
+      UIType: 'headless',
+      HostOnlyNoDHCP: false,
+      NoShare: false,
+      DNSProxy: true,
+      NoVTXCheck: false,
+      ShareFolder: '',
+      UUID: '',
+      HostOnlyMAC: '',
+    };
+  }
+
+  private get vbox(): VBoxManage {
+    this.vboxClient ??= vboxManage((l) => this.ctx.log.debug(l));
+    return this.vboxClient;
+  }
+  private get vm(): string {
+    return this.ctx.machineName;
+  }
+  private get diskPath(): string {
+    return join(this.ctx.machineDir, this.isBoot2Docker ? 'disk.vmdk' : 'disk.vdi');
+  }
+  private get seedPath(): string {
+    return join(this.ctx.machineDir, this.isBoot2Docker ? 'boot2docker.iso' : 'seed.iso');
+  }
+  private get isBoot2Docker(): boolean {
+    return Boolean(this.cfg.Boot2DockerURL || this.cfg.Boot2DockerImportVM);
+  }
+  private get hostOnlyMac(): string {
+    return String(this.cfg.HostOnlyMAC || vboxMac(this.vm, 2));
+  }
+
+  config(): DriverConfig {
+    return this.cfg;
+  }
+
+  setConfigFromFlags(flags: FlagValues): void {
+    const s = parseVirtualboxFlags(flags, () => hostCpus().length);
+    Object.assign(this.cfg, {
+      CPU: s.cpus,
+      Memory: s.memory,
+      DiskSize: s.diskSize,
+      ImageURL: s.imageUrl,
+      Boot2DockerURL: s.boot2dockerUrl,
+      Boot2DockerImportVM: s.importVm,
+      HostDNSResolver: s.hostDnsResolver,
+      DNSProxy: s.dnsProxy,
+      NatNicType: s.natNicType,
+      HostOnlyCIDR: s.hostOnlyCidr,
+      HostOnlyNicType: s.hostOnlyNicType,
+      HostOnlyPromiscMode: s.hostOnlyPromisc,
+      HostOnlyNoDHCP: !s.hostOnlyDhcp,
+      UIType: s.uiType,
+      NoShare: !s.share,
+      ShareFolder: s.share ? `${s.share.path}:${s.share.name}` : '',
+      NoVTXCheck: !s.vtxCheck,
+      SSHUser: s.sshUser,
+      SSHKeyPath: join(this.ctx.machineDir, 'id_ed25519'),
+      HostOnlyMAC: vboxMac(this.vm, 2),
+    });
+  }
+
+  async preCreateCheck(): Promise<void> {
+    const out = await this.vbox.run(['--version']);
+    const v = parseVersion(out);
+    if (!v) throw new DriverError(`Could not read VirtualBox's version from "${this.vbox.path} --version" (it printed "${out.trim()}")`);
+    if (v.major < 6 || (v.major === 6 && v.minor < 1)) {
+      throw new DriverError(`VirtualBox 6.1 or later is needed, and ${this.vbox.path} is ${v.raw}: upgrade from https://www.virtualbox.org/wiki/Downloads`);
+    }
+    this.ctx.log.debug(`VirtualBox ${v.raw} at ${this.vbox.path}`);
+    if (!this.cfg.NoVTXCheck && parseHwVirt(await this.vbox.run(['list', 'hostinfo'])) === false) {
+      throw new DriverError(`${VTX_MESSAGE} (or pass --virtualbox-no-vtx-check to try anyway)`);
+    }
+    const vms = parseVmList(await this.vbox.run(['list', 'vms']));
+    if (vms.some((m) => m.name === this.vm)) {
+      throw new DriverError(`VirtualBox already has a VM named "${this.vm}": pick another machine name, or delete that VM with "VBoxManage unregistervm ${this.vm} --delete"`);
+    }
+    const importVm = String(this.cfg.Boot2DockerImportVM);
+    if (importVm && !vms.some((m) => m.name === importVm)) throw new UsageError(`--virtualbox-import-boot2docker-vm: VirtualBox has no VM named "${importVm}"`);
+    for (const [flag, url] of [['--virtualbox-boot2docker-url', this.cfg.Boot2DockerURL], ['--virtualbox-image-url', this.cfg.ImageURL]] as const) {
+      const p = url ? localPath(String(url)) : undefined;
+      if (p && !existsSync(p)) throw new UsageError(`${flag} "${String(url)}" does not exist`);
+    }
+    const share = this.share();
+    if (share && !existsSync(share.path)) throw new UsageError(`--virtualbox-share-folder: ${share.path} does not exist (or pass --virtualbox-no-share)`);
+    // The host-only network is checked before anything is made; it is set up at start.
+    chooseHostOnly(hostOnlyPlan(String(this.cfg.HostOnlyCIDR)), parseHostOnlyIfs(await this.vbox.run(['list', 'hostonlyifs'])), hostInterfaces());
+  }
+
+  private share(): { path: string; name: string } | undefined {
+    const s = String(this.cfg.ShareFolder ?? '');
+    if (this.cfg.NoShare || !s) return undefined;
+    const at = s.lastIndexOf(':');
+    return { path: s.slice(0, at), name: s.slice(at + 1) };
+  }
+
+  private cacheDir(): string {
+    return process.env.MACHINE_CACHE_DIR || join(this.ctx.storePath, 'cache');
+  }
+
+  private async source(url: string, unverified: boolean): Promise<string> {
+    const local = localPath(url);
+    if (local) return local;
+    const { cachedImage } = await import('../../images/download.js');
+    return cachedImage({ url, cacheDir: this.cacheDir(), log: this.ctx.log, unverified });
+  }
+
+  async create(): Promise<void> {
+    const log = this.ctx.log;
+    await mkdir(this.ctx.machineDir, { recursive: true });
+    const { generateKeyPair } = await import('../../ssh/keys.js');
+    const keyPath = String(this.cfg.SSHKeyPath || join(this.ctx.machineDir, 'id_ed25519'));
+    this.cfg.SSHKeyPath = keyPath;
+    const importVm = String(this.cfg.Boot2DockerImportVM);
+    let publicKey = '';
+    if (importVm && existsSync(join(homedir(), '.ssh', 'id_boot2docker'))) {
+      // The imported VM's disk trusts boot2docker's old key, as Docker Machine's import did.
+      await copyFile(join(homedir(), '.ssh', 'id_boot2docker'), keyPath);
+      await copyFile(join(homedir(), '.ssh', 'id_boot2docker.pub'), `${keyPath}.pub`).catch(() => undefined);
+    } else {
+      publicKey = (await generateKeyPair(keyPath, `machine-${this.vm}`)).publicKey;
+    }
+
+    if (importVm) {
+      log.info(`Importing the disk of VM "${importVm}"...`);
+      const info = parseMachineReadable(await this.vbox.run(['showvminfo', importVm, '--machinereadable']));
+      const disk = [...info.entries()].find(([k, v]) => /-0-0$/.test(k) && /\.(vmdk|vdi|vhd)$/i.test(v))?.[1];
+      if (!disk) throw new DriverError(`VM "${importVm}" has no disk to import`);
+      await this.vbox.run(['clonemedium', 'disk', disk, this.diskPath]);
+      await copyFile(await this.source(String(this.cfg.Boot2DockerURL || ''), true).catch(() => ''), this.seedPath).catch(() => undefined);
+    } else if (this.cfg.Boot2DockerURL) {
+      log.info('Copying the boot2docker ISO to the machine directory...');
+      await copyFile(await this.source(String(this.cfg.Boot2DockerURL), true), this.seedPath);
+      log.info('Creating the disk image...');
+      const tar = await formatMeDisk(publicKey);
+      await this.vbox.run(['convertfromraw', 'stdin', this.diskPath, String(Number(this.cfg.DiskSize) * 2 ** 20), '--format', 'VMDK'], { stdin: tar });
+    } else {
+      const { DEFAULT_IMAGE_URL } = await import('../../images/download.js');
+      const image = await this.source(String(this.cfg.ImageURL || DEFAULT_IMAGE_URL), false);
+      log.info('Creating the disk image from the cloud image...');
+      if (['.raw', '.img'].includes(extname(image).toLowerCase()) && !(await isQcow(image))) {
+        await this.vbox.run(['convertfromraw', image, this.diskPath, '--format', 'VDI']);
+      } else {
+        await this.vbox.run(['clonemedium', 'disk', image, this.diskPath, '--format', 'VDI']);
+      }
+      await this.vbox.run(['modifymedium', 'disk', this.diskPath, '--resize', String(this.cfg.DiskSize)]);
+      const { buildSeed } = await import('../../images/seed.js');
+      await writeFile(
+        this.seedPath,
+        buildSeed({
+          hostname: this.vm,
+          user: this.cfg.SSHUser || 'docker',
+          publicKey,
+          nics: [{ mac: colonMac(vboxMac(this.vm, 1)) }, { mac: colonMac(this.hostOnlyMac), ...(this.cfg.HostOnlyNoDHCP ? { address: this.staticAddress() } : {}) }],
+        }),
+      );
+    }
+
+    log.info('Creating VirtualBox VM...');
+    const created = await this.vbox.run(['createvm', '--basefolder', this.ctx.machineDir, '--name', this.vm, '--register']);
+    this.cfg.UUID = /UUID: ([0-9a-f-]{36})/i.exec(created)?.[1] ?? '';
+    const b2d = this.isBoot2Docker;
+    await this.vbox.run([
+      'modifyvm', this.vm,
+      '--ostype', b2d ? 'Linux26_64' : 'Debian_64',
+      '--firmware', 'bios',
+      '--cpus', String(this.cfg.CPU),
+      '--memory', String(this.cfg.Memory),
+      '--acpi', 'on', '--ioapic', 'on', '--rtcuseutc', 'on', '--pae', 'on', '--hpet', 'on',
+      '--hwvirtex', 'on', '--nestedpaging', 'on', '--largepages', 'on', '--vtxvpid', 'on',
+      '--boot1', b2d ? 'dvd' : 'disk', '--boot2', b2d ? 'disk' : 'dvd', '--boot3', 'none', '--boot4', 'none',
+      // The console goes to a file: the first place to look when a VM does not come up.
+      '--uart1', '0x3F8', '4', '--uartmode1', 'file', join(this.ctx.machineDir, 'console.log'),
+    ]);
+    await this.vbox.run([
+      'modifyvm', this.vm,
+      '--nic1', 'nat', '--nictype1', String(this.cfg.NatNicType), '--cableconnected1', 'on', '--macaddress1', vboxMac(this.vm, 1),
+      '--natdnshostresolver1', this.cfg.HostDNSResolver ? 'on' : 'off',
+      '--natdnsproxy1', this.cfg.DNSProxy ? 'on' : 'off',
+    ]);
+    await this.vbox.run(['storagectl', this.vm, '--name', CONTROLLER, '--add', 'sata', '--hostiocache', 'on', '--portcount', '2']);
+    const disk = ['--type', 'hdd', '--medium', this.diskPath];
+    const dvd = ['--type', 'dvddrive', '--medium', this.seedPath];
+    await this.vbox.run(['storageattach', this.vm, '--storagectl', CONTROLLER, '--port', '0', '--device', '0', ...(b2d ? dvd : disk)]);
+    if (!importVm || existsSync(this.seedPath)) {
+      await this.vbox.run(['storageattach', this.vm, '--storagectl', CONTROLLER, '--port', '1', '--device', '0', ...(b2d ? disk : dvd)]);
+    }
+    const share = this.share();
+    if (share) {
+      await this.vbox.run(['sharedfolder', 'add', this.vm, '--name', share.name, '--hostpath', share.path, '--automount']);
+      await this.vbox.run(['setextradata', this.vm, `VBoxInternal2/SharedFoldersEnableSymlinksCreate/${share.name}`, '1']);
+    }
+    await this.start();
+  }
+
+  /** Without DHCP the seed gives the VM a fixed address in the upper half of the lease range. */
+  private staticAddress(): string {
+    const plan = hostOnlyPlan(String(this.cfg.HostOnlyCIDR));
+    const lower = plan.dhcp.lower.split('.').map(Number);
+    let h = 0;
+    for (const c of this.vm) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+    lower[3] = lower[3]! + 50 + (h % 100);
+    return `${lower.join('.')}/${plan.prefix}`;
+  }
+
+  private async info(): Promise<Map<string, string> | undefined> {
+    try {
+      return parseMachineReadable(await this.vbox.run(['showvminfo', this.vm, '--machinereadable']));
+    } catch (err) {
+      if (err instanceof VBoxManageError && err.notFound) return undefined;
+      throw err;
+    }
+  }
+
+  async start(): Promise<void> {
+    const info = await this.info();
+    if (!info) throw this.gone();
+    const state = info.get('VMState');
+    if (state === 'running') return;
+    if (state === 'paused') {
+      await this.vbox.run(['controlvm', this.vm, 'resume']);
+      return;
+    }
+    if (state !== 'saved') {
+      // NICs can only change while the VM is off; a saved VM keeps what it had.
+      const plan = hostOnlyPlan(String(this.cfg.HostOnlyCIDR));
+      const ifName = await ensureHostOnly(this.vbox, plan, { dhcp: !this.cfg.HostOnlyNoDHCP, log: (l) => this.ctx.log.info(l) });
+      await this.vbox.run([
+        'modifyvm', this.vm,
+        '--nic2', 'hostonly', '--nictype2', String(this.cfg.HostOnlyNicType), '--nicpromisc2', String(this.cfg.HostOnlyPromiscMode),
+        '--hostonlyadapter2', ifName, '--cableconnected2', 'on', '--macaddress2', this.hostOnlyMac,
+      ]);
+      await this.forwardSsh(info);
+    }
+    this.ctx.log.info('Starting the VM...');
+    try {
+      await this.vbox.run(['startvm', this.vm, '--type', String(this.cfg.UIType || 'headless')]);
+    } catch (err) {
+      if (err instanceof VBoxManageError && VTX_DISABLED.test(err.stderr)) {
+        const line = err.stderr.split(/\r?\n/).find((l) => VTX_DISABLED.test(l)) ?? '';
+        throw new DriverError(`${VTX_MESSAGE} (VirtualBox: ${line.replace(/^VBoxManage(\.exe)?: error: /, '').trim()})`, { cause: err });
+      }
+      throw err;
+    }
+    this.ctx.log.info('Waiting for an IP...');
+    await this.waitForIP(this.ctx.bootTimeoutMs ?? 120_000);
+  }
+
+  /** SSH through a NAT port forward on 127.0.0.1; the port is kept across starts while it is free. */
+  private async forwardSsh(info: Map<string, string>): Promise<void> {
+    const { freePort, portFree } = await import('../tcp.js');
+    let port = Number(this.cfg.SSHPort);
+    if (!port || port === 22 || !(await portFree(port))) port = await freePort();
+    const rule = parseNatRules(info).find((r) => r.name === 'ssh');
+    if (rule && rule.hostPort === port && rule.hostIp === '127.0.0.1' && rule.guestPort === 22) {
+      this.cfg.SSHPort = port;
+      return;
+    }
+    if (rule) await this.vbox.run(['modifyvm', this.vm, '--natpf1', 'delete', 'ssh']);
+    await this.vbox.run(['modifyvm', this.vm, '--natpf1', `ssh,tcp,127.0.0.1,${port},,22`]);
+    this.cfg.SSHPort = port;
+  }
+
+  /**
+   * The host-only address: from the guest additions when the image has them (boot2docker),
+   * else asked over SSH, as the address of the NIC with the host-only adapter's MAC.
+   */
+  private async waitForIP(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const fromAdditions = parseGuestProperty(await this.vbox.run(['guestproperty', 'get', this.vm, '/VirtualBox/GuestInfo/Net/1/V4/IP']));
+    if (fromAdditions) {
+      this.cfg.IPAddress = fromAdditions;
+      return;
+    }
+    const { waitForSsh, SshDisconnectedError } = await import('../../ssh/index.js');
+    const target = { host: '127.0.0.1', port: Number(this.cfg.SSHPort), user: this.getSSHUsername(), privateKeyPath: this.getSSHKeyPath() };
+    const mac = colonMac(this.hostOnlyMac);
+    const started = Date.now();
+    for (;;) {
+      let session;
+      try {
+        session = await waitForSsh(target, {
+          hostKey: { machine: this.vm, knownHostsPath: join(this.ctx.machineDir, 'known_hosts'), mode: 'pin-on-first-use' },
+          debug: (l) => this.ctx.log.debug(l),
+          timeoutMs: Math.max(1000, deadline - Date.now()),
+          authSettleMs: Math.max(0, this.sshKeySettleMs - (Date.now() - started)),
+        });
+      } catch (err) {
+        throw new DriverError(
+          `VM "${this.vm}" did not answer SSH on 127.0.0.1:${target.port} within ${Math.round(timeoutMs / 1000)} s (${(err as Error).message.split(':')[0]}): see its console in ${join(this.ctx.machineDir, 'console.log')}`,
+          { cause: err },
+        );
+      }
+      try {
+        const ip = addressOf(mac, (await session.exec('ip -o link show; echo @@addr; ip -o -4 addr show')).stdout);
+        if (ip) {
+          this.cfg.IPAddress = ip;
+          return;
+        }
+      } catch (err) {
+        // First boot restarts sshd (cloud-init's ssh module): connect again.
+        if (!(err instanceof SshDisconnectedError)) throw err;
+      } finally {
+        session.close();
+      }
+      if (Date.now() > deadline) {
+        throw new DriverError(`VM "${this.vm}" has no address on its host-only adapter (MAC ${mac}) after ${Math.round(timeoutMs / 1000)} s: check the DHCP server of --virtualbox-hostonly-cidr ${String(this.cfg.HostOnlyCIDR)}`);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  private gone(): DriverError {
+    return new DriverError(`VirtualBox has no VM named "${this.vm}" any more: remove the machine with "${progName()} rm -f ${this.vm}"`);
+  }
+
+  private async vmState(): Promise<string | undefined> {
+    return (await this.info())?.get('VMState');
+  }
+
+  async stop(): Promise<void> {
+    const state = await this.vmState();
+    if (state === undefined) throw this.gone();
+    if (state !== 'running' && state !== 'paused') return;
+    await this.vbox.run(['controlvm', this.vm, 'acpipowerbutton']);
+    const timeoutMs = Number(process.env.MACHINE_VIRTUALBOX_STOP_TIMEOUT ?? 90) * 1000;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if ((await this.vmState()) !== 'running') return;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    this.ctx.log.info(`The VM did not shut down within ${timeoutMs / 1000} s of the ACPI power button: powering it off`);
+    await this.vbox.run(['controlvm', this.vm, 'poweroff']);
+  }
+
+  async kill(): Promise<void> {
+    const state = await this.vmState();
+    if (state === undefined) throw this.gone();
+    if (['running', 'paused', 'stuck', 'starting', 'stopping'].includes(state)) await this.vbox.run(['controlvm', this.vm, 'poweroff']);
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** Whatever create got to: the VM and its files, or only the disk it had cloned. */
+  async remove(): Promise<void> {
+    const state = await this.vmState();
+    if (state !== undefined) {
+      if (['running', 'paused', 'stuck', 'starting', 'stopping'].includes(state)) await this.vbox.run(['controlvm', this.vm, 'poweroff']);
+      await this.vbox.run(['unregistervm', this.vm, '--delete']);
+    } else if (existsSync(this.diskPath)) {
+      await this.vbox.run(['closemedium', 'disk', this.diskPath, '--delete']).catch(() => undefined);
+    }
+    await rm(this.diskPath, { force: true });
+  }
+
+  async getState(): Promise<MachineState> {
+    const state = await this.vmState();
+    switch (state) {
+      case undefined:
+        throw this.gone();
+      case 'running':
+        return 'Running';
+      case 'paused':
+        return 'Paused';
+      case 'saved':
+        return 'Saved';
+      case 'poweroff':
+      case 'aborted':
+        return 'Stopped';
+      case 'stopping':
+        return 'Stopping';
+      case 'starting':
+      case 'restoring':
+        return 'Starting';
+      default:
+        return 'Error';
+    }
+  }
+
+  async getIP(): Promise<string> {
+    if (!this.cfg.IPAddress) throw new HostNotRunningError(this.vm);
+    return String(this.cfg.IPAddress);
+  }
+  async getURL(): Promise<string> {
+    return `tcp://${await this.getIP()}:${ENGINE_PORT}`;
+  }
+  async getSSHHostname(): Promise<string> {
+    return '127.0.0.1';
+  }
+  async getSSHPort(): Promise<number> {
+    return Number(this.cfg.SSHPort);
+  }
+  getSSHUsername(): string {
+    return this.cfg.SSHUser || 'docker';
+  }
+  getSSHKeyPath(): string {
+    return this.cfg.SSHKeyPath;
+  }
+}
+
+/** The IPv4 address of the interface with this MAC, from `ip -o link` and `ip -o -4 addr` output. */
+export function addressOf(mac: string, out: string): string | undefined {
+  const [links = '', addrs = ''] = out.split('@@addr');
+  let dev: string | undefined;
+  for (const m of links.matchAll(/^\d+:\s+([^:@\s]+)[^\n]*link\/ether ([0-9a-f:]+)/gm)) if (m[2] === mac) dev = m[1];
+  if (!dev) return undefined;
+  return new RegExp(`^\\d+:\\s+${dev.replace(/[.]/g, '\\.')}\\s+inet (\\d+\\.\\d+\\.\\d+\\.\\d+)/`, 'm').exec(addrs)?.[1];
+}
+
+async function isQcow(path: string): Promise<boolean> {
+  const { open } = await import('node:fs/promises');
+  const f = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(4);
+    await f.read(buf, 0, 4, 0);
+    return buf.toString('latin1') === 'QFI\xfb';
+  } finally {
+    await f.close();
+  }
+}
+
+const virtualbox: DriverModule = {
+  name: 'virtualbox',
+  flags: virtualboxFlags,
+  newDriver: (ctx, saved) => new VirtualboxDriver(ctx, saved),
+};
+export default virtualbox;

@@ -1,0 +1,153 @@
+import { execFileSync } from 'node:child_process';
+import { networkInterfaces } from 'node:os';
+import { DriverError } from '../../errors.js';
+import { parseCidr } from './flags.js';
+import { parseDhcpServers, parseHostOnlyIfs, type HostOnlyIf } from './parse.js';
+import { VBoxManageError, type VBoxManage } from './vboxmanage.js';
+
+const toInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+const toIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+const maskOf = (prefix: number) => toIp(prefix === 0 ? 0 : 2 ** 32 - 2 ** (32 - prefix));
+const prefixOf = (mask: string) => toInt(mask).toString(2).replace(/0+$/, '').length;
+
+export interface HostOnlyPlan {
+  hostIp: string;
+  mask: string;
+  prefix: number;
+  network: string;
+  /** The DHCP server's own address and its lease range. */
+  dhcp: { ip: string; lower: string; upper: string };
+}
+
+/** From --virtualbox-hostonly-cidr: the host's address on the network and the DHCP range. */
+export function hostOnlyPlan(cidr: string): HostOnlyPlan {
+  const { ip, prefix } = parseCidr(cidr);
+  const size = 2 ** (32 - prefix);
+  const net = Math.floor(toInt(ip) / size) * size;
+  if (toInt(ip) === net) {
+    throw new DriverError(`host-only cidr must be specified with a host address, not a network address: use ${toIp(net + 1)}/${prefix} rather than ${cidr}`);
+  }
+  if (toInt(ip) === net + size - 1) throw new DriverError(`host-only cidr ${cidr} names the broadcast address: use ${toIp(net + 1)}/${prefix}`);
+  // VirtualBox's own layout for a /24: leases from .100 up, the server just below them.
+  const lower = size > 200 ? net + 100 : net + Math.floor(size / 2);
+  const upper = net + size - 2;
+  let server = lower - 1;
+  if (server === toInt(ip)) server--;
+  return { hostIp: ip, mask: maskOf(prefix), prefix, network: toIp(net), dhcp: { ip: toIp(server), lower: toIp(lower), upper: toIp(upper) } };
+}
+
+function sameNetwork(a: { ip: string; prefix: number }, b: { ip: string; prefix: number }): boolean {
+  const p = Math.min(a.prefix, b.prefix);
+  const size = 2 ** (32 - p);
+  return Math.floor(toInt(a.ip) / size) === Math.floor(toInt(b.ip) / size);
+}
+
+export interface HostInterface {
+  name: string;
+  ip: string;
+  prefix: number;
+}
+
+/** The host's IPv4 networks; on Linux also those of interfaces that are down (Node lists only running ones). */
+export function hostInterfaces(): HostInterface[] {
+  const out: HostInterface[] = [];
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    for (const a of addrs ?? []) {
+      if (a.family === 'IPv4' && !a.internal) out.push({ name, ip: a.address, prefix: prefixOf(a.netmask) });
+    }
+  }
+  if (process.platform === 'linux') {
+    try {
+      const text = execFileSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      for (const m of text.matchAll(/^\d+:\s+(\S+)\s+inet (\d+\.\d+\.\d+\.\d+)\/(\d+)/gm)) {
+        const [, name, ip, prefix] = m;
+        if (!ip!.startsWith('127.') && !out.some((h) => h.name === name && h.ip === ip)) out.push({ name: name!, ip: ip!, prefix: Number(prefix) });
+      }
+    } catch {
+      // No iproute2: the running interfaces are all there is to check.
+    }
+  }
+  return out;
+}
+
+/**
+ * The host-only interface to use: the one already on exactly this address and mask, or a new
+ * one; a network that overlaps another interface of the host's is refused before anything is made.
+ */
+export function chooseHostOnly(plan: HostOnlyPlan, existing: HostOnlyIf[], host: HostInterface[]): { reuse?: HostOnlyIf } {
+  const reuse = existing.find((i) => i.ip === plan.hostIp && i.mask === plan.mask);
+  if (reuse) return { reuse };
+  const cidr = `${plan.hostIp}/${plan.prefix}`;
+  const ours = { ip: plan.hostIp, prefix: plan.prefix };
+  for (const i of existing) {
+    if (i.ip && i.mask && sameNetwork({ ip: i.ip, prefix: prefixOf(i.mask) }, ours)) {
+      throw new DriverError(
+        `host-only cidr ${cidr} conflicts with VirtualBox host-only interface ${i.name} (${i.ip}/${prefixOf(i.mask)}): pass --virtualbox-hostonly-cidr ${i.ip}/${prefixOf(i.mask)} to share it, or a network of its own`,
+      );
+    }
+  }
+  const vbox = new Set(existing.map((i) => i.name));
+  for (const h of host) {
+    if (!vbox.has(h.name) && sameNetwork(h, ours)) {
+      throw new DriverError(
+        `host-only cidr ${cidr} conflicts with the network address of host interface ${h.name} (${h.ip}/${h.prefix}): pass --virtualbox-hostonly-cidr with another network, e.g. 192.168.99.1/24`,
+      );
+    }
+  }
+  return {};
+}
+
+/** Makes sure the host-only interface and its DHCP server exist; returns the interface's name. */
+export async function ensureHostOnly(
+  vbox: VBoxManage,
+  plan: HostOnlyPlan,
+  opts: { dhcp: boolean; log: (line: string) => void },
+): Promise<string> {
+  const existing = parseHostOnlyIfs(await vbox.run(['list', 'hostonlyifs']));
+  let { reuse } = chooseHostOnly(plan, existing, hostInterfaces());
+  let name = reuse?.name;
+  if (!name) {
+    opts.log(`Creating a new host-only adapter for ${plan.hostIp}/${plan.prefix}...`);
+    const out = await vbox.run(['hostonlyif', 'create']).catch((err: unknown) => {
+      throw hostOnlyError(err, plan);
+    });
+    name = /Interface '(.+?)' was successfully created/.exec(out)?.[1];
+    if (!name) throw new DriverError(`VBoxManage hostonlyif create did not name the interface it made: ${out.trim()}`);
+    await vbox.run(['hostonlyif', 'ipconfig', name, '--ip', plan.hostIp, '--netmask', plan.mask]).catch((err: unknown) => {
+      throw hostOnlyError(err, plan);
+    });
+    // A new interface can take a moment to show up with its address (Docker Machine saw this on Windows).
+    const seen = parseHostOnlyIfs(await vbox.run(['list', 'hostonlyifs'])).find((i) => i.name === name);
+    if (!seen || seen.ip !== plan.hostIp) throw new DriverError(`The host-only adapter ${name} we just created is not visible with ${plan.hostIp}: restart VirtualBox and retry`);
+    reuse = seen;
+  }
+  if (opts.dhcp) await ensureDhcp(vbox, name, plan);
+  return name;
+}
+
+async function ensureDhcp(vbox: VBoxManage, ifName: string, plan: HostOnlyPlan): Promise<void> {
+  const netName = `HostInterfaceNetworking-${ifName}`;
+  const servers = parseDhcpServers(await vbox.run(['list', 'dhcpservers']));
+  const cur = servers.find((s) => s.networkName === netName);
+  const want = ['--ip', plan.dhcp.ip, '--netmask', plan.mask, '--lowerip', plan.dhcp.lower, '--upperip', plan.dhcp.upper, '--enable'];
+  if (!cur) {
+    await vbox.run(['dhcpserver', 'add', '--netname', netName, ...want]);
+  } else if (!(cur.enabled && cur.ip === plan.dhcp.ip && cur.mask === plan.mask && cur.lower === plan.dhcp.lower && cur.upper === plan.dhcp.upper)) {
+    await vbox.run(['dhcpserver', 'modify', '--netname', netName, ...want]);
+  }
+}
+
+function hostOnlyError(err: unknown, plan: HostOnlyPlan): unknown {
+  if (!(err instanceof VBoxManageError)) return err;
+  if (/E_ACCESSDENIED/.test(err.stderr)) {
+    // VirtualBox 6.1.28+ on Linux and macOS allows host-only networks only in the ranges of /etc/vbox/networks.conf.
+    return new DriverError(
+      `VirtualBox refused host-only network ${plan.network}/${plan.prefix} (access denied): add "* ${plan.network}/${plan.prefix}" to /etc/vbox/networks.conf, or pass --virtualbox-hostonly-cidr 192.168.56.1/21`,
+      { cause: err },
+    );
+  }
+  if (/vboxnetctl/.test(err.stderr)) {
+    return new DriverError(`VirtualBox could not create a host-only adapter (${err.message.replace(/^VBoxManage \S+ failed: /, '')}): its kernel extension is not loaded; allow it in System Settings > Privacy & Security, or reinstall VirtualBox`, { cause: err });
+  }
+  return err;
+}
