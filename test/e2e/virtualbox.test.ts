@@ -83,10 +83,17 @@ describe.skipIf(skipReason)(`virtualbox driver against a fake VBoxManage replayi
     for (const home of homes) await removeFakeResources(`fakevbox=${home}`);
   });
 
-  for (const [version, cidr, net] of [['6.1', '192.168.213.1/24', '192.168.213'], ['7.1', '192.168.214.1/24', '192.168.214']] as const) {
-    it(`runs a whole life cycle on VirtualBox ${version} outputs: create, env, stop, start, kill, rm`, async () => {
+  const lifeCycles = [
+    { version: '6.1', cidr: '192.168.213.1/24', net: '192.168.213', boot: 'a cloud image' },
+    { version: '7.1', cidr: '192.168.214.1/24', net: '192.168.214', boot: 'a boot2docker ISO' },
+  ] as const;
+  for (const { version, cidr, net, boot } of lifeCycles) {
+    it(`runs a whole life cycle on VirtualBox ${version} outputs from ${boot}: create, env, stop, start, kill, rm`, async () => {
       const f = await fake(version, `life-${version}`);
-      const flags = ['-d', 'virtualbox', '--virtualbox-image-url', cloudImage, '--virtualbox-hostonly-cidr', cidr, '--virtualbox-memory', '2048', '--engine-install-url', 'distro', '--wait-timeout', '300'];
+      const b2d = boot === 'a boot2docker ISO';
+      const source = b2d ? ['--virtualbox-boot2docker-url', cloudImage.replace(/\.raw$/, '.iso')] : ['--virtualbox-image-url', cloudImage];
+      if (b2d) writeFileSync(cloudImage.replace(/\.raw$/, '.iso'), Buffer.alloc(1 << 16));
+      const flags = ['-d', 'virtualbox', ...source, '--virtualbox-hostonly-cidr', cidr, '--virtualbox-memory', '2048', '--engine-install-url', 'distro', '--wait-timeout', '300'];
       const created = await f.run(['create', ...flags, 'vb1']);
       expect(created.stderr + created.stdout).not.toMatch(/Error/);
       expect(created.code).toBe(0);
@@ -95,7 +102,7 @@ describe.skipIf(skipReason)(`virtualbox driver against a fake VBoxManage replayi
       const c = f.calls();
       expect(verbs(c)).toEqual([
         '--version', 'list hostinfo', 'list vms', 'list hostonlyifs',
-        'convertfromraw', 'modifymedium', 'createvm', 'modifyvm', 'modifyvm', 'storagectl', 'storageattach', 'storageattach', 'sharedfolder', 'setextradata',
+        ...(b2d ? ['convertfromraw'] : ['convertfromraw', 'modifymedium']), 'createvm', 'modifyvm', 'modifyvm', 'storagectl', 'storageattach', 'storageattach', 'sharedfolder', 'setextradata',
         'list hostonlyifs', 'hostonlyif create', 'hostonlyif ipconfig', 'list hostonlyifs', 'list dhcpservers', 'dhcpserver add',
         'modifyvm', 'modifyvm', 'startvm', 'guestproperty get',
       ]);
@@ -108,6 +115,15 @@ describe.skipIf(skipReason)(`virtualbox driver against a fake VBoxManage replayi
       expect(c).toContainEqual(['hostonlyif', 'ipconfig', ifName, '--ip', `${net}.1`, '--netmask', '255.255.255.0']);
       expect(c).toContainEqual(['dhcpserver', 'add', '--netname', `HostInterfaceNetworking-${ifName}`, '--ip', `${net}.99`, '--netmask', '255.255.255.0', '--lowerip', `${net}.100`, '--upperip', `${net}.254`, '--enable']);
       expect(c).toContainEqual(['startvm', 'vb1', '--type', 'headless']);
+      const attach = c.filter((x) => x[0] === 'storageattach').map((x) => x.slice(-3).join(' '));
+      if (b2d) {
+        // boot2docker boots from the ISO; its disk starts as the "format-me" tar with the key.
+        expect(c).toContainEqual(['convertfromraw', 'stdin', join(machineDir, 'disk.vmdk'), String(20000 * 2 ** 20), '--format', 'VMDK']);
+        expect(attach).toEqual([`dvddrive --medium ${join(machineDir, 'boot2docker.iso')}`, `hdd --medium ${join(machineDir, 'disk.vmdk')}`]);
+      } else {
+        expect(c).toContainEqual(['convertfromraw', cloudImage, join(machineDir, 'disk.vdi'), '--format', 'VDI']);
+        expect(attach).toEqual([`hdd --medium ${join(machineDir, 'disk.vdi')}`, `dvddrive --medium ${join(machineDir, 'seed.iso')}`]);
+      }
       const natpf = c.find((x) => x[0] === 'modifyvm' && x[2] === '--natpf1');
       expect(natpf?.[3]).toMatch(/^ssh,tcp,127\.0\.0\.1,\d+,,22$/);
       expect(c.find((x) => x[0] === 'modifyvm' && x.includes('--memory'))).toEqual(expect.arrayContaining(['--memory', '2048', '--cpus', '1']));
@@ -143,7 +159,7 @@ describe.skipIf(skipReason)(`virtualbox driver against a fake VBoxManage replayi
       expect((await f.run(['rm', '-y', 'vb1'])).code).toBe(0);
       expect(f.calls().slice(before)).toContainEqual(['unregistervm', 'vb1', '--delete']);
       expect(f.state().vms).toEqual([]);
-      expect(f.state().media.filter((m) => m.path.includes('disk.vdi'))).toEqual([]);
+      expect(f.state().media.filter((m) => /disk\.(vdi|vmdk)$/.test(m.path))).toEqual([]);
       expect((await sh('docker', ['-H', dockerHost, 'inspect', container])).code).not.toBe(0);
       expect(existsSync(machineDir)).toBe(false);
     });
