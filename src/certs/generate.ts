@@ -1,4 +1,4 @@
-import { generateKeyPair as generateKeyPairCb, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPair as generateKeyPairCb, randomBytes, sign } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -20,17 +20,25 @@ async function writeAtomic(path: string, data: string, mode: number): Promise<vo
 }
 
 /** RSA 2048 from node:crypto (fast, native), as PKCS#1 PEM like Docker Machine writes. */
-async function newKey(): Promise<{ pem: string; key: forge.pki.rsa.PrivateKey; pub: forge.pki.rsa.PublicKey }> {
+async function newKey(): Promise<{ pem: string; pub: forge.pki.rsa.PublicKey }> {
   const { privateKey, publicKey } = await generateKeyPair('rsa', {
     modulusLength: 2048,
     privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
     publicKeyEncoding: { type: 'spki', format: 'pem' },
   });
-  return {
-    pem: privateKey,
-    key: forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey,
-    pub: forge.pki.publicKeyFromPem(publicKey) as forge.pki.rsa.PublicKey,
-  };
+  return { pem: privateKey, pub: forge.pki.publicKeyFromPem(publicKey) as forge.pki.rsa.PublicKey };
+}
+
+/**
+ * forge builds the certificate; node:crypto signs it. forge's RSA in JavaScript took about
+ * 300 ms of CPU per signature, which every create paid, and parallel creates paid at once.
+ */
+function signCert(cert: forge.pki.Certificate, keyPem: string): void {
+  cert.signatureOid = cert.siginfo.algorithmOid = forge.pki.oids['sha256WithRSAEncryption']!;
+  const tbs = (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate(cert);
+  cert.tbsCertificate = tbs;
+  const der = Buffer.from(forge.asn1.toDer(tbs).getBytes(), 'binary');
+  cert.signature = sign('sha256', der, keyPem).toString('binary');
 }
 
 function serial(): string {
@@ -51,12 +59,12 @@ function baseCert(pub: forge.pki.rsa.PublicKey, subject: forge.pki.CertificateFi
   return cert;
 }
 
-async function loadCA(caCertPath: string, caKeyPath: string): Promise<{ cert: forge.pki.Certificate; key: forge.pki.PrivateKey }> {
+async function loadCA(caCertPath: string, caKeyPath: string): Promise<{ cert: forge.pki.Certificate; keyPem: string }> {
   try {
-    return {
-      cert: forge.pki.certificateFromPem(await readFile(caCertPath, 'utf8')),
-      key: forge.pki.privateKeyFromPem(await readFile(caKeyPath, 'utf8')),
-    };
+    const keyPem = await readFile(caKeyPath, 'utf8');
+    // Read as a key here, so that a broken file fails now with the message below.
+    createPrivateKey(keyPem);
+    return { cert: forge.pki.certificateFromPem(await readFile(caCertPath, 'utf8')), keyPem };
   } catch (err) {
     throw new CertError(`Cannot load the CA (${caCertPath}, ${caKeyPath}): ${(err as Error).message}; restore them, or run "regenerate-certs --client-certs"`);
   }
@@ -84,7 +92,7 @@ export async function ensureCertificates(opts: CertificateOptions): Promise<{ cr
     throw new CertError(`The CA is incomplete: ${hasCert ? caKeyPath : caCertPath} is missing; restore it, or remove ${hasCert ? caCertPath : caKeyPath} to make a new CA`);
   }
   if (!hasCert) {
-    const { pem, key, pub } = await newKey();
+    const { pem, pub } = await newKey();
     const cert = baseCert(pub, [{ name: 'organizationName', value: opts.org }, { name: 'commonName', value: `${opts.org} machine CA` }]);
     cert.setIssuer(cert.subject.attributes);
     cert.setExtensions([
@@ -92,7 +100,7 @@ export async function ensureCertificates(opts: CertificateOptions): Promise<{ cr
       { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, keyEncipherment: true, critical: true },
       { name: 'subjectKeyIdentifier' },
     ]);
-    cert.sign(key, forge.md.sha256.create());
+    signCert(cert, pem);
     await writeAtomic(caKeyPath, pem, 0o600);
     await writeAtomic(caCertPath, forge.pki.certificateToPem(cert), 0o644);
     created.push(caCertPath, caKeyPath);
@@ -114,7 +122,7 @@ export async function generateClientCert(opts: { caCertPath: string; caKeyPath: 
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'extKeyUsage', clientAuth: true },
   ]);
-  cert.sign(ca.key as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  signCert(cert, ca.keyPem);
   await writeAtomic(opts.keyPath, pem, 0o600);
   await writeAtomic(opts.certPath, forge.pki.certificateToPem(cert), 0o644);
 }
@@ -142,7 +150,7 @@ export async function generateServerCert(opts: {
       altNames: opts.hosts.map((h) => (isIP(h) ? { type: 7, ip: h } : { type: 2, value: h })),
     },
   ]);
-  cert.sign(ca.key as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  signCert(cert, ca.keyPem);
   await writeAtomic(opts.keyPath, pem, 0o600);
   await writeAtomic(opts.certPath, forge.pki.certificateToPem(cert), 0o644);
 }

@@ -2,7 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile, chmod } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { MachineError } from '../errors.js';
 
@@ -68,8 +68,17 @@ UNIT
 sed -i 's/^#\\?PermitRootLogin.*/PermitRootLogin prohibit-password/' /etc/ssh/sshd_config
 systemctl enable ssh.service >/dev/null 2>&1 || ln -sf /lib/systemd/system/ssh.service /etc/systemd/system/multi-user.target.wants/ssh.service
 # Units that have nothing to do in a container and only slow boot or fail.
-for u in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service systemd-modules-load.service sys-kernel-config.mount systemd-remount-fs.service; do
+# Each costs CPU at every boot, which parallel creates on a small host pay all at once.
+for u in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service systemd-modules-load.service sys-kernel-config.mount systemd-remount-fs.service \
+    modprobe@.service e2scrub_reap.service e2scrub_all.timer systemd-pstore.service dev-hugepages.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
+    sys-fs-fuse-connections.mount apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer fstrim.timer systemd-journal-flush.service \
+    systemd-update-utmp.service systemd-update-utmp-runlevel.service; do
   ln -sf /dev/null /etc/systemd/system/$u
+done
+# Generators run at boot and again at every daemon-reload; a container needs none of them.
+mkdir -p /etc/systemd/system-generators
+for g in /lib/systemd/system-generators/*; do
+  ln -sf /dev/null /etc/systemd/system-generators/$(basename $g)
 done
 : > /etc/machine-id
 rm -f /var/lib/dbus/machine-id
@@ -148,15 +157,20 @@ function streamed(cmd: string, args: string[], onLine?: (line: string) => void):
 }
 
 /** `docker import` of the tarball, skipped when the tag already exists. */
+/**
+ * Imports the rootfs under the tag, unless the tag already holds this very rootfs: the image
+ * carries the tarball's name (which names the recipe), so a changed recipe is imported anew.
+ */
 export async function importImage(opts: { dockerHost: string; tarPath: string; tag: string }): Promise<void> {
   const docker = ['-H', opts.dockerHost];
+  const source = basename(opts.tarPath);
   try {
-    await run('docker', [...docker, 'image', 'inspect', opts.tag]);
-    return;
+    const { stdout } = await run('docker', [...docker, 'image', 'inspect', '-f', '{{index .Config.Labels "io.machine.rootfs"}}', opts.tag]);
+    if (stdout.trim() === source) return;
   } catch {
     // not there yet
   }
-  await run('docker', [...docker, 'import', '--change', 'CMD ["/sbin/init"]', opts.tarPath, opts.tag], {
+  await run('docker', [...docker, 'import', '--change', 'CMD ["/sbin/init"]', '--change', `LABEL io.machine.rootfs=${source}`, opts.tarPath, opts.tag], {
     maxBuffer: 1 << 24,
   });
 }
