@@ -165,6 +165,30 @@ describe.skipIf(skipReason)(`virtualbox driver against a fake VBoxManage replayi
     });
   }
 
+  it('uses VirtualBox 7 host-only networks where host-only interfaces are gone (macOS): made once, then reused', async () => {
+    const f = await fake('7.0', 'hostonlynet', { MACHINE_VIRTUALBOX_HOSTONLY: 'network' });
+    // Without an engine on the host and --engine-install-url none, create stops at provisioning:
+    // after the VM booted, answered SSH and showed its host-only address.
+    const args = (name: string) => ['create', '-d', 'virtualbox', '--virtualbox-image-url', cloudImage, '--virtualbox-hostonly-cidr', '192.168.218.1/24', '--engine-install-url', 'none', '--wait-timeout', '120', name];
+    const first = await f.run(args('net1'));
+    expect(first.code).toBe(1);
+    expect(first.stderr.trim().split('\n').pop()).toMatch(/^Docker is not installed on the host and --engine-install-url is "none"/);
+    expect(first.stdout).toMatch(/Creating a new host-only network machine-192\.168\.218\.0 for 192\.168\.218\.0\/24/);
+    expect(first.stdout).toMatch(/Generating server certificate for 192\.168\.218\.100, localhost/);
+    const c = f.calls();
+    expect(c).toContainEqual(['hostonlynet', 'add', '--name', 'machine-192.168.218.0', '--netmask', '255.255.255.0', '--lower-ip', '192.168.218.100', '--upper-ip', '192.168.218.254', '--enable']);
+    expect(c).toContainEqual(['modifyvm', 'net1', '--nic2', 'hostonlynet', '--nictype2', '82540EM', '--nicpromisc2', 'deny', '--host-only-net2', 'machine-192.168.218.0', '--cableconnected2', 'on', '--macaddress2', expect.stringMatching(/^080027/)]);
+    expect(c.filter((x) => x[0] === 'hostonlyif' || x[0] === 'dhcpserver' || (x[0] === 'list' && x[1] === 'hostonlyifs'))).toEqual([]);
+    expect(f.state().vms).toEqual([]);
+
+    const before = f.calls().length;
+    const second = await f.run(args('net2'));
+    expect(second.stdout).toMatch(/Generating server certificate for 192\.168\.218\.100, localhost/);
+    const c2 = f.calls().slice(before);
+    expect(c2.filter((x) => x[0] === 'hostonlynet')).toEqual([]);
+    expect(c2.find((x) => x[0] === 'modifyvm' && x[2] === '--nic2')).toContain('machine-192.168.218.0');
+  });
+
   it('refuses a missing VBoxManage, VT-x disabled and clashing host-only networks before making anything', async () => {
     const f = await fake('7.0', 'bad');
     const base = ['-d', 'virtualbox', '--virtualbox-image-url', cloudImage];

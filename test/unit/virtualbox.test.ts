@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseVirtualboxFlags } from '../../src/drivers/virtualbox/flags.js';
-import { chooseHostOnly, hostOnlyPlan } from '../../src/drivers/virtualbox/network.js';
+import { chooseHostOnly, chooseHostOnlyNet, hostOnlyKind, hostOnlyPlan } from '../../src/drivers/virtualbox/network.js';
 import {
   parseDhcpServers,
   parseGuestProperties,
   parseGuestProperty,
   parseHostOnlyIfs,
+  parseHostOnlyNets,
   parseHwVirt,
   parseMachineReadable,
   parseNatRules,
@@ -16,6 +17,7 @@ import {
   parseVmList,
 } from '../../src/drivers/virtualbox/parse.js';
 import { firstError, vboxManageCandidates } from '../../src/drivers/virtualbox/vboxmanage.js';
+import { addressOf } from '../../src/drivers/virtualbox/index.js';
 import { repoRoot } from '../helpers/cli.js';
 
 const rec = (version: string, name: string) => readFileSync(join(repoRoot, 'drivers-test-fixtures', 'virtualbox', version, name), 'utf8');
@@ -111,6 +113,40 @@ describe('virtualbox: host-only network plan', () => {
     );
     // A wider host network that contains the host-only one clashes too.
     expect(() => chooseHostOnly(plan, [], [{ name: 'eth1', ip: '192.168.0.2', prefix: 16 }])).toThrow(/host interface eth1/);
+  });
+});
+
+describe("virtualbox: 7.x host-only networks and the guest's address", () => {
+  it('uses networks on macOS with VirtualBox 7, interfaces elsewhere, unless told', () => {
+    expect(hostOnlyKind(7, 'darwin', {})).toBe('network');
+    expect(hostOnlyKind(6, 'darwin', {})).toBe('interface');
+    expect(hostOnlyKind(7, 'linux', {})).toBe('interface');
+    expect(hostOnlyKind(7, 'linux', { MACHINE_VIRTUALBOX_HOSTONLY: 'network' })).toBe('network');
+  });
+
+  it('reads the recorded 7.x listing and reuses a network on the same range only', () => {
+    const nets = parseHostOnlyNets(rec('7.0', 'list-hostonlynets.txt'));
+    expect(nets).toEqual([{ name: 'vagrantnet-vbox1', mask: '255.255.255.0', lower: '192.168.56.0', upper: '192.168.56.0', enabled: true }]);
+    expect(chooseHostOnlyNet(hostOnlyPlan('192.168.56.1/24'), nets).reuse?.name).toBe('vagrantnet-vbox1');
+    expect(chooseHostOnlyNet(hostOnlyPlan('192.168.99.1/24'), nets)).toEqual({});
+    expect(() => chooseHostOnlyNet(hostOnlyPlan('192.168.56.1/21'), nets)).toThrow(/conflicts with VirtualBox host-only network vagrantnet-vbox1/);
+  });
+
+  it("finds the address of the NIC with the host-only adapter's MAC", () => {
+    const out = [
+      '1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00',
+      '2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP mode DEFAULT group default qlen 1000\\    link/ether 08:00:27:1a:45:65 brd ff:ff:ff:ff:ff:ff',
+      '3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP mode DEFAULT group default qlen 1000\\    link/ether 08:00:27:ae:1f:98 brd ff:ff:ff:ff:ff:ff',
+      '@@addr',
+      '1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever',
+      '2: eth0    inet 10.0.2.15/24 brd 10.0.2.255 scope global dynamic eth0\\       valid_lft 86313sec preferred_lft 86313sec',
+      '3: eth1    inet 192.168.99.100/24 brd 192.168.99.255 scope global dynamic eth1\\       valid_lft 1113sec preferred_lft 1113sec',
+    ].join('\n');
+    expect(addressOf('08:00:27:ae:1f:98', out)).toBe('192.168.99.100');
+    expect(addressOf('08:00:27:1a:45:65', out)).toBe('10.0.2.15');
+    expect(addressOf('08:00:27:00:00:01', out)).toBeUndefined();
+    // No address yet (DHCP still going).
+    expect(addressOf('08:00:27:ae:1f:98', out.split('\n').slice(0, 5).join('\n'))).toBeUndefined();
   });
 });
 

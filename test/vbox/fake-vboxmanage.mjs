@@ -48,7 +48,7 @@ function fixture(name) {
 
 const statePath = () => join(home, 'state.json');
 function load() {
-  if (!existsSync(statePath())) return { vms: [], media: [], hostonlyifs: [], dhcpservers: [] };
+  if (!existsSync(statePath())) return { vms: [], media: [], hostonlyifs: [], hostonlynets: [], dhcpservers: [] };
   return JSON.parse(readFileSync(statePath(), 'utf8'));
 }
 function save(state) {
@@ -112,17 +112,41 @@ const toInt = (ip) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 const toIp = (n) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 const prefixOf = (mask) => toInt(mask).toString(2).replace(/0+$/, '').length;
 
-function ensureIfNetwork(ifc) {
-  const net = `${LABEL}-${ifc.name}`;
+/** The Docker bridge that stands for a host-only interface or network, named as the host would see it. */
+function ensureIfNetwork(b) {
+  const net = `${LABEL}-${b.key}`;
   if (tryDocker(['network', 'inspect', net]) !== undefined) return net;
-  const prefix = prefixOf(ifc.mask);
+  const prefix = prefixOf(b.mask);
   const size = 2 ** (32 - prefix);
-  const subnet = `${toIp(Math.floor(toInt(ifc.ip) / size) * size)}/${prefix}`;
+  const subnet = `${toIp(Math.floor(toInt(b.gateway) / size) * size)}/${prefix}`;
   docker([
-    'network', 'create', '--driver', 'bridge', '--subnet', subnet, '--gateway', ifc.ip,
-    '-o', `com.docker.network.bridge.name=${ifc.name}`, '--label', `${LABEL}=${home}`, net,
+    'network', 'create', '--driver', 'bridge', '--subnet', subnet, '--gateway', b.gateway,
+    '-o', `com.docker.network.bridge.name=${b.bridge}`, '--label', `${LABEL}=${home}`, net,
   ]);
   return net;
+}
+
+/** Where NIC 2 plugs in: a host-only interface (its DHCP server, if any) or a 7.x host-only network. */
+function backingOf(vm, state) {
+  const nic2 = vm.nics[2];
+  if (nic2?.type === 'hostonly') {
+    const ifc = state.hostonlyifs.find((i) => i.name === nic2.adapter);
+    if (!ifc) {
+      throw new Fail(`VBoxManage: error: Failed to open a session for the virtual machine ${vm.name}.\nVBoxManage: error: Nonexistent host networking interface, name '${nic2.adapter}' (VERR_INTERNAL_ERROR)\n`);
+    }
+    const dhcp = state.dhcpservers.find((d) => d.netname === `HostInterfaceNetworking-${ifc.name}` && d.enabled);
+    return { key: ifc.name, bridge: ifc.name, gateway: ifc.ip, mask: ifc.mask, range: dhcp ? { lower: dhcp.lower, upper: dhcp.upper } : undefined };
+  }
+  if (nic2?.type === 'hostonlynet') {
+    const i = (state.hostonlynets ?? []).findIndex((n) => n.name === nic2.network);
+    const net = state.hostonlynets?.[i];
+    if (!net) throw new Fail(`VBoxManage: error: Failed to open a session for the virtual machine ${vm.name}.\nVBoxManage: error: Host-only network '${nic2.network}' not found\n`);
+    const size = 2 ** (32 - prefixOf(net.mask));
+    // VirtualBox gives the host the network's first address.
+    const gateway = toIp(Math.floor(toInt(net.lower) / size) * size + 1);
+    return { key: `hon${i}`, bridge: `vboxhon${i}`, gateway, mask: net.mask, range: { lower: net.lower, upper: net.upper } };
+  }
+  return undefined;
 }
 
 /** What cloud-init (NoCloud seed) or boot2docker's automounter (format-me disk) would set up. */
@@ -158,19 +182,18 @@ const colon = (mac) => mac.toLowerCase().replace(/(..)(?!$)/g, '$1:');
 
 function boot(vm, state) {
   const nic2 = vm.nics[2];
-  const ifc = nic2?.type === 'hostonly' ? state.hostonlyifs.find((i) => i.name === nic2.adapter) : undefined;
-  if (nic2?.type === 'hostonly' && !ifc) {
-    throw new Fail(`VBoxManage: error: Failed to open a session for the virtual machine ${vm.name}.\nVBoxManage: error: Nonexistent host networking interface, name '${nic2.adapter}' (VERR_INTERNAL_ERROR)\n`);
-  }
+  const backing = backingOf(vm, state);
   const guest = guestSetup(vm, state);
   if (!vm.container || tryDocker(['inspect', vm.container]) === undefined) {
-    const net = ifc ? ensureIfNetwork(ifc) : 'bridge';
+    const net = backing ? ensureIfNetwork(backing) : 'bridge';
     let ip = guest.address;
-    if (!ip && ifc) {
-      const dhcp = state.dhcpservers.find((d) => d.netname === `HostInterfaceNetworking-${ifc.name}` && d.enabled);
-      if (dhcp) {
-        const taken = new Set(state.vms.filter((v) => v.ip).map((v) => v.ip));
-        for (let n = toInt(dhcp.lower); n <= toInt(dhcp.upper); n++) if (!taken.has(toIp(n))) { ip = toIp(n); break; }
+    if (!ip && backing?.range) {
+      const taken = new Set(state.vms.filter((v) => v.ip).map((v) => v.ip));
+      for (let n = toInt(backing.range.lower); n <= toInt(backing.range.upper); n++) {
+        if (!taken.has(toIp(n))) {
+          ip = toIp(n);
+          break;
+        }
       }
     }
     const extra = JSON.parse(process.env.FAKE_VBOX_DOCKER_ARGS ?? '[]');
@@ -198,9 +221,9 @@ function boot(vm, state) {
   // CLI's --mac-address, so the MAC is set from inside, on every boot.
   if (nic2?.mac) {
     docker(['exec', vm.container, 'sh', '-c', `set -- $(ip route show default); ip link set eth0 down && ip link set eth0 address ${colon(nic2.mac)} && ip link set eth0 up && ip route replace default via $3`]);
-    if (ifc) {
+    if (backing) {
       try {
-        execFileSync('ip', ['neigh', 'flush', 'dev', ifc.name], { stdio: 'ignore' });
+        execFileSync('ip', ['neigh', 'flush', 'dev', backing.bridge], { stdio: 'ignore' });
       } catch {
         // Only a stale ARP entry to wait out.
       }
@@ -320,6 +343,8 @@ function nicLines(vm) {
       lines.push(`natnet${n}="nat"`, `macaddress${n}=${q(nic.mac)}`, `cableconnected${n}="on"`, `nic${n}="nat"`, `nictype${n}=${q(nic.nictype)}`, `nicspeed${n}="0"`);
       lines.push('mtu="0"', 'sockSnd="64"', 'sockRcv="64"', 'tcpWndSnd="64"', 'tcpWndRcv="64"');
       nic.forwarding.forEach((f, i) => lines.push(`Forwarding(${i})=${q(`${f.name},${f.proto},${f.hostIp},${f.hostPort},${f.guestIp},${f.guestPort}`)}`));
+    } else if (nic.type === 'hostonlynet') {
+      lines.push(`hostonly-network${n}=${q(nic.network)}`, `macaddress${n}=${q(nic.mac)}`, `cableconnected${n}="on"`, `nic${n}="hostonlynetwork"`, `nictype${n}=${q(nic.nictype)}`, `nicspeed${n}="0"`);
     } else {
       lines.push(`hostonlyadapter${n}=${q(nic.adapter)}`, `macaddress${n}=${q(nic.mac)}`, `cableconnected${n}="on"`, `nic${n}="hostonly"`, `nictype${n}=${q(nic.nictype)}`, `nicspeed${n}="0"`);
     }
@@ -350,6 +375,16 @@ function listHostOnlyIfs(state) {
       Status: 'Up', VBoxNetworkName: `HostInterfaceNetworking-${i.name}`,
     }))
     .join('\n\n') + (state.hostonlyifs.length ? '\n\n' : '');
+}
+
+function listHostOnlyNets(state) {
+  const tpl = fixture('list-hostonlynets.txt').replace(/\n+$/, '');
+  return (state.hostonlynets ?? [])
+    .map((n, i) => record(tpl, {
+      Name: n.name, GUID: `bc907fa2-e158-4c1b-96fb-63b8765a64${String(i).padStart(2, '0')}`, State: n.enabled ? 'Enabled' : 'Disabled',
+      NetworkMask: n.mask, LowerIP: n.lower, UpperIP: n.upper, VBoxNetworkName: `hostonly-${n.name}`,
+    }))
+    .join('\n\n') + ((state.hostonlynets ?? []).length ? '\n' : '');
 }
 
 function listDhcpServers(state) {
@@ -424,6 +459,10 @@ function run(argv, state) {
       if (what === 'runningvms') return { stdout: state.vms.map(refresh).filter((v) => v.state === 'running').map((v) => `"${v.name}" {${v.uuid}}\n`).join('') };
       if (what === 'hostonlyifs') return { stdout: listHostOnlyIfs(state) };
       if (what === 'dhcpservers') return { stdout: listDhcpServers(state) };
+      if (what === 'hostonlynets') {
+        if (version === '6.1') throw new Fail(`VBoxManage: error: Unknown subcommand "hostonlynets"\n`, 2);
+        return { stdout: listHostOnlyNets(state) };
+      }
       if (what === 'hostinfo') {
         const text = fixture('list-hostinfo.txt');
         return { stdout: process.env.FAKE_VBOX_HWVIRT === 'no' ? text.replace('Processor supports HW virtualization: yes', 'Processor supports HW virtualization: no') : text };
@@ -476,6 +515,7 @@ function run(argv, state) {
         } else if ((m = /^nictype(\d)$/.exec(k))) (vm.nics[Number(m[1])] ??= { type: 'none', forwarding: [] }).nictype = v;
         else if ((m = /^macaddress(\d)$/.exec(k))) (vm.nics[Number(m[1])] ??= { type: 'none', forwarding: [] }).mac = v;
         else if ((m = /^hostonlyadapter(\d)$/.exec(k))) (vm.nics[Number(m[1])] ??= { type: 'none', forwarding: [] }).adapter = v;
+        else if ((m = /^host-only-net(\d)$/.exec(k))) (vm.nics[Number(m[1])] ??= { type: 'none', forwarding: [] }).network = v;
         else if ((m = /^natpf(\d)$/.exec(k))) {
           const nic = vm.nics[Number(m[1])];
           if (v === 'delete') {
@@ -564,6 +604,22 @@ function run(argv, state) {
         state.hostonlyifs = state.hostonlyifs.filter((i) => i.name !== rest[1]);
         tryDocker(['network', 'rm', `${LABEL}-${rest[1]}`]);
         return { stdout: '', stderr: PROGRESS };
+      }
+      throw new Fail(`VBoxManage: error: Invalid parameter '${rest[0]}'\n`, 2);
+    }
+    case 'hostonlynet': {
+      const { o } = opts(rest.slice(1));
+      state.hostonlynets ??= [];
+      const cur = state.hostonlynets.find((n) => n.name === o.name);
+      if (rest[0] === 'add') {
+        if (cur) throw new Fail(`VBoxManage: error: Host-only network '${o.name}' already exists\n`);
+        state.hostonlynets.push({ name: o.name, mask: o.netmask, lower: o['lower-ip'], upper: o['upper-ip'], enabled: Boolean(o.enable) });
+        return { stdout: '' };
+      }
+      if (rest[0] === 'modify' && cur) {
+        if (o.enable) cur.enabled = true;
+        if (o.disable) cur.enabled = false;
+        return { stdout: '' };
       }
       throw new Fail(`VBoxManage: error: Invalid parameter '${rest[0]}'\n`, 2);
     }

@@ -7,8 +7,8 @@ import { DriverError, HostNotRunningError, progName, UsageError } from '../../er
 import { baseDriverConfig } from '../base.js';
 import type { Driver, DriverConfig, DriverContext, DriverModule, FlagValues, MachineState } from '../driver.js';
 import { parseVirtualboxFlags, virtualboxFlags } from './flags.js';
-import { ensureHostOnly, chooseHostOnly, hostInterfaces, hostOnlyPlan } from './network.js';
-import { parseGuestProperty, parseHostOnlyIfs, parseHwVirt, parseMachineReadable, parseNatRules, parseVersion, parseVmList } from './parse.js';
+import { chooseHostOnly, chooseHostOnlyNet, ensureHostOnly, ensureHostOnlyNet, hostInterfaces, hostOnlyKind, hostOnlyPlan } from './network.js';
+import { parseGuestProperty, parseHostOnlyIfs, parseHostOnlyNets, parseHwVirt, parseMachineReadable, parseNatRules, parseVersion, parseVmList } from './parse.js';
 import { vboxManage, VBoxManageError, type VBoxManage } from './vboxmanage.js';
 
 const ENGINE_PORT = 2376;
@@ -79,6 +79,7 @@ class VirtualboxDriver implements Driver {
       ShareFolder: '',
       UUID: '',
       HostOnlyMAC: '',
+      HostOnlyKind: 'interface',
     };
   }
 
@@ -140,6 +141,7 @@ class VirtualboxDriver implements Driver {
       throw new DriverError(`VirtualBox 6.1 or later is needed, and ${this.vbox.path} is ${v.raw}: upgrade from https://www.virtualbox.org/wiki/Downloads`);
     }
     this.ctx.log.debug(`VirtualBox ${v.raw} at ${this.vbox.path}`);
+    this.cfg.HostOnlyKind = hostOnlyKind(v.major);
     if (!this.cfg.NoVTXCheck && parseHwVirt(await this.vbox.run(['list', 'hostinfo'])) === false) {
       throw new DriverError(`${VTX_MESSAGE} (or pass --virtualbox-no-vtx-check to try anyway)`);
     }
@@ -156,7 +158,9 @@ class VirtualboxDriver implements Driver {
     const share = this.share();
     if (share && !existsSync(share.path)) throw new UsageError(`--virtualbox-share-folder: ${share.path} does not exist (or pass --virtualbox-no-share)`);
     // The host-only network is checked before anything is made; it is set up at start.
-    chooseHostOnly(hostOnlyPlan(String(this.cfg.HostOnlyCIDR)), parseHostOnlyIfs(await this.vbox.run(['list', 'hostonlyifs'])), hostInterfaces());
+    const plan = hostOnlyPlan(String(this.cfg.HostOnlyCIDR));
+    if (this.cfg.HostOnlyKind === 'network') chooseHostOnlyNet(plan, parseHostOnlyNets(await this.vbox.run(['list', 'hostonlynets'])));
+    else chooseHostOnly(plan, parseHostOnlyIfs(await this.vbox.run(['list', 'hostonlyifs'])), hostInterfaces());
   }
 
   private share(): { path: string; name: string } | undefined {
@@ -296,11 +300,15 @@ class VirtualboxDriver implements Driver {
     if (state !== 'saved') {
       // NICs can only change while the VM is off; a saved VM keeps what it had.
       const plan = hostOnlyPlan(String(this.cfg.HostOnlyCIDR));
-      const ifName = await ensureHostOnly(this.vbox, plan, { dhcp: !this.cfg.HostOnlyNoDHCP, log: (l) => this.ctx.log.info(l) });
+      const log = (l: string) => this.ctx.log.info(l);
+      const attach =
+        this.cfg.HostOnlyKind === 'network'
+          ? ['--nic2', 'hostonlynet', '--host-only-net2', await ensureHostOnlyNet(this.vbox, plan, log)]
+          : ['--nic2', 'hostonly', '--hostonlyadapter2', await ensureHostOnly(this.vbox, plan, { dhcp: !this.cfg.HostOnlyNoDHCP, log })];
       await this.vbox.run([
-        'modifyvm', this.vm,
-        '--nic2', 'hostonly', '--nictype2', String(this.cfg.HostOnlyNicType), '--nicpromisc2', String(this.cfg.HostOnlyPromiscMode),
-        '--hostonlyadapter2', ifName, '--cableconnected2', 'on', '--macaddress2', this.hostOnlyMac,
+        'modifyvm', this.vm, ...attach.slice(0, 2),
+        '--nictype2', String(this.cfg.HostOnlyNicType), '--nicpromisc2', String(this.cfg.HostOnlyPromiscMode),
+        ...attach.slice(2), '--cableconnected2', 'on', '--macaddress2', this.hostOnlyMac,
       ]);
       await this.forwardSsh(info);
     }

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import { DriverError } from '../../errors.js';
 import { parseCidr } from './flags.js';
-import { parseDhcpServers, parseHostOnlyIfs, type HostOnlyIf } from './parse.js';
+import { parseDhcpServers, parseHostOnlyIfs, parseHostOnlyNets, type HostOnlyIf, type HostOnlyNet } from './parse.js';
 import { VBoxManageError, type VBoxManage } from './vboxmanage.js';
 
 const toInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
@@ -150,4 +150,45 @@ function hostOnlyError(err: unknown, plan: HostOnlyPlan): unknown {
     return new DriverError(`VirtualBox could not create a host-only adapter (${err.message.replace(/^VBoxManage \S+ failed: /, '')}): its kernel extension is not loaded; allow it in System Settings > Privacy & Security, or reinstall VirtualBox`, { cause: err });
   }
   return err;
+}
+
+/**
+ * VirtualBox 7 on macOS has host-only networks instead of interfaces; elsewhere both exist
+ * and interfaces stay the default, as Docker Machine used them. MACHINE_VIRTUALBOX_HOSTONLY
+ * (interface or network) overrides the choice.
+ */
+export function hostOnlyKind(major: number, os = process.platform, env = process.env): 'interface' | 'network' {
+  const forced = env['MACHINE_VIRTUALBOX_HOSTONLY'];
+  if (forced === 'interface' || forced === 'network') return forced;
+  return os === 'darwin' && major >= 7 ? 'network' : 'interface';
+}
+
+/** The host-only network on exactly the plan's network, or none; an overlapping one is refused. */
+export function chooseHostOnlyNet(plan: HostOnlyPlan, existing: HostOnlyNet[]): { reuse?: HostOnlyNet } {
+  const ours = { ip: plan.hostIp, prefix: plan.prefix };
+  for (const n of existing) {
+    if (!n.lower || !n.mask) continue;
+    const theirs = { ip: n.lower, prefix: prefixOf(n.mask) };
+    if (!sameNetwork(theirs, ours)) continue;
+    if (theirs.prefix === plan.prefix) return { reuse: n };
+    throw new DriverError(
+      `host-only cidr ${plan.hostIp}/${plan.prefix} conflicts with VirtualBox host-only network ${n.name} (${n.lower}/${theirs.prefix}): pass --virtualbox-hostonly-cidr with another network`,
+    );
+  }
+  return {};
+}
+
+/** Makes sure a host-only network (with VirtualBox's built-in DHCP) covers the plan; returns its name. */
+export async function ensureHostOnlyNet(vbox: VBoxManage, plan: HostOnlyPlan, log: (line: string) => void): Promise<string> {
+  const { reuse } = chooseHostOnlyNet(plan, parseHostOnlyNets(await vbox.run(['list', 'hostonlynets'])));
+  if (reuse) {
+    if (!reuse.enabled) await vbox.run(['hostonlynet', 'modify', '--name', reuse.name, '--enable']);
+    return reuse.name;
+  }
+  const name = `machine-${plan.network}`;
+  log(`Creating a new host-only network ${name} for ${plan.network}/${plan.prefix}...`);
+  await vbox.run(['hostonlynet', 'add', '--name', name, '--netmask', plan.mask, '--lower-ip', plan.dhcp.lower, '--upper-ip', plan.dhcp.upper, '--enable']).catch((err: unknown) => {
+    throw hostOnlyError(err, plan);
+  });
+  return name;
 }

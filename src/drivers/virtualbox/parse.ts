@@ -104,6 +104,25 @@ export function parseHostOnlyIfs(out: string): HostOnlyIf[] {
   }));
 }
 
+/** VirtualBox 7's host-only networks (macOS has only these): a DHCP range and a mask, no host address. */
+export interface HostOnlyNet {
+  name: string;
+  mask: string;
+  lower: string;
+  upper: string;
+  enabled: boolean;
+}
+
+export function parseHostOnlyNets(out: string): HostOnlyNet[] {
+  return parseRecords(out, 'Name').map((r) => ({
+    name: r['Name'] ?? '',
+    mask: r['NetworkMask'] ?? '',
+    lower: r['LowerIP'] ?? '',
+    upper: r['UpperIP'] ?? '',
+    enabled: (r['State'] ?? '').toLowerCase() === 'enabled',
+  }));
+}
+
 export interface DhcpServer {
   networkName: string;
   ip: string;
