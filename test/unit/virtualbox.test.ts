@@ -164,6 +164,7 @@ describe('virtualbox: flags and install locations', () => {
     expect(() => parseVirtualboxFlags({ 'virtualbox-ui-type': 'vnc' }, () => 1)).toThrow(/--virtualbox-ui-type/);
     expect(() => parseVirtualboxFlags({ 'virtualbox-memory': 64 }, () => 1)).toThrow(/at least 128/);
     expect(() => parseVirtualboxFlags({ 'virtualbox-boot2docker-url': 'a.iso', 'virtualbox-image-url': 'b.qcow2' }, () => 1)).toThrow(/exclude each other/);
+    expect(() => parseVirtualboxFlags({ 'virtualbox-import-boot2docker-vm': 'boot2docker-vm' }, () => 1)).toThrow(/needs --virtualbox-boot2docker-url/);
   });
 
   it('looks for VBoxManage on PATH, in the installers\' variables and the usual folders', () => {

@@ -92,6 +92,10 @@ export function parseVirtualboxFlags(flags: FlagValues, cpuCount: () => number):
   const boot2dockerUrl = flagString(flags['virtualbox-boot2docker-url']);
   const imageUrl = flagString(flags['virtualbox-image-url']);
   if (boot2dockerUrl && imageUrl) throw new UsageError('--virtualbox-boot2docker-url and --virtualbox-image-url exclude each other: pick one');
+  // boot2docker keeps only data on its disk and boots from the ISO, which is retired: bring your own.
+  if (flagString(flags['virtualbox-import-boot2docker-vm']) && !boot2dockerUrl) {
+    throw new UsageError('--virtualbox-import-boot2docker-vm needs --virtualbox-boot2docker-url: a boot2docker VM boots from that ISO, its disk holds only data');
+  }
   return {
     memory,
     cpus,

@@ -151,6 +151,9 @@ class VirtualboxDriver implements Driver {
     }
     const importVm = String(this.cfg.Boot2DockerImportVM);
     if (importVm && !vms.some((m) => m.name === importVm)) throw new UsageError(`--virtualbox-import-boot2docker-vm: VirtualBox has no VM named "${importVm}"`);
+    if (importVm && !existsSync(join(homedir(), '.ssh', 'id_boot2docker'))) {
+      throw new UsageError(`--virtualbox-import-boot2docker-vm needs ~/.ssh/id_boot2docker, the key boot2docker-cli put on that VM's disk`);
+    }
     for (const [flag, url] of [['--virtualbox-boot2docker-url', this.cfg.Boot2DockerURL], ['--virtualbox-image-url', this.cfg.ImageURL]] as const) {
       const p = url ? localPath(String(url)) : undefined;
       if (p && !existsSync(p)) throw new UsageError(`${flag} "${String(url)}" does not exist`);
@@ -189,7 +192,7 @@ class VirtualboxDriver implements Driver {
     this.cfg.SSHKeyPath = keyPath;
     const importVm = String(this.cfg.Boot2DockerImportVM);
     let publicKey = '';
-    if (importVm && existsSync(join(homedir(), '.ssh', 'id_boot2docker'))) {
+    if (importVm) {
       // The imported VM's disk trusts boot2docker's old key, as Docker Machine's import did.
       await copyFile(join(homedir(), '.ssh', 'id_boot2docker'), keyPath);
       await copyFile(join(homedir(), '.ssh', 'id_boot2docker.pub'), `${keyPath}.pub`).catch(() => undefined);
@@ -200,10 +203,10 @@ class VirtualboxDriver implements Driver {
     if (importVm) {
       log.info(`Importing the disk of VM "${importVm}"...`);
       const info = parseMachineReadable(await this.vbox.run(['showvminfo', importVm, '--machinereadable']));
-      const disk = [...info.entries()].find(([k, v]) => /-0-0$/.test(k) && /\.(vmdk|vdi|vhd)$/i.test(v))?.[1];
+      const disk = [...info.entries()].find(([k, v]) => /-\d+-\d+$/.test(k) && /\.(vmdk|vdi|vhd)$/i.test(v))?.[1];
       if (!disk) throw new DriverError(`VM "${importVm}" has no disk to import`);
       await this.vbox.run(['clonemedium', 'disk', disk, this.diskPath]);
-      await copyFile(await this.source(String(this.cfg.Boot2DockerURL || ''), true).catch(() => ''), this.seedPath).catch(() => undefined);
+      await copyFile(await this.source(String(this.cfg.Boot2DockerURL), true), this.seedPath);
     } else if (this.cfg.Boot2DockerURL) {
       log.info('Copying the boot2docker ISO to the machine directory...');
       await copyFile(await this.source(String(this.cfg.Boot2DockerURL), true), this.seedPath);
@@ -258,9 +261,7 @@ class VirtualboxDriver implements Driver {
     const disk = ['--type', 'hdd', '--medium', this.diskPath];
     const dvd = ['--type', 'dvddrive', '--medium', this.seedPath];
     await this.vbox.run(['storageattach', this.vm, '--storagectl', CONTROLLER, '--port', '0', '--device', '0', ...(b2d ? dvd : disk)]);
-    if (!importVm || existsSync(this.seedPath)) {
-      await this.vbox.run(['storageattach', this.vm, '--storagectl', CONTROLLER, '--port', '1', '--device', '0', ...(b2d ? disk : dvd)]);
-    }
+    await this.vbox.run(['storageattach', this.vm, '--storagectl', CONTROLLER, '--port', '1', '--device', '0', ...(b2d ? disk : dvd)]);
     const share = this.share();
     if (share) {
       await this.vbox.run(['sharedfolder', 'add', this.vm, '--name', share.name, '--hostpath', share.path, '--automount']);
