@@ -142,11 +142,15 @@ describe.skipIf(skipReason)(`virtualbox driver against a fake VBoxManage replayi
       expect((await f.run(['status', 'vb1'])).stdout.trim()).toBe('Stopped');
 
       before = f.calls().length;
-      const started = await f.run(['start', 'vb1']);
+      // This boot gets another DHCP lease: the certificate is made again for the new address.
+      const started = await f.run(['start', 'vb1'], { FAKE_VBOX_NEW_LEASE: '1' });
       expect(started.code).toBe(0);
+      expect(started.stdout).toContain(`"vb1" is now at ${net}.101, which its certificate does not name: regenerating its certificates...`);
       // The host-only interface is there now: start reuses it.
       expect(verbs(f.calls().slice(before))).toEqual(['list hostonlyifs', 'list dhcpservers', 'modifyvm', 'startvm', 'guestproperty get']);
+      expect((await f.run(['ip', 'vb1'])).stdout.trim()).toBe(`${net}.101`);
       const again = await bash(`set -e; eval "$(${machineCmd(f.store)} env vb1)"; docker info --format '{{.Name}}'`, f.env);
+      expect(again.stderr).toBe('');
       expect(again.stdout.trim()).toBe('vb1');
 
       before = f.calls().length;

@@ -215,6 +215,16 @@ function boot(vm, state) {
         ].join(' && ');
     docker(['exec', vm.container, 'sh', '-c', script]);
   } else {
+    // FAKE_VBOX_NEW_LEASE: the DHCP server hands this boot another address, as a lease that expired would.
+    if (process.env.FAKE_VBOX_NEW_LEASE && backing?.range) {
+      const net = ensureIfNetwork(backing);
+      const taken = new Set(state.vms.filter((v) => v.ip).map((v) => v.ip));
+      let ip;
+      for (let n = toInt(backing.range.lower); n <= toInt(backing.range.upper) && !ip; n++) if (!taken.has(toIp(n))) ip = toIp(n);
+      docker(['network', 'disconnect', '-f', net, vm.container]);
+      docker(['network', 'connect', '--ip', ip, net, vm.container]);
+      vm.ip = ip;
+    }
     docker(['start', vm.container]);
   }
   // The guest's NIC has the MAC VirtualBox gave it. The engine here is too old for the
