@@ -36,15 +36,17 @@ export async function copyClientCerts(host: Host, log: DriverLogger): Promise<vo
   await chmod(tls.clientKeyPath, 0o600);
 }
 
+/** The machine's names and addresses its server certificate does not cover. */
+function uncovered(host: Host, hosts: string[]): string[] {
+  const certPath = host.config.HostOptions.AuthOptions.ServerCertPath;
+  return hosts.filter((h) => !checkServerCertFor({ certPath, host: h }).ok);
+}
+
 /** Makes the server pair when missing, or when it no longer covers the machine's addresses. */
 export async function ensureServerCert(host: Host, log: DriverLogger, force = false): Promise<boolean> {
   const auth = host.config.HostOptions.AuthOptions;
   const hosts = await serverCertHosts(host);
-  const fresh =
-    !force &&
-    existsSync(auth.ServerCertPath) &&
-    existsSync(auth.ServerKeyPath) &&
-    hosts.every((h) => checkServerCertFor({ certPath: auth.ServerCertPath, host: h }).ok);
+  const fresh = !force && existsSync(auth.ServerCertPath) && existsSync(auth.ServerKeyPath) && uncovered(host, hosts).length === 0;
   if (fresh) return false;
   log.info(`Generating server certificate for ${hosts.join(', ')}...`);
   const { generateServerCert } = await import('../certs/generate.js');
@@ -57,6 +59,19 @@ export async function ensureServerCert(host: Host, log: DriverLogger, force = fa
     hosts,
   });
   return true;
+}
+
+/**
+ * A machine that came back on another address (a new DHCP lease, a new public IP) gets a
+ * server certificate for it at once, where Docker Machine left users with x509 errors
+ * until they ran regenerate-certs.
+ */
+export async function refreshCertsIfMoved(host: Host, log: DriverLogger): Promise<void> {
+  if (!host.driver.provisionable || !existsSync(host.config.HostOptions.AuthOptions.ServerCertPath)) return;
+  const missing = uncovered(host, await serverCertHosts(host));
+  if (!missing.length) return;
+  log.info(`"${host.name}" is now at ${missing.join(', ')}, which its certificate does not name: regenerating its certificates...`);
+  await provisionMachine(host, log);
 }
 
 export async function provisionMachine(

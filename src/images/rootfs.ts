@@ -156,7 +156,6 @@ function streamed(cmd: string, args: string[], onLine?: (line: string) => void):
   });
 }
 
-/** `docker import` of the tarball, skipped when the tag already exists. */
 /**
  * Imports the rootfs under the tag, unless the tag already holds this very rootfs: the image
  * carries the tarball's name (which names the recipe), so a changed recipe is imported anew.

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseVirtualboxFlags } from '../../src/drivers/virtualbox/flags.js';
-import { chooseHostOnly, chooseHostOnlyNet, hostOnlyKind, hostOnlyPlan } from '../../src/drivers/virtualbox/network.js';
+import { chooseHostOnly, chooseHostOnlyNet, fixedAddress, hostOnlyKind, hostOnlyPlan } from '../../src/drivers/virtualbox/network.js';
 import {
   parseDhcpServers,
   parseGuestProperties,
@@ -100,6 +100,23 @@ describe('virtualbox: host-only network plan', () => {
     expect(() => hostOnlyPlan('192.168.99.0/24')).toThrow(/host-only cidr must be specified with a host address, not a network address: use 192\.168\.99\.1\/24/);
     expect(() => hostOnlyPlan('192.168.99.255/24')).toThrow(/broadcast/);
     expect(() => hostOnlyPlan('192.168.999.1/24')).toThrow(/is not an IPv4 CIDR/);
+  });
+
+  it('gives a machine without DHCP a fixed address inside the lease range, also on small networks', () => {
+    const inRange = (cidr: string, names: string[]) => {
+      const plan = hostOnlyPlan(cidr);
+      const n = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+      return names.every((name) => {
+        const a = n(fixedAddress(plan, name));
+        return a >= n(plan.dhcp.lower) && a <= n(plan.dhcp.upper);
+      });
+    };
+    const names = ['default', 'dev', 'a', 'swarm-worker-17', 'x'.repeat(40)];
+    expect(inRange('192.168.99.1/24', names)).toBe(true);
+    expect(inRange('172.30.5.1/28', names)).toBe(true);
+    expect(inRange('10.9.0.1/29', names)).toBe(true);
+    expect(fixedAddress(hostOnlyPlan('192.168.99.1/24'), 'default')).toMatch(/^192\.168\.99\.(1[5-9]\d|2[0-4]\d)$/);
+    expect(fixedAddress(hostOnlyPlan('192.168.99.1/24'), 'dev')).toBe(fixedAddress(hostOnlyPlan('192.168.99.1/24'), 'dev'));
   });
 
   it('reuses the interface on the same address, refuses overlaps with VirtualBox or host interfaces', () => {

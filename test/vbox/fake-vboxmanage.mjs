@@ -150,7 +150,7 @@ function backingOf(vm, state) {
 }
 
 /** What cloud-init (NoCloud seed) or boot2docker's automounter (format-me disk) would set up. */
-function guestSetup(vm, state) {
+function guestSetup(vm) {
   const dvd = vm.attachments.find((a) => a.type === 'dvddrive');
   const hdd = vm.attachments.find((a) => a.type === 'hdd');
   if (dvd && /seed\.iso$/.test(dvd.medium)) {
@@ -174,7 +174,6 @@ function guestSetup(vm, state) {
       return { user: 'docker', keys: [key], hostname: vm.name };
     }
   }
-  void state;
   return { user: 'docker', keys: [], hostname: vm.name };
 }
 
@@ -183,7 +182,7 @@ const colon = (mac) => mac.toLowerCase().replace(/(..)(?!$)/g, '$1:');
 function boot(vm, state) {
   const nic2 = vm.nics[2];
   const backing = backingOf(vm, state);
-  const guest = guestSetup(vm, state);
+  const guest = guestSetup(vm);
   if (!vm.container || tryDocker(['inspect', vm.container]) === undefined) {
     const net = backing ? ensureIfNetwork(backing) : 'bridge';
     let ip = guest.address;

@@ -4,7 +4,6 @@ import { forEachHost } from './common.js';
 import type { Host } from '../../host/host.js';
 import { waitForState } from '../../host/state.js';
 import type { DriverLogger } from '../../drivers/driver.js';
-import { existsSync } from 'node:fs';
 
 type Action = 'start' | 'stop' | 'restart' | 'kill';
 
@@ -14,23 +13,6 @@ const words: Record<Action, { ing: string; ed: string; description: string; afte
   restart: { ing: 'Restarting', ed: 'restarted', description: 'Restart a machine', after: 'Restarted' },
   kill: { ing: 'Killing', ed: 'killed', description: 'Kill (abruptly force stop) a machine' },
 };
-
-/**
- * A machine that came back on another address (a new DHCP lease, a new public IP) gets a
- * server certificate for it at once, where Docker Machine left users with x509 errors
- * until they ran regenerate-certs.
- */
-async function refreshCertsIfMoved(host: Host, log: DriverLogger): Promise<void> {
-  if (!host.driver.provisionable) return;
-  const auth = host.config.HostOptions.AuthOptions;
-  if (!existsSync(auth.ServerCertPath)) return;
-  const { serverCertHosts, provisionMachine } = await import('../../host/provision.js');
-  const { checkServerCertFor } = await import('../../certs/index.js');
-  const missing = (await serverCertHosts(host)).filter((h) => !checkServerCertFor({ certPath: auth.ServerCertPath, host: h }).ok);
-  if (!missing.length) return;
-  log.info(`"${host.name}" is now at ${missing.join(', ')}, which its certificate does not name: regenerating its certificates...`);
-  await provisionMachine(host, log);
-}
 
 async function act(host: Host, action: Action, log: DriverLogger): Promise<void> {
   const d = host.driver;
@@ -54,7 +36,10 @@ async function act(host: Host, action: Action, log: DriverLogger): Promise<void>
     const fresh = await host.store.load(host.name);
     await host.store.save({ ...fresh, Driver: d.config() });
   });
-  if (action === 'start' || action === 'restart') await refreshCertsIfMoved(host, log);
+  if (action === 'start' || action === 'restart') {
+    const { refreshCertsIfMoved } = await import('../../host/provision.js');
+    await refreshCertsIfMoved(host, log);
+  }
 }
 
 function lifecycle(action: Action): Command {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { hex2, nameMacBytes } from '../mac.js';
 
 export type Accel = 'kvm' | 'hvf' | 'tcg';
 
@@ -75,8 +76,5 @@ export const AARCH64_FIRMWARE = [
 
 /** A locally administered MAC derived from the machine name, stable across restarts. */
 export function macFor(name: string, nic: number): string {
-  let h = 2166136261;
-  for (const c of `${name}/${nic}`) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
-  const b = [0x52, 0x54, 0x00, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff];
-  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
+  return [0x52, 0x54, 0x00, ...nameMacBytes(name, nic)].map(hex2).join(':');
 }

@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { DriverError, HostNotRunningError, progName, UsageError } from '../../errors.js';
 import { baseDriverConfig } from '../base.js';
 import type { Driver, DriverConfig, DriverContext, DriverModule, FlagValues, MachineState } from '../driver.js';
+import { hex2, nameMacBytes } from '../mac.js';
 import { parseVirtualboxFlags, virtualboxFlags } from './flags.js';
-import { chooseHostOnly, chooseHostOnlyNet, ensureHostOnly, ensureHostOnlyNet, hostInterfaces, hostOnlyKind, hostOnlyPlan } from './network.js';
+import { chooseHostOnly, chooseHostOnlyNet, ensureHostOnly, ensureHostOnlyNet, fixedAddress, hostInterfaces, hostOnlyKind, hostOnlyPlan } from './network.js';
 import { parseGuestProperty, parseHostOnlyIfs, parseHostOnlyNets, parseHwVirt, parseMachineReadable, parseNatRules, parseVersion, parseVmList } from './parse.js';
 import { vboxManage, VBoxManageError, type VBoxManage } from './vboxmanage.js';
 
@@ -18,9 +19,7 @@ const VTX_MESSAGE = "This computer doesn't have VT-X/AMD-v enabled. Enabling it 
 
 /** VirtualBox's MACs start 08:00:27; the rest comes from the machine's name, so a rebuilt VM keeps its leases. */
 export function vboxMac(name: string, nic: number): string {
-  let h = 2166136261;
-  for (const c of `${name}/${nic}`) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
-  return ['08', '00', '27', ...[16, 8, 0].map((s) => ((h >>> s) & 0xff).toString(16).padStart(2, '0'))].join('').toUpperCase();
+  return [0x08, 0x00, 0x27, ...nameMacBytes(name, nic)].map(hex2).join('').toUpperCase();
 }
 const colonMac = (mac: string) => mac.toLowerCase().replace(/(..)(?!$)/g, '$1:');
 
@@ -270,14 +269,10 @@ class VirtualboxDriver implements Driver {
     await this.start();
   }
 
-  /** Without DHCP the seed gives the VM a fixed address in the upper half of the lease range. */
+  /** Without DHCP the seed gives the VM a fixed address from the lease range, picked by its name. */
   private staticAddress(): string {
     const plan = hostOnlyPlan(String(this.cfg.HostOnlyCIDR));
-    const lower = plan.dhcp.lower.split('.').map(Number);
-    let h = 0;
-    for (const c of this.vm) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-    lower[3] = lower[3]! + 50 + (h % 100);
-    return `${lower.join('.')}/${plan.prefix}`;
+    return `${fixedAddress(plan, this.vm)}/${plan.prefix}`;
   }
 
   private async info(): Promise<Map<string, string> | undefined> {

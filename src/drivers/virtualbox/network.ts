@@ -36,6 +36,19 @@ export function hostOnlyPlan(cidr: string): HostOnlyPlan {
   return { hostIp: ip, mask: maskOf(prefix), prefix, network: toIp(net), dhcp: { ip: toIp(server), lower: toIp(lower), upper: toIp(upper) } };
 }
 
+/**
+ * A fixed address in the plan's lease range, from the machine's name: past the first 50
+ * leases on a /24 (.150 to .249), and always inside the range on smaller networks.
+ */
+export function fixedAddress(plan: HostOnlyPlan, name: string): string {
+  const lower = toInt(plan.dhcp.lower);
+  const span = toInt(plan.dhcp.upper) - lower + 1;
+  const skip = Math.min(50, Math.floor(span / 3));
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return toIp(lower + skip + (h % Math.min(100, span - skip)));
+}
+
 function sameNetwork(a: { ip: string; prefix: number }, b: { ip: string; prefix: number }): boolean {
   const p = Math.min(a.prefix, b.prefix);
   const size = 2 ** (32 - p);
@@ -104,8 +117,7 @@ export async function ensureHostOnly(
   opts: { dhcp: boolean; log: (line: string) => void },
 ): Promise<string> {
   const existing = parseHostOnlyIfs(await vbox.run(['list', 'hostonlyifs']));
-  let { reuse } = chooseHostOnly(plan, existing, hostInterfaces());
-  let name = reuse?.name;
+  let name = chooseHostOnly(plan, existing, hostInterfaces()).reuse?.name;
   if (!name) {
     opts.log(`Creating a new host-only adapter for ${plan.hostIp}/${plan.prefix}...`);
     const out = await vbox.run(['hostonlyif', 'create']).catch((err: unknown) => {
@@ -119,7 +131,6 @@ export async function ensureHostOnly(
     // A new interface can take a moment to show up with its address (Docker Machine saw this on Windows).
     const seen = parseHostOnlyIfs(await vbox.run(['list', 'hostonlyifs'])).find((i) => i.name === name);
     if (!seen || seen.ip !== plan.hostIp) throw new DriverError(`The host-only adapter ${name} we just created is not visible with ${plan.hostIp}: restart VirtualBox and retry`);
-    reuse = seen;
   }
   if (opts.dhcp) await ensureDhcp(vbox, name, plan);
   return name;
