@@ -55,6 +55,24 @@ export class HostNotRunningError extends MachineError {
   }
 }
 
+/** Docker Machine's answer to `start` on a running machine, `stop`/`kill` on a stopped one. */
+export class HostAlreadyInStateError extends MachineError {
+  constructor(
+    readonly machine: string,
+    readonly state: string,
+  ) {
+    super(`Machine "${machine}" is already ${state.toLowerCase()}.`);
+  }
+}
+
+/** The user interrupted (Ctrl-C, SIGTERM, a closed terminal); the CLI exits 130 after cleanup. */
+export class InterruptedError extends MachineError {
+  override readonly exitCode = 130;
+  constructor(message = 'Interrupted') {
+    super(message);
+  }
+}
+
 export class DriverError extends MachineError {}
 export class SshError extends MachineError {}
 export class ProvisionError extends MachineError {}
@@ -74,6 +92,18 @@ export class HostKeyMismatchError extends SshError {
     super(
       `SSH host key for ${host} changed (pinned ${expected}, offered ${got}): possible man-in-the-middle. ` +
         `If the host was really reinstalled, delete the file known_hosts in the machine's directory to trust its new key`,
+    );
+  }
+}
+
+/**
+ * A config.json newer than any ConfigVersion this build reads. It is refused, never guessed at
+ * or rewritten: the fix is a newer machine, not repairing the file.
+ */
+export class ConfigFromFutureError extends MachineError {
+  constructor(readonly path: string, found: number, newest: number, running: string, writtenBy?: string) {
+    super(
+      `Machine config ${path} has ConfigVersion ${found}${writtenBy ? ` (written by machine ${writtenBy})` : ''}, newer than this ${progName()} ${running} can read (ConfigVersion ${newest} at most): upgrade machine to use it`,
     );
   }
 }

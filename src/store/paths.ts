@@ -6,3 +6,8 @@ export function resolveStoreRoot(flag?: string): string {
   const chosen = flag || process.env.MACHINE_STORAGE_PATH || join(homedir(), '.docker', 'machine');
   return resolve(chosen);
 }
+
+/** Downloaded and built artefacts (images, rootfs tarballs): the store's cache/, or MACHINE_CACHE_DIR. */
+export function cacheDir(storeRoot: string): string {
+  return process.env.MACHINE_CACHE_DIR || join(storeRoot, 'cache');
+}

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { migrateToV3, readConfigVersion, type MigrationContext } from './migrate.js';
 
 // The on-disk shape is Docker Machine's ConfigVersion 3, field for field, so stores move
 // both ways. Go writes `null` for empty slices: accept it and normalise to [].
@@ -96,6 +97,8 @@ export const HostConfigSchema = v.looseObject({
   }),
   Name: v.pipe(v.string(), v.minLength(1)),
   SwarmMode: v.optional(SwarmModeSchema),
+  /** The version of machine that last wrote the file (our addition; Docker Machine ignores it). */
+  MachineVersion: v.optional(v.string()),
 });
 
 export type HostConfig = v.InferOutput<typeof HostConfigSchema>;
@@ -104,22 +107,40 @@ export type SwarmOptions = v.InferOutput<typeof SwarmOptionsSchema>;
 export type AuthOptions = v.InferOutput<typeof AuthOptionsSchema>;
 export type BaseDriverConfig = v.InferOutput<typeof BaseDriverSchema>;
 
-export type ParseResult = { ok: true; config: HostConfig } | { ok: false; detail: string };
+export type ParseResult =
+  | { ok: true; config: HostConfig; migratedFrom?: number }
+  | { ok: false; detail: string; futureVersion?: number };
 
-export function parseHostConfig(raw: unknown): ParseResult {
-  const result = v.safeParse(HostConfigSchema, raw);
+/**
+ * Reads a parsed config.json of ConfigVersion 0 to 3: older versions are migrated in memory to
+ * version 3 (./migrate.ts) and then checked like a version 3 file. A newer version is refused
+ * with `futureVersion` set, so the caller can say "upgrade" rather than "corrupt". `where` says
+ * which machine and store the file belongs to: versions 0 and 1 hold neither.
+ */
+export function parseHostConfig(raw: unknown, where: MigrationContext = { name: '', storeRoot: '' }): ParseResult {
+  let input = raw;
+  let from = CURRENT_CONFIG_VERSION;
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    const version = readConfigVersion(raw as Record<string, unknown>);
+    if (!version.ok) return { ok: false, detail: version.detail };
+    from = version.version;
+    if (from > CURRENT_CONFIG_VERSION) {
+      return {
+        ok: false,
+        futureVersion: from,
+        detail: `ConfigVersion ${from} is newer than ${CURRENT_CONFIG_VERSION}, the newest this version reads`,
+      };
+    }
+    if (from < CURRENT_CONFIG_VERSION) input = migrateToV3(raw as Record<string, unknown>, from, where);
+  }
+  const result = v.safeParse(HostConfigSchema, input);
   if (!result.success) {
     const issue = result.issues[0];
-    const where = issue ? v.getDotPath(issue) : null;
-    return { ok: false, detail: `${where ? `field ${where}: ` : ''}${issue?.message ?? 'invalid'}` };
+    const field = issue ? v.getDotPath(issue) : null;
+    const migrated = from < CURRENT_CONFIG_VERSION ? ` (after migrating it from ConfigVersion ${from})` : '';
+    return { ok: false, detail: `${field ? `field ${field}: ` : ''}${issue?.message ?? 'invalid'}${migrated}` };
   }
-  if (result.output.ConfigVersion !== CURRENT_CONFIG_VERSION) {
-    return {
-      ok: false,
-      detail: `ConfigVersion ${result.output.ConfigVersion} is not supported (expected ${CURRENT_CONFIG_VERSION}; run "docker-machine ls" with Docker Machine 0.16 once to migrate it)`,
-    };
-  }
-  return { ok: true, config: result.output };
+  return from < CURRENT_CONFIG_VERSION ? { ok: true, config: result.output, migratedFrom: from } : { ok: true, config: result.output };
 }
 
 export function defaultEngineOptions(): EngineOptions {

@@ -2,9 +2,13 @@
 // pulls in streams and readline, a visible share of `machine env`'s start time.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CorruptConfigError, HostDoesNotExistError, MachineError } from '../errors.js';
-import { parseHostConfig, type HostConfig } from './schema.js';
+import { ConfigFromFutureError, CorruptConfigError, HostDoesNotExistError, MachineError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { readConfigVersion } from './migrate.js';
+import { CURRENT_CONFIG_VERSION, parseHostConfig, type HostConfig } from './schema.js';
 import { rebaseStorePaths } from './rebase.js';
+import { cacheDir } from './paths.js';
+import { machineFiles } from './machine-files.js';
 
 /**
  * Docker Machine's on-disk store: `certs/` and `machines/NAME/config.json`. Reads need no lock
@@ -21,13 +25,13 @@ export class Store {
   }
   /** Downloaded and built artefacts (images, rootfs tarballs); MACHINE_CACHE_DIR moves it. */
   get cacheDir(): string {
-    return process.env.MACHINE_CACHE_DIR || join(this.root, 'cache');
+    return cacheDir(this.root);
   }
   machineDir(name: string): string {
     return join(this.machinesDir, name);
   }
   configPath(name: string): string {
-    return join(this.machineDir(name), 'config.json');
+    return machineFiles(this.machineDir(name)).config;
   }
 
   exists(name: string): boolean {
@@ -64,20 +68,71 @@ export class Store {
     } catch (err) {
       throw new CorruptConfigError(path, `not valid JSON (${(err as Error).message})`);
     }
-    const parsed = parseHostConfig(raw);
-    if (!parsed.ok) throw new CorruptConfigError(path, parsed.detail);
+    // ConfigVersion 0-2 are migrated in memory; the file is rewritten only by the next save.
+    const parsed = parseHostConfig(raw, { name, storeRoot: this.root });
+    if (!parsed.ok) {
+      if (parsed.futureVersion !== undefined) {
+        const writtenBy = (raw as { MachineVersion?: unknown }).MachineVersion;
+        throw new ConfigFromFutureError(path, parsed.futureVersion, CURRENT_CONFIG_VERSION, VERSION, typeof writtenBy === 'string' ? writtenBy : undefined);
+      }
+      throw new CorruptConfigError(path, parsed.detail);
+    }
     if (parsed.config.Name !== name) {
       throw new CorruptConfigError(path, `it names machine "${parsed.config.Name}", not "${name}"`);
     }
     return rebaseStorePaths(parsed.config, this.root);
   }
 
+  /**
+   * Writes config.json as ConfigVersion 3, stamped with the machine version that wrote it.
+   * When the file on disk is an older version (loaded through a migration), its original bytes
+   * go to config.json.bak first, once: an existing .bak is never replaced.
+   */
   async save(config: HostConfig): Promise<void> {
     const dir = this.machineDir(config.Name);
     const { mkdir } = await import('node:fs/promises');
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    const path = this.configPath(config.Name);
+    await this.backupOlderVersion(path, machineFiles(dir).configBackup);
+    const out: HostConfig = { ...config, ConfigVersion: CURRENT_CONFIG_VERSION, MachineVersion: VERSION };
     const { writeFileAtomic } = await import('./atomic.js');
-    await writeFileAtomic(this.configPath(config.Name), JSON.stringify(config, null, 4), 0o600);
+    await writeFileAtomic(path, JSON.stringify(out, null, 4), 0o600);
+  }
+
+  /** Copies a pre-version-3 config.json to config.json.bak unless a .bak exists. */
+  private async backupOlderVersion(path: string, bak: string): Promise<void> {
+    if (existsSync(bak)) return;
+    let bytes: Buffer;
+    let raw: unknown;
+    try {
+      bytes = readFileSync(path);
+      raw = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      return; // no file yet (a create), or one load would have refused: nothing migrated
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return;
+    const version = readConfigVersion(raw as Record<string, unknown>);
+    if (!version.ok || version.version >= CURRENT_CONFIG_VERSION) return;
+    // Written whole to a temporary file, then hard-linked into place: the link appears
+    // complete or not at all, and fails rather than replace a .bak made meanwhile.
+    const { link, open, unlink } = await import('node:fs/promises');
+    const tmp = `${bak}.${process.pid}.${Date.now()}.tmp`;
+    try {
+      const fh = await open(tmp, 'wx', 0o600);
+      try {
+        await fh.writeFile(bytes);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await link(tmp, bak).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+    } catch (err) {
+      throw new MachineError(`Cannot back up ${path} to ${bak} before rewriting it as ConfigVersion ${CURRENT_CONFIG_VERSION}: ${(err as Error).message}`);
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
   }
 
   async remove(name: string): Promise<void> {

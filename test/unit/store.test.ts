@@ -32,7 +32,7 @@ describe('store', () => {
     await store.save(cfg);
     const raw = JSON.parse(await readFile(store.configPath('legacy-generic'), 'utf8'));
     expect(raw.ConfigVersion).toBe(3);
-    expect(Object.keys(raw)).toEqual(['ConfigVersion', 'Driver', 'DriverName', 'HostOptions', 'Name']);
+    expect(Object.keys(raw)).toEqual(['ConfigVersion', 'Driver', 'DriverName', 'HostOptions', 'Name', 'MachineVersion']);
     expect(raw.HostOptions.AuthOptions.StorePath).toBe(join(root, 'machines/legacy-generic'));
     const { statSync } = await import('node:fs');
     expect(statSync(store.configPath('legacy-generic')).mode & 0o777).toBe(0o600);
