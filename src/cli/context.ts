@@ -1,4 +1,4 @@
-import type { DriverLogger } from '../drivers/driver.js';
+import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { OptionSpecs, Parsed } from './args.js';
 
@@ -18,7 +18,9 @@ export interface Cli {
   out(text: string): void;
   err(text: string): void;
   /** Progress steps with elapsed time (stdout) and --debug detail (stderr). */
-  log: DriverLogger;
+  log: Logger;
+  /** Aborted on Ctrl-C, SIGTERM or a closed terminal: the one interrupt handler is the CLI's. */
+  signal: AbortSignal;
 }
 
 export interface Command {
@@ -33,7 +35,7 @@ export interface Command {
   run(cli: Cli, parsed: Parsed): Promise<number | void>;
 }
 
-export function makeLogger(globals: Pick<Globals, 'debug'>, quiet = false): DriverLogger {
+export function makeLogger(globals: Pick<Globals, 'debug'>, quiet = false): Logger {
   const start = Date.now();
   return {
     info(message: string) {

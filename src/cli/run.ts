@@ -1,6 +1,5 @@
 import { MachineError, UsageError, progName } from '../errors.js';
-import { Store } from '../store/store.js';
-import { resolveStoreRoot } from '../store/paths.js';
+import { openStore } from '../host/host.js';
 import { formatOptions, parseCommand, str, type OptionSpecs } from './args.js';
 import { makeLogger, type Cli, type Command, type Globals } from './context.js';
 import { VERSION } from '../version.js';
@@ -72,6 +71,29 @@ function splitGlobal(argv: string[]): { globalArgs: string[]; command?: string; 
   return { globalArgs: argv, args: [] };
 }
 
+/**
+ * The process's only interrupt handler. The first Ctrl-C, SIGTERM or SIGHUP (a closed
+ * terminal) aborts the command's signal: work under way stops at its next step and removes
+ * what it made. A second one quits at once, saying what may be left.
+ */
+let interruptController: AbortController | undefined;
+function interruptHandler(): AbortController {
+  if (interruptController) return interruptController;
+  const controller = new AbortController();
+  interruptController = controller;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!controller.signal.aborted) {
+      process.stderr.write(`${sig === 'SIGINT' ? 'Interrupted' : `Got ${sig}`}: stopping and cleaning up (again to quit at once)...\n`);
+      controller.abort(new Error(`interrupted by ${sig}`));
+      return;
+    }
+    process.stderr.write(`Quitting without finishing the cleanup: check "${progName()} ls" and remove half-made machines with "${progName()} rm -f NAME"\n`);
+    process.exit(130);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+  return controller;
+}
+
 export async function run(argv: string[]): Promise<number> {
   let debug = false;
   try {
@@ -94,25 +116,30 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(commandHelp({ ...cmd, options: specs }));
       return 0;
     }
+    const store = openStore(str(g['storage-path']));
     const globals: Globals = {
       debug,
       nativeSsh: g['native-ssh'] === true,
-      storagePath: resolveStoreRoot(str(g['storage-path'])),
+      storagePath: store.root,
       tlsCaCert: str(g['tls-ca-cert']),
       tlsCaKey: str(g['tls-ca-key']),
       tlsClientCert: str(g['tls-client-cert']),
       tlsClientKey: str(g['tls-client-key']),
     };
     const cli: Cli = {
-      store: new Store(globals.storagePath),
+      store,
       globals,
       out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
       err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
       log: makeLogger(globals),
+      // Installed by the commands that do long work: elsewhere (ssh) Ctrl-C keeps its usual meaning.
+      get signal() {
+        return interruptHandler().signal;
+      },
     };
     const parsed = parseCommand(cmd.name, args, specs, cmd.stopAtPositional ? { stopAtPositional: cmd.stopAtPositional } : {});
     const code = await cmd.run(cli, parsed);
-    return code ?? 0;
+    return interruptController?.signal.aborted ? 130 : (code ?? 0);
   } catch (err) {
     if (err instanceof MachineError) {
       process.stderr.write(`${err.message}\n`);

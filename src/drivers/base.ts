@@ -1,17 +1,27 @@
-import type { DriverConfig, DriverContext } from './driver.js';
+import type { Driver, DriverContext, DriverModule, FlagSpec } from './driver.js';
+import { PLUGIN_API_VERSION } from './driver.js';
+import { readSettings, type BaseSettings } from './settings.js';
+import type * as v from 'valibot';
 
-/** libmachine's BaseDriver fields, so config.json keeps Docker Machine's shape. */
-export function baseDriverConfig(ctx: DriverContext): DriverConfig {
+/** The base fields a new machine knows from the start. */
+export function machineFields(ctx: DriverContext): { MachineName: string; StorePath: string } {
+  return { MachineName: ctx.machineName, StorePath: ctx.storePath };
+}
+
+/** A built-in driver's module: its settings are read through its schema. */
+export function builtinModule<T extends BaseSettings>(def: {
+  name: string;
+  /** The schema T was derived from (T = SettingsOf<typeof schema>). */
+  schema: v.LooseObjectSchema<v.ObjectEntries, undefined>;
+  flags: FlagSpec[];
+  newDriver(ctx: DriverContext, saved?: T): Driver<T>;
+}): DriverModule<T> {
   return {
-    IPAddress: '',
-    MachineName: ctx.machineName,
-    SSHUser: 'root',
-    SSHPort: 22,
-    SSHKeyPath: '',
-    StorePath: ctx.storePath,
-    SwarmMaster: false,
-    SwarmHost: '',
-    SwarmDiscovery: '',
+    apiVersion: PLUGIN_API_VERSION,
+    name: def.name,
+    flags: def.flags,
+    readSettings: (raw) => readSettings(def.schema, raw) as T,
+    newDriver: (ctx, saved) => def.newDriver(ctx, saved),
   };
 }
 
@@ -20,6 +30,12 @@ export function flagString(v: unknown, fallback = ''): string {
 }
 export function flagInt(v: unknown, fallback: number): number {
   if (typeof v === 'number') return v;
-  if (typeof v === 'string' && /^\d+$/.test(v)) return Number(v);
+  if (typeof v === 'string' && /^-?\d+$/.test(v)) return Number(v);
   return fallback;
+}
+export function flagBool(v: unknown): boolean {
+  return v === true;
+}
+export function flagList(v: unknown): string[] {
+  return Array.isArray(v) ? v.map(String) : typeof v === 'string' && v ? [v] : [];
 }

@@ -1,4 +1,5 @@
-import type { BaseDriverConfig } from '../store/schema.js';
+import type { Logger } from '../log.js';
+import type { BaseSettings } from './settings.js';
 
 export type MachineState =
   | 'None'
@@ -24,37 +25,31 @@ export interface FlagSpec {
   min?: number;
 }
 
-export type FlagValues = Record<string, FlagValue | undefined>;
-
-export interface DriverLogger {
-  /** A step the user sees during long work. */
-  info(message: string): void;
-  /** Every API call and command, shown with --debug. */
-  debug(message: string): void;
-}
+/** Create flags as parsed by the CLI: ints are numbers, repeatable flags lists. */
+export type FlagValues = { readonly [flag: string]: FlagValue | undefined };
 
 export interface DriverContext {
   machineName: string;
   storePath: string;
   machineDir: string;
-  log: DriverLogger;
+  log: Logger;
   /** How long create may wait for the new machine to come up (--wait-timeout); drivers pick a default otherwise. */
   bootTimeoutMs?: number;
+  /** Aborted when the user interrupts (Ctrl-C): long waits stop early, rollback follows. */
+  signal?: AbortSignal;
   /** A store-wide lock, for resources machines share (a network, a security group). */
   lock<T>(key: string, fn: () => Promise<T>): Promise<T>;
 }
 
-/** What persists under config.json's "Driver": libmachine's base fields plus the driver's own. */
-export type DriverConfig = BaseDriverConfig & Record<string, unknown>;
-
 /**
  * The one narrow interface every driver implements: it makes and controls a host and says
  * how to reach it. Everything above (provisioning, certificates, the store) is shared.
+ * S is the driver's settings, saved as config.json's "Driver".
  */
-export interface Driver {
+export interface Driver<S extends BaseSettings = BaseSettings> {
   readonly name: string;
-  /** The JSON saved as config.json "Driver". */
-  config(): DriverConfig;
+  /** The settings saved as config.json "Driver". */
+  config(): S;
   /** Reads create flags; validates them before anything is made. */
   setConfigFromFlags(flags: FlagValues): Promise<void> | void;
   preCreateCheck(): Promise<void>;
@@ -72,8 +67,10 @@ export interface Driver {
    */
   quickState?(): Promise<MachineState>;
   getIP(): Promise<string>;
-  /** The engine URL, tcp://HOST:PORT. */
+  /** The engine URL, tcp://HOST:PORT, as the docker CLI on this computer dials it. */
   getURL(): Promise<string>;
+  /** The port dockerd listens on inside the host (the URL's port differs where a driver forwards it). */
+  enginePort(): number;
   getSSHHostname(): Promise<string>;
   getSSHPort(): Promise<number>;
   getSSHUsername(): string;
@@ -89,9 +86,22 @@ export interface Driver {
   readonly sshKeySettleMs?: number;
 }
 
-export interface DriverModule {
+export interface DriverModule<S extends BaseSettings = BaseSettings> {
+  /** The plugin API this module was written against (PLUGIN_API_VERSION); the loader checks it. */
+  readonly apiVersion: number;
   readonly name: string;
   readonly flags: FlagSpec[];
-  /** Builds a driver for a new machine (saved undefined) or from its saved config. */
-  newDriver(ctx: DriverContext, saved?: DriverConfig): Driver;
+  /**
+   * Checks a saved "Driver" block and returns it typed; throws SettingsError naming the
+   * field that is wrong (the loader adds the file).
+   */
+  readSettings(raw: unknown): S;
+  /** Builds a driver for a new machine (saved undefined) or from its checked settings. */
+  newDriver(ctx: DriverContext, saved?: S): Driver<S>;
 }
+
+/**
+ * The version of the interfaces above. A plugin declares the one it was written against; a
+ * change that breaks plugins bumps it, and the loader refuses a plugin that does not match.
+ */
+export const PLUGIN_API_VERSION = 1;

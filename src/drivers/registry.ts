@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { DriverError, progName } from '../errors.js';
-import type { DriverModule } from './driver.js';
+import { PLUGIN_API_VERSION, type DriverModule } from './driver.js';
 
 // Each driver's module (and so its SDK) loads only when that driver is used.
 const builtin: Record<string, () => Promise<{ default: DriverModule }>> = {
@@ -67,8 +67,13 @@ async function importPlugin(url: string, name: string): Promise<DriverModule> {
     throw new DriverError(`Driver plugin "${name}" failed to load: ${(err as Error).message}`);
   }
   const driver = mod.default;
-  if (!driver || typeof driver.newDriver !== 'function' || !Array.isArray(driver.flags)) {
-    throw new DriverError(`Driver plugin "${name}" does not export a DriverModule as default`);
+  if (!driver || typeof driver.newDriver !== 'function' || typeof driver.readSettings !== 'function' || !Array.isArray(driver.flags)) {
+    throw new DriverError(`Driver plugin "${name}" does not export a DriverModule as default (name, apiVersion, flags, readSettings, newDriver)`);
+  }
+  if (driver.apiVersion !== PLUGIN_API_VERSION) {
+    throw new DriverError(
+      `Driver plugin "${name}" was written for plugin API version ${String(driver.apiVersion ?? 'none')}, and this ${progName()} speaks version ${PLUGIN_API_VERSION}: update the plugin (${url})`,
+    );
   }
   return driver;
 }

@@ -1,6 +1,6 @@
-import { CertMismatchError, MachineError } from '../errors.js';
+import { CertMismatchError } from '../errors.js';
 import { checkServerCertFor } from '../certs/index.js';
-import { clientTls, loadHost, type Host } from './host.js';
+import { clientTls, type Host } from './host.js';
 
 export interface ConnectionInfo {
   name: string;
@@ -17,8 +17,7 @@ export interface ConnectionInfo {
  * address the client will dial (no network round trip, so it stays fast and works
  * offline); a mismatch, as after an IP change, names `regenerate-certs` as the fix.
  */
-export async function connectionInfo(host: Host, opts: { swarm?: boolean } = {}): Promise<ConnectionInfo> {
-  const target = opts.swarm ? await swarmManagerOf(host) : host;
+export async function connectionInfo(target: Host): Promise<ConnectionInfo> {
   const url = await target.driver.getURL();
   const dialHost = new URL(url).hostname.replace(/^\[|\]$/g, '');
   // A driver without provisioning (none) points at an engine whose certificate we never made.
@@ -31,17 +30,9 @@ export async function connectionInfo(host: Host, opts: { swarm?: boolean } = {})
   return { name: target.name, url, ip: dialHost, ...tls };
 }
 
-/** For `--swarm`: a running manager of the machine's swarm-mode cluster. */
-async function swarmManagerOf(host: Host): Promise<Host> {
-  const cluster = host.config.SwarmMode?.Cluster;
-  if (!cluster) throw new MachineError(`Machine "${host.name}" is not part of a swarm`);
-  if (host.config.SwarmMode?.Role === 'manager') return host;
-  for (const name of await host.store.list()) {
-    const other = await host.store.load(name).catch(() => undefined);
-    if (other?.SwarmMode?.Cluster === cluster && other.SwarmMode.Role === 'manager') {
-      const candidate = await loadHost(host.store, name);
-      if ((await candidate.driver.getState()) === 'Running') return candidate;
-    }
-  }
-  throw new MachineError(`No running manager found for swarm "${cluster}"`);
+
+/** The engine's version over TLS (`version NAME`): one API call, bounded by timeoutMs. */
+export async function engineVersionOf(host: Host, timeoutMs: number): Promise<string> {
+  const { engineVersion } = await import('../engine/tls-api.js');
+  return (await engineVersion(await host.driver.getURL(), clientTls(host), timeoutMs)).Version;
 }

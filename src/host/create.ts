@@ -1,17 +1,21 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { HostAlreadyExistsError, MachineError, progName } from '../errors.js';
+import { HostAlreadyExistsError, InterruptedError, MachineError, progName } from '../errors.js';
 import { loadDriver } from '../drivers/registry.js';
-import type { DriverLogger, FlagValues } from '../drivers/driver.js';
+import type { FlagValues } from '../drivers/driver.js';
+import type { Logger } from '../log.js';
 import { validateMachineName } from '../store/names.js';
 import {
   CURRENT_CONFIG_VERSION,
+  defaultEngineOptions,
   defaultSwarmOptions,
   type EngineOptions,
   type HostConfig,
 } from '../store/schema.js';
+import { machineFiles, storeCertFiles } from '../store/machine-files.js';
 import type { Store } from '../store/store.js';
 import { driverContext, type Host } from './host.js';
+
+export { defaultEngineOptions, validateMachineName, type EngineOptions };
 import { certOrg, provisionMachine } from './provision.js';
 import { waitForState } from './state.js';
 
@@ -29,11 +33,16 @@ export interface CreateRequest {
   engine: EngineOptions;
   tlsSans: string[];
   tls: GlobalTls;
-  log: DriverLogger;
+  log: Logger;
   /** How long to wait for SSH once the machine runs. */
   sshTimeoutMs?: number;
   /** Runs once the engine is up, inside create's rollback: a failure removes the machine. */
   afterProvision?: (host: Host) => Promise<Partial<HostConfig> | void>;
+  /**
+   * Aborted when the user interrupts. The step under way finishes or stops early (waits
+   * do), nothing new starts, and what was made is removed before the error is thrown.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -48,15 +57,17 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
     const { log } = req;
     const mod = await loadDriver(req.driverName);
     const machineDir = store.machineDir(req.name);
-    const driver = mod.newDriver({ ...driverContext(store, req.name, log), bootTimeoutMs: req.sshTimeoutMs ?? 120_000 });
+    const driver = mod.newDriver({ ...driverContext(store, req.name, log, req.signal), bootTimeoutMs: req.sshTimeoutMs ?? 120_000 });
     await driver.setConfigFromFlags(req.driverFlags);
+    const files = machineFiles(machineDir);
+    const storeCerts = storeCertFiles(store.certsDir);
 
     const { ensureCertificates } = await import('../certs/generate.js');
     const paths = {
-      caCertPath: req.tls.caCertPath || join(store.certsDir, 'ca.pem'),
-      caKeyPath: req.tls.caKeyPath || join(store.certsDir, 'ca-key.pem'),
-      clientCertPath: req.tls.clientCertPath || join(store.certsDir, 'cert.pem'),
-      clientKeyPath: req.tls.clientKeyPath || join(store.certsDir, 'key.pem'),
+      caCertPath: req.tls.caCertPath || storeCerts.caCert,
+      caKeyPath: req.tls.caKeyPath || storeCerts.caKey,
+      clientCertPath: req.tls.clientCertPath || storeCerts.clientCert,
+      clientKeyPath: req.tls.clientKeyPath || storeCerts.clientKey,
     };
     // Parallel creates (swarm create) must not each make a CA: one makes it, the rest use it.
     // ".certs" cannot clash with a machine: names never start with a dot.
@@ -68,6 +79,7 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
 
     log.info('Running pre-create checks...');
     await driver.preCreateCheck();
+    req.signal?.throwIfAborted();
 
     const config: HostConfig = {
       ConfigVersion: CURRENT_CONFIG_VERSION,
@@ -84,8 +96,8 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
           CaCertPath: paths.caCertPath,
           CaPrivateKeyPath: paths.caKeyPath,
           CaCertRemotePath: '',
-          ServerCertPath: join(machineDir, 'server.pem'),
-          ServerKeyPath: join(machineDir, 'server-key.pem'),
+          ServerCertPath: files.serverCert,
+          ServerKeyPath: files.serverKey,
           ClientKeyPath: paths.clientKeyPath,
           ServerCertRemotePath: '',
           ServerKeyRemotePath: '',
@@ -102,19 +114,15 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
     await store.ensureMachineDir(req.name);
     // Saved before the driver makes anything, so that even a crash leaves a record rm can use.
     await store.save(config);
-    // Ctrl-C while resources are being made: remove them before exiting, as a failure would.
-    const onInterrupt = () => {
-      log.info('Interrupted: removing what this create made...');
-      rollback(store, host, log, new MachineError('interrupted')).catch((err: Error) => {
-        process.stderr.write(`${err.message}\n`);
-      }).finally(() => process.exit(130));
+    const checkpoint = () => {
+      if (req.signal?.aborted) throw new InterruptedError(`Interrupted: removed what creating "${req.name}" had made`);
     };
-    process.once('SIGINT', onInterrupt);
-    process.once('SIGTERM', onInterrupt);
     try {
+      checkpoint();
       await driver.create();
       config.Driver = driver.config();
       await store.save(config);
+      checkpoint();
       log.info('Waiting for machine to be running, this may take a few minutes...');
       await waitForState(
         driver,
@@ -126,25 +134,29 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
               .then(async (h) => `check that ${h}:${await driver.getSSHPort()} is up and reachable over SSH`)
               .catch(() => '')
           : '',
+        req.signal,
       );
+      checkpoint();
       if (driver.provisionable) {
-        await provisionMachine(host, log, { waitSshMs: req.sshTimeoutMs ?? 120_000, pin: true });
+        await provisionMachine(host, log, { waitSshMs: req.sshTimeoutMs ?? 120_000, pin: true, ...(req.signal ? { signal: req.signal } : {}) });
         log.info('Docker is up and running!');
       }
+      checkpoint();
       if (req.afterProvision) Object.assign(config, await req.afterProvision(host));
+      checkpoint();
       config.Driver = driver.config();
       await store.save(config);
     } catch (err) {
-      await rollback(store, host, log, err);
-    } finally {
-      process.off('SIGINT', onInterrupt);
-      process.off('SIGTERM', onInterrupt);
+      // An abort surfaces as whatever the interrupted step threw; say what happened.
+      await rollback(store, host, log, req.signal?.aborted ? new InterruptedError(`Interrupted: removed what creating "${req.name}" had made`) : err);
     }
     return host;
   });
 }
 
-async function rollback(store: Store, host: Host, log: DriverLogger, cause: unknown): Promise<never> {
+/** The one rollback of a create, whether it failed or was interrupted. */
+async function rollback(store: Store, host: Host, log: Logger, cause: unknown): Promise<never> {
+  if (cause instanceof InterruptedError) log.info(`Interrupted: removing what creating "${host.name}" made...`);
   log.debug(`create failed, removing what it made: ${(cause as Error).message}`);
   try {
     await host.driver.remove();

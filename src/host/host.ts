@@ -1,8 +1,13 @@
-import { join } from 'node:path';
 import { loadDriver } from '../drivers/registry.js';
-import type { Driver, DriverContext, DriverLogger } from '../drivers/driver.js';
-import type { Store } from '../store/store.js';
+import type { Driver, DriverContext } from '../drivers/driver.js';
+import { CorruptConfigError, MachineError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { machineFiles } from '../store/machine-files.js';
+import { resolveStoreRoot } from '../store/paths.js';
+import { Store } from '../store/store.js';
 import type { HostConfig } from '../store/schema.js';
+
+export { silentLogger };
 
 /** A machine as commands see it: its saved config and a live driver for it. */
 export interface Host {
@@ -12,38 +17,66 @@ export interface Host {
   store: Store;
 }
 
-export const silentLogger: DriverLogger = { info: () => undefined, debug: () => undefined };
+/** The store the command works on: `-s`, MACHINE_STORAGE_PATH or ~/.docker/machine. */
+export function openStore(storagePathFlag?: string): Store {
+  return new Store(resolveStoreRoot(storagePathFlag));
+}
 
-export async function loadHost(store: Store, name: string, log: DriverLogger = silentLogger): Promise<Host> {
+/** Loads a machine and checks its driver's settings, naming the file and field when one is wrong. */
+export async function loadHost(store: Store, name: string, log: Logger = silentLogger): Promise<Host> {
   const config = await store.load(name);
   const mod = await loadDriver(config.DriverName);
-  const driver = mod.newDriver(driverContext(store, name, log), config.Driver);
+  let settings;
+  try {
+    settings = mod.readSettings(config.Driver);
+  } catch (err) {
+    // A plugin may throw any error: it is still this file that is wrong.
+    const detail = err instanceof MachineError ? err.message : `driver ${config.DriverName} refused its settings: ${(err as Error).message}`;
+    throw new CorruptConfigError(store.configPath(name), detail);
+  }
+  const driver = mod.newDriver(driverContext(store, name, log), settings);
   return { name, config, driver, store };
 }
 
-export function driverContext(store: Store, name: string, log: DriverLogger): DriverContext {
+export function driverContext(store: Store, name: string, log: Logger, signal?: AbortSignal): DriverContext {
   return {
     machineName: name,
     storePath: store.root,
     machineDir: store.machineDir(name),
     log,
+    ...(signal ? { signal } : {}),
     // Keys start with a dot, which no machine name can: they never clash with a machine's lock.
     lock: (key, fn) => store.withLock(`.shared-${key}`, fn),
   };
 }
 
+/**
+ * Saves what the driver learnt (new addresses, ports) into the record, under the machine's
+ * lock, on top of whatever another command saved meanwhile.
+ */
+export async function saveDriverState(host: Host, opts: { locked?: boolean } = {}): Promise<void> {
+  const write = async () => {
+    const fresh = await host.store.load(host.name);
+    host.config = { ...fresh, Driver: host.driver.config() };
+    await host.store.save(host.config);
+  };
+  if (opts.locked) await write();
+  else await host.store.withLock(host.name, write);
+}
+
 export function knownHostsPath(host: Host): string {
-  return join(host.store.machineDir(host.name), 'known_hosts');
+  return machineFiles(host.store.machineDir(host.name)).knownHosts;
 }
 
 /** The TLS files the docker CLI uses for this machine (copies in its own directory). */
 export function clientTls(host: Host): { caCertPath: string; clientCertPath: string; clientKeyPath: string; certDir: string } {
   const dir = host.store.machineDir(host.name);
+  const files = machineFiles(dir);
   return {
     certDir: dir,
-    caCertPath: join(dir, 'ca.pem'),
-    clientCertPath: join(dir, 'cert.pem'),
-    clientKeyPath: join(dir, 'key.pem'),
+    caCertPath: files.caCert,
+    clientCertPath: files.clientCert,
+    clientKeyPath: files.clientKey,
   };
 }
 

@@ -1,7 +1,7 @@
 import { copyFile, readFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import type { DriverLogger } from '../drivers/driver.js';
+import type { Logger } from '../log.js';
 import { engineVersion } from '../engine/tls-api.js';
 import { rootRemote } from '../provision/remote.js';
 import { provisionHost, type ProvisionResult } from '../provision/provision.js';
@@ -26,7 +26,7 @@ export async function serverCertHosts(host: Host): Promise<string[]> {
 }
 
 /** Copies the store's CA and client pair into the machine dir, where `env` points the CLI. */
-export async function copyClientCerts(host: Host, log: DriverLogger): Promise<void> {
+export async function copyClientCerts(host: Host, log: Logger): Promise<void> {
   log.info('Copying certs to the local machine directory...');
   const auth = host.config.HostOptions.AuthOptions;
   const tls = clientTls(host);
@@ -43,7 +43,7 @@ function uncovered(host: Host, hosts: string[]): string[] {
 }
 
 /** Makes the server pair when missing, or when it no longer covers the machine's addresses. */
-export async function ensureServerCert(host: Host, log: DriverLogger, force = false): Promise<boolean> {
+export async function ensureServerCert(host: Host, log: Logger, force = false): Promise<boolean> {
   const auth = host.config.HostOptions.AuthOptions;
   const hosts = await serverCertHosts(host);
   const fresh = !force && existsSync(auth.ServerCertPath) && existsSync(auth.ServerKeyPath) && uncovered(host, hosts).length === 0;
@@ -66,7 +66,7 @@ export async function ensureServerCert(host: Host, log: DriverLogger, force = fa
  * server certificate for it at once, where Docker Machine left users with x509 errors
  * until they ran regenerate-certs.
  */
-export async function refreshCertsIfMoved(host: Host, log: DriverLogger): Promise<void> {
+export async function refreshCertsIfMoved(host: Host, log: Logger): Promise<void> {
   if (!host.driver.provisionable || !existsSync(host.config.HostOptions.AuthOptions.ServerCertPath)) return;
   const missing = uncovered(host, await serverCertHosts(host));
   if (!missing.length) return;
@@ -76,14 +76,18 @@ export async function refreshCertsIfMoved(host: Host, log: DriverLogger): Promis
 
 export async function provisionMachine(
   host: Host,
-  log: DriverLogger,
-  opts: { waitSshMs?: number; pin?: boolean; forceCerts?: boolean } = {},
+  log: Logger,
+  opts: { waitSshMs?: number; pin?: boolean; forceCerts?: boolean; signal?: AbortSignal } = {},
 ): Promise<ProvisionResult> {
   await copyClientCerts(host, log);
   await ensureServerCert(host, log, opts.forceCerts);
   const auth = host.config.HostOptions.AuthOptions;
   log.info('Waiting for SSH to be available...');
-  const session = await connectHost(host, log, { waitMs: opts.waitSshMs ?? 120_000, pin: opts.pin });
+  const session = await connectHost(host, log, { waitMs: opts.waitSshMs ?? 120_000, pin: opts.pin, ...(opts.signal ? { signal: opts.signal } : {}) });
+  // An interrupt closes the session: the remote command under way (an engine install) ends
+  // with it, and create's rollback takes over.
+  const onAbort = () => session.close();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const url = await host.driver.getURL();
     const tls = clientTls(host);
@@ -93,7 +97,7 @@ export async function provisionMachine(
       driverName: host.driver.name,
       engine: host.config.HostOptions.EngineOptions,
       // Inside the host; the URL's port differs where a driver publishes it elsewhere.
-      enginePort: Number(host.driver.config()['EnginePort'] ?? 2376),
+      enginePort: host.driver.enginePort(),
       certs: {
         ca: await readFile(auth.CaCertPath),
         serverCert: await readFile(auth.ServerCertPath),
@@ -105,6 +109,7 @@ export async function provisionMachine(
       },
     });
   } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
     session.close();
   }
 }

@@ -1,11 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DriverLogger } from '../drivers/driver.js';
+import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { certOrg } from './provision.js';
 
 /** `regenerate-certs --client-certs`: a new CA and client pair for the whole store. */
-export async function regenerateCA(store: Store, log: DriverLogger): Promise<void> {
+export async function regenerateCA(store: Store, log: Logger): Promise<void> {
   log.info(`Regenerating the CA and client certificates in ${store.certsDir}`);
   for (const f of ['ca.pem', 'ca-key.pem', 'cert.pem', 'key.pem']) {
     await rm(join(store.certsDir, f), { force: true });

@@ -1,21 +1,21 @@
 import { MachineError, progName } from '../errors.js';
-import type { DriverLogger } from '../drivers/driver.js';
+import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { Host } from './host.js';
 
 /**
  * Removes the driver's resources, then the record. Without --force a driver failure keeps
  * the record, so nothing made by the machine is forgotten while it still exists.
+ * beforeRemove runs first (a swarm member leaves its swarm); its failure does not stop rm.
  */
 export async function removeMachine(
   store: Store,
   name: string,
   host: Host | undefined,
-  opts: { force: boolean; log: DriverLogger },
+  opts: { force: boolean; log: Logger; beforeRemove?: (host: Host, log: Logger) => Promise<void> },
 ): Promise<void> {
-  if (host?.config.SwarmMode) {
-    const { leaveSwarm } = await import('../swarm/cluster.js');
-    await leaveSwarm(host, opts.log);
+  if (host && opts.beforeRemove) {
+    await opts.beforeRemove(host, opts.log).catch((err: Error) => opts.log.debug(`before removing ${name}: ${err.message}`));
   }
   if (host) {
     try {

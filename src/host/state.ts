@@ -1,11 +1,12 @@
 import { DriverError } from '../errors.js';
 import type { Driver, MachineState } from '../drivers/driver.js';
 
-export async function waitForState(driver: Driver, want: MachineState, timeoutMs: number, hint = ''): Promise<void> {
+export async function waitForState(driver: Driver, want: MachineState, timeoutMs: number, hint = '', signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let delay = 100;
   let last: MachineState = 'None';
   while (Date.now() < deadline) {
+    signal?.throwIfAborted();
     last = await driver.getState();
     if (last === want) return;
     if (last === 'Error') break;

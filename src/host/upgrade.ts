@@ -1,16 +1,16 @@
-import type { DriverLogger } from '../drivers/driver.js';
-import { HostNotRunningError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { rootRemote } from '../provision/remote.js';
 import { parseOsRelease } from '../provision/os-release.js';
 import { detectFamily } from '../provision/families.js';
 import type { Host } from './host.js';
 import { connectHost } from './ssh.js';
+import { assertRunning } from './lifecycle.js';
 
 // Whichever engine packages are installed (Docker's or the distribution's) get upgraded.
 const ENGINE_PACKAGES = ['docker-ce', 'docker-ce-cli', 'containerd.io', 'docker.io', 'docker', 'moby-engine'];
 
-export async function upgradeEngine(host: Host, log: DriverLogger): Promise<void> {
-  if ((await host.driver.getState()) !== 'Running') throw new HostNotRunningError(host.name);
+export async function upgradeEngine(host: Host, log: Logger): Promise<void> {
+  await assertRunning(host);
   const session = await connectHost(host, log);
   try {
     const remote = rootRemote(session, host.driver.getSSHUsername());

@@ -5,7 +5,7 @@ import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { basename, join } from 'node:path';
 import { DriverError } from '../errors.js';
-import type { DriverLogger } from '../drivers/driver.js';
+import type { Logger } from '../log.js';
 
 import { arch } from 'node:os';
 
@@ -62,7 +62,7 @@ export async function publishedChecksum(url: string, sumsUrl?: string): Promise<
 export async function cachedImage(opts: {
   url: string;
   cacheDir: string;
-  log: DriverLogger;
+  log: Logger;
   sumsUrl?: string;
   /** boot2docker ISOs were published without checksums: kept as downloaded, with a warning. */
   unverified?: boolean;

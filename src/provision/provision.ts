@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ProvisionError } from '../errors.js';
-import type { DriverLogger } from '../drivers/driver.js';
+import type { Logger } from '../log.js';
 import type { EngineOptions } from '../store/schema.js';
 import { detectFamily, type OsFamily } from './families.js';
 import { parseOsRelease } from './os-release.js';
@@ -14,7 +14,7 @@ export interface ProvisionInput {
   engine: EngineOptions;
   enginePort: number;
   certs: { ca: Buffer; serverCert: Buffer; serverKey: Buffer };
-  log: DriverLogger;
+  log: Logger;
   /** Checks the engine over TLS from this side; throws while it is not ready yet. */
   verify: () => Promise<void>;
   verifyTimeoutMs?: number;
@@ -166,7 +166,7 @@ async function installEngine(
   family: OsFamily,
   os: Record<string, string>,
   installURL: string,
-  log: DriverLogger,
+  log: Logger,
 ): Promise<void> {
   const distro = async () => {
     log.info(`Installing Docker from the distribution's packages (${family.distroEngine(os).join(' ')})...`);

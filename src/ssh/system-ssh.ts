@@ -1,5 +1,5 @@
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { findOnPath } from '../sys/which.js';
 import { SshError } from '../errors.js';
 import { hostAlias } from './known-hosts.js';
 import type { SshTarget } from './session.js';
@@ -14,22 +14,7 @@ export interface SystemSshOptions {
 
 /** The OpenSSH client (or `scp`) on PATH, if any. */
 export function findSystemSsh(name = 'ssh'): string | undefined {
-  const names = process.platform === 'win32' ? [`${name}.exe`, name] : [name];
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (!dir) continue;
-    for (const n of names) {
-      const p = join(dir, n);
-      try {
-        if (statSync(p).isFile()) {
-          accessSync(p, constants.X_OK);
-          return p;
-        }
-      } catch {
-        // not here, or not executable: keep looking, as the shell does
-      }
-    }
-  }
-  return undefined;
+  return findOnPath(name);
 }
 
 /**

@@ -105,7 +105,6 @@ export type HostConfig = v.InferOutput<typeof HostConfigSchema>;
 export type EngineOptions = v.InferOutput<typeof EngineOptionsSchema>;
 export type SwarmOptions = v.InferOutput<typeof SwarmOptionsSchema>;
 export type AuthOptions = v.InferOutput<typeof AuthOptionsSchema>;
-export type BaseDriverConfig = v.InferOutput<typeof BaseDriverSchema>;
 
 export type ParseResult =
   | { ok: true; config: HostConfig; migratedFrom?: number }

@@ -1,5 +1,5 @@
-import { MachineError, progName } from '../errors.js';
-import type { DriverLogger } from '../drivers/driver.js';
+import { MachineError, UsageError, progName } from '../errors.js';
+import type { Logger } from '../log.js';
 import { loadHost, type Host } from '../host/host.js';
 import { connectHost } from '../host/ssh.js';
 import { rootRemote, shQuote, type Remote } from '../provision/remote.js';
@@ -7,7 +7,7 @@ import type { Store } from '../store/store.js';
 
 export type SwarmRole = 'manager' | 'worker';
 
-async function withRemote<T>(host: Host, log: DriverLogger, fn: (r: Remote) => Promise<T>): Promise<T> {
+async function withRemote<T>(host: Host, log: Logger, fn: (r: Remote) => Promise<T>): Promise<T> {
   const session = await connectHost(host, log);
   try {
     return await fn(rootRemote(session, host.driver.getSSHUsername()));
@@ -36,7 +36,7 @@ export async function recordMembership(host: Host, m: Membership): Promise<void>
 }
 
 /** `docker swarm init` on the machine, which becomes the first manager of cluster. */
-export async function swarmInit(host: Host, cluster: string, log: DriverLogger): Promise<Membership> {
+export async function swarmInit(host: Host, cluster: string, log: Logger): Promise<Membership> {
   const addr = await advertiseAddress(host);
   log.info(`Initialising swarm "${cluster}" on ${host.name} (advertise ${addr})...`);
   await withRemote(host, log, async (r) => {
@@ -57,7 +57,7 @@ export function assertManager(manager: Host): string {
   return cluster;
 }
 
-export async function swarmJoin(host: Host, manager: Host, role: SwarmRole, log: DriverLogger): Promise<Membership> {
+export async function swarmJoin(host: Host, manager: Host, role: SwarmRole, log: Logger): Promise<Membership> {
   const cluster = assertManager(manager);
   const managerAddr = await advertiseAddress(manager);
   const token = await withRemote(manager, log, async (r) => {
@@ -92,7 +92,7 @@ export async function clusterMembers(store: Store, cluster: string): Promise<Hos
  * Before a member is removed: it leaves, and a remaining manager forgets it, so the node
  * list does not keep a dead entry. Best effort: a machine that is already gone cannot leave.
  */
-export async function leaveSwarm(host: Host, log: DriverLogger): Promise<void> {
+export async function leaveSwarm(host: Host, log: Logger): Promise<void> {
   const cluster = host.config.SwarmMode?.Cluster;
   if (!cluster) return;
   const nodeId = await withRemote(host, log, async (r) => {
@@ -122,8 +122,49 @@ export async function leaveSwarm(host: Host, log: DriverLogger): Promise<void> {
 }
 
 /** What `swarm inspect` shows of the cluster, from a running manager's point of view. */
-export async function nodeList(manager: Host, log: DriverLogger): Promise<string> {
+export async function nodeList(manager: Host, log: Logger): Promise<string> {
   return withRemote(manager, log, (r) =>
     r.run(`docker node ls --format '{{.Hostname}}\t{{.Status}}\t{{.Availability}}\t{{.ManagerStatus}}'`),
   );
+}
+
+export const SWARM_ROLES: readonly SwarmRole[] = ['worker', 'manager'];
+
+/**
+ * `create --swarm-init` / `--swarm-join MANAGER [--swarm-role R]`: checked before anything
+ * is made; returns the step create runs once the engine is up (inside its rollback).
+ */
+export async function swarmStepFromFlags(
+  store: Store,
+  name: string,
+  opts: { init: boolean; join: string; role: string; log: Logger },
+): Promise<((host: Host) => Promise<{ SwarmMode: Membership }>) | undefined> {
+  if (!opts.init && !opts.join) return undefined;
+  if (opts.init && opts.join) throw new UsageError('--swarm-init and --swarm-join exclude each other');
+  const role = opts.role as SwarmRole;
+  if (!SWARM_ROLES.includes(role)) throw new UsageError(`--swarm-role must be worker or manager, not "${opts.role}"`);
+  if (opts.init) return async (host) => ({ SwarmMode: await swarmInit(host, name, opts.log) });
+  const manager = await loadHost(store, opts.join, opts.log);
+  assertManager(manager);
+  return async (host) => ({ SwarmMode: await swarmJoin(host, manager, role, opts.log) });
+}
+
+/** For `env --swarm` / `config --swarm`: a running manager of the machine's swarm-mode cluster. */
+export async function swarmManagerOf(host: Host): Promise<Host> {
+  const cluster = host.config.SwarmMode?.Cluster;
+  if (!cluster) throw new MachineError(`Machine "${host.name}" is not part of a swarm`);
+  if (host.config.SwarmMode?.Role === 'manager') return host;
+  for (const name of await host.store.list()) {
+    const other = await host.store.load(name).catch(() => undefined);
+    if (other?.SwarmMode?.Cluster === cluster && other.SwarmMode.Role === 'manager') {
+      const candidate = await loadHost(host.store, name);
+      if ((await candidate.driver.getState()) === 'Running') return candidate;
+    }
+  }
+  throw new MachineError(`No running manager found for swarm "${cluster}"`);
+}
+
+/** The before-remove hook for `rm`: a swarm member leaves first; anything else goes as it is. */
+export async function leaveBeforeRemove(host: Host, log: Logger): Promise<void> {
+  if (host.config.SwarmMode) await leaveSwarm(host, log);
 }

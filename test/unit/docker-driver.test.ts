@@ -113,8 +113,8 @@ describe('docker driver: flags', () => {
     process.env.DOCKER_HOST = 'tcp://192.0.2.9:2376';
     try {
       expect(parseDockerFlags({})).toEqual({
-        dockerHost: 'unix:///var/run/docker.sock', certPath: '', image: 'machine-host:bookworm', network: 'machine',
-        cpus: 0, memoryMB: 0, publish: false,
+        DockerHost: 'unix:///var/run/docker.sock', DockerCertPath: '', Image: 'machine-host:bookworm', Network: 'machine',
+        CPUs: 0, Memory: 0, PublishSSH: false,
       });
     } finally {
       if (saved === undefined) delete process.env.DOCKER_HOST;
@@ -128,7 +128,7 @@ describe('docker driver: flags', () => {
   it('reads every flag', () => {
     expect(
       parseDockerFlags({ 'docker-host': 'tcp://10.0.0.5:2375', 'docker-image': 'my/host:1', 'docker-network': 'lab_1', 'docker-cpus': '1.5', 'docker-memory': 2048, 'docker-publish-ssh': true }),
-    ).toEqual({ dockerHost: 'tcp://10.0.0.5:2375', certPath: '', image: 'my/host:1', network: 'lab_1', cpus: 1.5, memoryMB: 2048, publish: true });
+    ).toEqual({ DockerHost: 'tcp://10.0.0.5:2375', DockerCertPath: '', Image: 'my/host:1', Network: 'lab_1', CPUs: 1.5, Memory: 2048, PublishSSH: true });
   });
 
   it.each([
@@ -159,7 +159,7 @@ describe('docker driver: flags', () => {
     );
     await writeFile(join(certs, 'cert.pem'), 'x');
     await writeFile(join(certs, 'key.pem'), 'x');
-    expect(parseDockerFlags({ 'docker-host': 'tcp://10.0.0.5:2376', 'docker-cert-path': certs }).certPath).toBe(certs);
+    expect(parseDockerFlags({ 'docker-host': 'tcp://10.0.0.5:2376', 'docker-cert-path': certs }).DockerCertPath).toBe(certs);
   });
 
   it('parses engine addresses as the docker CLI does', () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseVirtualboxFlags } from '../../src/drivers/virtualbox/flags.js';
+import { parseShare, parseVirtualboxFlags } from '../../src/drivers/virtualbox/flags.js';
 import { chooseHostOnly, chooseHostOnlyNet, fixedAddress, hostOnlyKind, hostOnlyPlan } from '../../src/drivers/virtualbox/network.js';
 import {
   parseDhcpServers,
@@ -170,12 +170,12 @@ describe("virtualbox: 7.x host-only networks and the guest's address", () => {
 describe('virtualbox: flags and install locations', () => {
   it("takes Docker Machine's defaults and checks values", () => {
     const s = parseVirtualboxFlags({}, () => 8);
-    expect(s).toMatchObject({ memory: 1024, cpus: 1, diskSize: 20000, hostOnlyCidr: '192.168.99.1/24', natNicType: '82540EM', hostOnlyPromisc: 'deny', uiType: 'headless', dnsProxy: true, hostOnlyDhcp: true, vtxCheck: true });
-    expect(s.share?.path).toBe(process.platform === 'darwin' ? '/Users' : '/home');
-    expect(parseVirtualboxFlags({ 'virtualbox-cpu-count': -1 }, () => 8).cpus).toBe(8);
-    expect(parseVirtualboxFlags({ 'virtualbox-share-folder': 'C:\\src:src' }, () => 1).share).toEqual({ path: 'C:\\src', name: 'src' });
-    expect(parseVirtualboxFlags({ 'virtualbox-no-share': true }, () => 1).share).toBeUndefined();
-    expect(parseVirtualboxFlags({ 'virtualbox-boot2docker-url': '/tmp/b2d.iso' }, () => 1).sshUser).toBe('docker');
+    expect(s).toMatchObject({ Memory: 1024, CPU: 1, DiskSize: 20000, HostOnlyCIDR: '192.168.99.1/24', NatNicType: '82540EM', HostOnlyPromiscMode: 'deny', UIType: 'headless', DNSProxy: true, HostOnlyNoDHCP: false, NoVTXCheck: false });
+    expect(parseShare(s)?.path).toBe(process.platform === 'darwin' ? '/Users' : '/home');
+    expect(parseVirtualboxFlags({ 'virtualbox-cpu-count': -1 }, () => 8).CPU).toBe(8);
+    expect(parseShare(parseVirtualboxFlags({ 'virtualbox-share-folder': 'C:\\src:src' }, () => 1))).toEqual({ path: 'C:\\src', name: 'src' });
+    expect(parseShare(parseVirtualboxFlags({ 'virtualbox-no-share': true }, () => 1))).toBeUndefined();
+    expect(parseVirtualboxFlags({ 'virtualbox-boot2docker-url': '/tmp/b2d.iso' }, () => 1).SSHUser).toBe('docker');
     expect(() => parseVirtualboxFlags({ 'virtualbox-nat-nictype': 'e1000' }, () => 1)).toThrow(/--virtualbox-nat-nictype must be one of Am79C970A, Am79C973, 82540EM/);
     expect(() => parseVirtualboxFlags({ 'virtualbox-hostonly-nicpromisc': 'yes' }, () => 1)).toThrow(/deny, allow-vms, allow-all/);
     expect(() => parseVirtualboxFlags({ 'virtualbox-ui-type': 'vnc' }, () => 1)).toThrow(/--virtualbox-ui-type/);

@@ -11,7 +11,8 @@ const config: Command = {
   },
   async run(cli, parsed) {
     const host = await oneHost(cli, parsed);
-    const info = await connectionInfo(host, { swarm: parsed.values['swarm'] === true });
+    const target = parsed.values['swarm'] ? await (await import('../../swarm/cluster.js')).swarmManagerOf(host) : host;
+    const info = await connectionInfo(target);
     cli.out(
       [
         '--tlsverify',

@@ -1,11 +1,8 @@
 import { UsageError, progName } from '../../errors.js';
 import type { Cli, Command } from '../context.js';
 import { formatOptions, list, str, type OptionSpecs, type Parsed } from '../args.js';
-import { builtinDriverNames, loadDriver } from '../../drivers/registry.js';
-import type { DriverModule, FlagValues } from '../../drivers/driver.js';
-import { defaultEngineOptions } from '../../store/schema.js';
-import { createMachine, type CreateRequest } from '../../host/create.js';
-import { loadHost, type Host } from '../../host/host.js';
+import { builtinDriverNames, loadDriver, type DriverModule, type FlagValue } from '../../host/drivers.js';
+import { createMachine, defaultEngineOptions, type CreateRequest } from '../../host/create.js';
 
 export const baseOptions: OptionSpecs = {
   driver: { type: 'string', short: 'd', description: 'Driver to create machine with.', default: 'virtualbox', env: 'MACHINE_DRIVER', placeholder: 'name' },
@@ -105,7 +102,7 @@ export async function requestFromFlags(cli: Cli, v: Parsed['values']): Promise<O
   }
   const waitSeconds = Number(str(v['wait-timeout']));
   if (!Number.isFinite(waitSeconds) || waitSeconds <= 0) throw new UsageError('--wait-timeout takes a number of seconds');
-  const driverFlags: FlagValues = {};
+  const driverFlags: Record<string, FlagValue> = {};
   for (const f of mod.flags) {
     const raw = v[f.name];
     if (raw === undefined) continue;
@@ -138,6 +135,7 @@ export async function requestFromFlags(cli: Cli, v: Parsed['values']): Promise<O
     tls: { caCertPath: g.tlsCaCert, caKeyPath: g.tlsCaKey, clientCertPath: g.tlsClientCert, clientKeyPath: g.tlsClientKey },
     log: cli.log,
     sshTimeoutMs: waitSeconds * 1000,
+    signal: cli.signal,
   };
 }
 
@@ -148,26 +146,17 @@ async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
     throw new UsageError(`Invalid command line: expected one machine name, got "${parsed.positionals.join(' ')}"; put flags before the name`);
   }
   const request = await requestFromFlags(cli, parsed.values);
-  const swarm = await swarmStep(cli, parsed.values, name);
+  const { swarmStepFromFlags } = await import('../../swarm/cluster.js');
+  const swarm = await swarmStepFromFlags(cli.store, name, {
+    init: parsed.values['swarm-init'] === true,
+    join: str(parsed.values['swarm-join']),
+    role: str(parsed.values['swarm-role']),
+    log: cli.log,
+  });
   await createMachine(cli.store, { ...request, name, ...(swarm ? { afterProvision: swarm } : {}) });
   cli.out(
     `To see how to connect your Docker Client to the Docker Engine running on this virtual machine, run: ${progName()} env ${name}`,
   );
-}
-
-/** Checks swarm flags before anything is made; returns the step create runs once the engine is up. */
-async function swarmStep(cli: Cli, v: Parsed['values'], name: string) {
-  const init = v['swarm-init'] === true;
-  const join = str(v['swarm-join']);
-  const role = str(v['swarm-role']);
-  if (!init && !join) return undefined;
-  if (init && join) throw new UsageError('--swarm-init and --swarm-join exclude each other');
-  if (role !== 'worker' && role !== 'manager') throw new UsageError(`--swarm-role must be worker or manager, not "${role}"`);
-  const { swarmInit, swarmJoin, assertManager } = await import('../../swarm/cluster.js');
-  if (init) return async (host: Host) => ({ SwarmMode: await swarmInit(host, name, cli.log) });
-  const manager = await loadHost(cli.store, join, cli.log);
-  assertManager(manager);
-  return async (host: Host) => ({ SwarmMode: await swarmJoin(host, manager, role, cli.log) });
 }
 
 export default create;

@@ -28,7 +28,8 @@ const env: Command = {
     }
     const [name] = machineNames(cli, parsed, { max: 1 });
     const host = await loadHost(cli.store, name!, cli.log);
-    const info = await connectionInfo(host, { swarm: parsed.values['swarm'] === true });
+    const target = parsed.values['swarm'] ? await (await import('../../swarm/cluster.js')).swarmManagerOf(host) : host;
+    const info = await connectionInfo(target);
     const hintArgs = ['env', ...(shell !== detectShell('') ? [`--shell ${shell}`] : []), ...(parsed.values['swarm'] ? ['--swarm'] : []), info.name].join(' ');
     const syn = shellSyntax(shell, hintArgs);
     const lines = [

@@ -16,7 +16,7 @@ const image: Command = {
   async run(cli, parsed) {
     const [verb, driver] = parsed.positionals;
     if (verb !== 'build' || driver !== 'docker') throw new UsageError(`Usage: ${progName()} image build docker`);
-    const { buildBaseImage } = await import('../../drivers/docker/image.js');
+    const { buildBaseImage } = await import('../../host/images.js');
     const withEngine = parsed.values['engine'] === true;
     const tag = str(parsed.values['docker-image']) || (withEngine ? 'machine-host:bookworm-engine' : 'machine-host:bookworm');
     await buildBaseImage({ dockerHost: str(parsed.values['docker-host']), tag, cacheDir: cli.store.cacheDir, log: cli.log, withEngine });

@@ -1,9 +1,8 @@
 import { progName } from '../../errors.js';
 import type { Command } from '../context.js';
-import { forEachHost } from './common.js';
+import { forEachHostParallel } from './common.js';
 import type { Host } from '../../host/host.js';
-import { waitForState } from '../../host/state.js';
-import type { DriverLogger } from '../../drivers/driver.js';
+import type { Logger } from '../../log.js';
 
 type Action = 'start' | 'stop' | 'restart' | 'kill';
 
@@ -14,32 +13,12 @@ const words: Record<Action, { ing: string; ed: string; description: string; afte
   kill: { ing: 'Killing', ed: 'killed', description: 'Kill (abruptly force stop) a machine' },
 };
 
-async function act(host: Host, action: Action, log: DriverLogger): Promise<void> {
-  const d = host.driver;
-  if (action === 'start') {
-    if ((await d.getState()) !== 'Running') {
-      await d.start();
-      await waitForState(d, 'Running', 5 * 60_000);
-    }
-  } else if (action === 'stop') {
-    await d.stop();
-    await waitForState(d, 'Stopped', 5 * 60_000);
-  } else if (action === 'kill') {
-    await d.kill();
-    await waitForState(d, 'Stopped', 60_000);
-  } else {
-    await d.restart();
-    await waitForState(d, 'Running', 5 * 60_000);
-  }
-  // Drivers learn new addresses on start; keep the record current.
-  await host.store.withLock(host.name, async () => {
-    const fresh = await host.store.load(host.name);
-    await host.store.save({ ...fresh, Driver: d.config() });
-  });
-  if (action === 'start' || action === 'restart') {
-    const { refreshCertsIfMoved } = await import('../../host/provision.js');
-    await refreshCertsIfMoved(host, log);
-  }
+async function act(host: Host, action: Action, log: Logger): Promise<void> {
+  const l = await import('../../host/lifecycle.js');
+  if (action === 'start') await l.startHost(host, log);
+  else if (action === 'stop') await l.stopHost(host);
+  else if (action === 'kill') await l.killHost(host);
+  else await l.restartHost(host, log);
 }
 
 function lifecycle(action: Action): Command {
@@ -50,7 +29,8 @@ function lifecycle(action: Action): Command {
     description: w.description,
     options: {},
     async run(cli, parsed) {
-      const code = await forEachHost(cli, parsed, async (host) => {
+      // Machines go in parallel, as with Docker Machine; each line is whole.
+      const code = await forEachHostParallel(cli, parsed, async (host) => {
         cli.out(`${w.ing} "${host.name}"...`);
         await act(host, action, cli.log);
         cli.out(`Machine "${host.name}" was ${w.ed}.`);

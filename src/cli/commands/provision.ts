@@ -1,7 +1,7 @@
 import type { Command } from '../context.js';
-import { forEachHost } from './common.js';
+import { forEachHostParallel } from './common.js';
 import { provisionMachine } from '../../host/provision.js';
-import { HostNotRunningError } from '../../errors.js';
+import { assertRunning } from '../../host/lifecycle.js';
 
 const provision: Command = {
   name: 'provision',
@@ -9,11 +9,11 @@ const provision: Command = {
   description: 'Re-provision existing machines',
   options: {},
   run: (cli, parsed) =>
-    forEachHost(cli, parsed, async (host) => {
+    forEachHostParallel(cli, parsed, async (host) => {
       await host.store.withLock(host.name, async () => {
-        if ((await host.driver.getState()) !== 'Running') throw new HostNotRunningError(host.name);
-        const result = await provisionMachine(host, cli.log);
-        cli.log.info(result.changed.length ? `Changed: ${result.changed.join(', ')}` : 'Nothing to change');
+        await assertRunning(host);
+        const result = await provisionMachine(host, cli.log, { signal: cli.signal });
+        cli.log.info(result.changed.length ? `${host.name}: changed ${result.changed.join(', ')}` : `${host.name}: nothing to change`);
       });
     }),
 };

@@ -1,8 +1,8 @@
 import { confirm } from '../prompt.js';
 import type { Command } from '../context.js';
-import { forEachHost } from './common.js';
+import { forEachHostParallel } from './common.js';
 import { provisionMachine } from '../../host/provision.js';
-import { HostNotRunningError } from '../../errors.js';
+import { assertRunning } from '../../host/lifecycle.js';
 
 const regenerateCerts: Command = {
   name: 'regenerate-certs',
@@ -18,10 +18,10 @@ const regenerateCerts: Command = {
       const { regenerateCA } = await import('../../host/regenerate.js');
       await regenerateCA(cli.store, cli.log);
     }
-    return forEachHost(cli, parsed, async (host) => {
+    return forEachHostParallel(cli, parsed, async (host) => {
       cli.out('Regenerating TLS certificates');
       await host.store.withLock(host.name, async () => {
-        if ((await host.driver.getState()) !== 'Running') throw new HostNotRunningError(host.name);
+        await assertRunning(host);
         await provisionMachine(host, cli.log, { forceCerts: true });
       });
     });

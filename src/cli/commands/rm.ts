@@ -27,25 +27,29 @@ const rm: Command = {
       cli.err('Aborting removal');
       return 1;
     }
+    const { leaveBeforeRemove } = await import('../../swarm/cluster.js');
+    // Every machine at once, as Docker Machine did; each under its own lock.
     let failed = 0;
-    for (const name of names) {
-      try {
-        await cli.store.withLock(name, async () => {
-          if (!(await cli.store.hasDir(name))) throw new HostDoesNotExistError(name);
-          const host = await loadHost(cli.store, name, cli.log).catch((err: unknown) => {
-            // A machine whose config is unreadable can still be forgotten with -f.
-            if (force && err instanceof MachineError) return undefined;
-            throw err;
+    await Promise.all(
+      names.map(async (name) => {
+        try {
+          await cli.store.withLock(name, async () => {
+            if (!(await cli.store.hasDir(name))) throw new HostDoesNotExistError(name);
+            const host = await loadHost(cli.store, name, cli.log).catch((err: unknown) => {
+              // A machine whose config is unreadable can still be forgotten with -f.
+              if (force && err instanceof MachineError) return undefined;
+              throw err;
+            });
+            await removeMachine(cli.store, name, host, { force, log: cli.log, beforeRemove: leaveBeforeRemove });
           });
-          await removeMachine(cli.store, name, host, { force, log: cli.log });
-        });
-        cli.out(`Successfully removed ${name}`);
-      } catch (err) {
-        if (!(err instanceof MachineError)) throw err;
-        cli.err(err.message);
-        failed++;
-      }
-    }
+          cli.out(`Successfully removed ${name}`);
+        } catch (err) {
+          if (!(err instanceof MachineError)) throw err;
+          cli.err(err.message);
+          failed++;
+        }
+      }),
+    );
     return failed ? 1 : 0;
   },
 };

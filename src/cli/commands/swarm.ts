@@ -1,11 +1,8 @@
 import { MachineError, UsageError, progName } from '../../errors.js';
 import type { Cli, Command } from '../context.js';
 import { str, type OptionSpecs, type Parsed } from '../args.js';
-import { loadDriver } from '../../drivers/registry.js';
+import { loadDriver } from '../../host/drivers.js';
 import { baseOptions, driverOptions, findDriverName, requestFromFlags } from './create.js';
-import { createMachine } from '../../host/create.js';
-import { removeMachine } from '../../host/remove.js';
-import { validateMachineName } from '../../store/names.js';
 import { tabwrite } from '../table.js';
 import type { Host } from '../../host/host.js';
 
@@ -31,54 +28,17 @@ async function members(cli: Cli, cluster: string): Promise<Host[]> {
   return hosts;
 }
 
-/**
- * Every node is created at once (the slow part runs in parallel), then the first manager
- * initialises the swarm and the others join it. A failure removes every node made.
- */
 async function swarmCreate(cli: Cli, parsed: Parsed): Promise<number> {
   const cluster = parsed.positionals[1];
   if (!cluster) throw new UsageError(`Usage: ${progName()} swarm create CLUSTER -d DRIVER --managers M --workers W [driver flags]`);
-  validateMachineName(cluster);
   const managers = count(parsed.values, 'managers', 1);
   const workers = count(parsed.values, 'workers', 0);
-  const names = [
-    ...Array.from({ length: managers }, (_, i) => `${cluster}-manager-${i + 1}`),
-    ...Array.from({ length: workers }, (_, i) => `${cluster}-worker-${i + 1}`),
-  ];
-  const clash = names.find((n) => cli.store.exists(n));
-  if (clash) throw new MachineError(`Docker machine "${clash}" already exists: pick another cluster name or remove it first`);
   const request = await requestFromFlags(cli, parsed.values);
-  const { swarmInit, swarmJoin, recordMembership } = await import('../../swarm/cluster.js');
-  cli.log.info(`Creating ${names.length} machines in parallel: ${names.join(', ')}`);
-  const results = await Promise.allSettled(
-    names.map((name) => createMachine(cli.store, { ...request, name, log: prefixed(cli, name) })),
-  );
-  const made = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  try {
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    const [first, ...rest] = made as [Host, ...Host[]];
-    await recordMembership(first, await swarmInit(first, cluster, cli.log));
-    await Promise.all(
-      rest.map(async (h) => {
-        const role = h.name.includes('-manager-') ? 'manager' : 'worker';
-        await recordMembership(h, await swarmJoin(h, first, role, cli.log));
-      }),
-    );
-  } catch (err) {
-    cli.log.info(`Swarm "${cluster}" failed; removing its ${made.length} machine(s)`);
-    for (const h of made.reverse()) {
-      await removeMachine(cli.store, h.name, h, { force: true, log: cli.log }).catch(() => undefined);
-    }
-    throw err;
-  }
+  const { createCluster, clusterHint } = await import('../../swarm/orchestrate.js');
+  const hosts = await createCluster(cli.store, { cluster, managers, workers }, request, cli.log);
   cli.out(`Swarm "${cluster}" is ready: ${managers} manager(s), ${workers} worker(s).`);
-  cli.out(`To point your Docker Client at it, run: eval $(${progName()} env ${names[0]})`);
+  cli.out(clusterHint(hosts[0]!.name));
   return 0;
-}
-
-function prefixed(cli: Cli, name: string) {
-  return { info: (m: string) => cli.log.info(`${name}: ${m}`), debug: (m: string) => cli.log.debug(`${name}: ${m}`) };
 }
 
 async function swarmLs(cli: Cli): Promise<number> {
@@ -131,19 +91,13 @@ async function swarmRm(cli: Cli, parsed: Parsed): Promise<number> {
     process.stdout.write(`About to remove swarm "${cluster}" and its machines ${hosts.map((h) => h.name).join(', ')}\n`);
     if (!(await confirm('Are you sure? (y/n): '))) return 1;
   }
-  // Nodes go without leaving one by one: the whole swarm goes.
-  let failed = 0;
-  await Promise.all(
-    hosts.map(async (h) => {
-      try {
-        await cli.store.withLock(h.name, () => removeMachine(cli.store, h.name, { ...h, config: { ...h.config, SwarmMode: undefined } }, { force, log: cli.log }));
-        cli.out(`Successfully removed ${h.name}`);
-      } catch (err) {
-        cli.err((err as Error).message);
-        failed++;
-      }
-    }),
-  );
+  const { removeCluster } = await import('../../swarm/orchestrate.js');
+  const failed = await removeCluster(cli.store, hosts, {
+    force,
+    log: cli.log,
+    onRemoved: (name) => cli.out(`Successfully removed ${name}`),
+    onError: (err) => cli.err(err.message),
+  });
   return failed ? 1 : 0;
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from '../context.js';
-import { forEachHost } from './common.js';
+import { forEachHostParallel } from './common.js';
 import { upgradeEngine } from '../../host/upgrade.js';
 
 const upgrade: Command = {
@@ -8,7 +8,7 @@ const upgrade: Command = {
   description: 'Upgrade a machine to the latest version of Docker',
   options: {},
   run: (cli, parsed) =>
-    forEachHost(cli, parsed, async (host) => {
+    forEachHostParallel(cli, parsed, async (host) => {
       await host.store.withLock(host.name, () => upgradeEngine(host, cli.log));
     }),
 };

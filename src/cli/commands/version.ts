@@ -2,8 +2,7 @@ import type { Command } from '../context.js';
 import { progName } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import { oneHost } from './common.js';
-import { clientTls } from '../../host/host.js';
-import { engineVersion } from '../../engine/tls-api.js';
+import { engineVersionOf } from '../../host/connection.js';
 
 const version: Command = {
   name: 'version',
@@ -16,8 +15,7 @@ const version: Command = {
       return;
     }
     const host = await oneHost(cli, parsed);
-    const v = await engineVersion(await host.driver.getURL(), clientTls(host), 10_000);
-    cli.out(v.Version);
+    cli.out(await engineVersionOf(host, 10_000));
   },
 };
 export default version;

@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { DriverError, UsageError } from '../../errors.js';
-import { baseDriverConfig, flagInt, flagString } from '../base.js';
-import type { Driver, DriverConfig, DriverContext, DriverModule, FlagValues, MachineState } from '../driver.js';
+import { DEFAULT_ENGINE_PORT } from '../../engine/port.js';
+import { machineFiles } from '../../store/machine-files.js';
+import { builtinModule, flagBool, flagInt, flagList, flagString, machineFields } from '../base.js';
+import type { Driver, DriverContext, FlagSpec, FlagValues, MachineState } from '../driver.js';
+import { bool, defaultsOf, int, newSettings, settingsSchema, str, strList, type SettingsOf } from '../settings.js';
 import { tcpReachable } from '../tcp.js';
 
 // Everything from @aws-sdk/client-ec2 is loaded inside methods: `env`, `ls`, `config` and
@@ -12,11 +14,59 @@ const sdk = (): Promise<Ec2> => import('@aws-sdk/client-ec2');
 
 const UBUNTU_OWNER = '099720109477';
 const MARKER_TAG = 'machine:created-by';
-const ENGINE_PORT = 2376;
+const ENGINE_PORT = DEFAULT_ENGINE_PORT;
 
-function list(v: unknown): string[] {
-  return Array.isArray(v) ? (v as string[]) : typeof v === 'string' && v ? [v] : [];
-}
+/**
+ * What config.json keeps of an amazonec2 machine. Never a credential: keys given as flags go
+ * to a 0600 file beside the machine's SSH key.
+ */
+export const Ec2SettingsSchema = settingsSchema({
+  SSHUser: str('ubuntu'),
+  Region: str('us-east-1'),
+  /** The zone's letter, as Docker Machine takes it. */
+  Zone: str('a'),
+  AMI: str(),
+  InstanceType: str('t3.micro'),
+  VpcId: str(),
+  SubnetId: str(),
+  SecurityGroupNames: strList(['docker-machine']),
+  SecurityGroupIds: strList(),
+  /** The groups this machine made, which go with it unless others still use them. */
+  CreatedSecurityGroupIds: strList(),
+  SecurityGroupReadOnly: bool(),
+  OpenPorts: strList(),
+  /** key1,value1,key2,value2 */
+  Tags: str(),
+  /** GB */
+  RootSize: int(16),
+  VolumeType: str('gp3'),
+  DeviceName: str('/dev/sda1'),
+  IamInstanceProfile: str(),
+  KeyName: str(),
+  /** The user's own key pair (--amazonec2-keypair-name): rm leaves it; one create imported goes with the machine. */
+  ExistingKey: bool(),
+  RequestSpotInstance: bool(),
+  SpotPrice: str(),
+  PrivateIPOnly: bool(),
+  UsePrivateIP: bool(),
+  Monitoring: bool(),
+  UseEbsOptimizedInstance: bool(),
+  UserDataFile: str(),
+  /** Docker Machine's name: retries of throttled calls (--amazonec2-retries). */
+  RetryCount: int(5),
+  Endpoint: str(),
+  /** --amazonec2-insecure-transport, under Docker Machine's name. */
+  DisableSSL: bool(),
+  InstanceId: str(),
+  PrivateIPAddress: str(),
+  // Docker Machine wrote keys from AWS_ACCESS_KEY_ID & co. here. Its stores' machines keep
+  // working with them; machine itself never writes them (they stay empty for its machines).
+  AccessKey: str(),
+  SecretKey: str(),
+  SessionToken: str(),
+});
+export type Ec2Settings = SettingsOf<typeof Ec2SettingsSchema>;
+const D = defaultsOf(Ec2SettingsSchema);
 
 /** One line for the user from an AWS error, with what to do about it. */
 export function awsError(err: unknown, doing: string): DriverError {
@@ -35,62 +85,29 @@ export function awsError(err: unknown, doing: string): DriverError {
   return new DriverError(`AWS ${doing} failed (${code}): ${(e.message ?? '').trim()}${hint ? `: ${hint}` : ''}`, { cause: err });
 }
 
-class AmazonEc2Driver implements Driver {
+class AmazonEc2Driver implements Driver<Ec2Settings> {
   readonly name = 'amazonec2';
   readonly provisionable = true;
   // cloud-init puts the key in place during boot; sshd can answer before that.
   readonly sshKeySettleMs = 5 * 60_000;
-  private cfg: DriverConfig;
+  private cfg: Ec2Settings;
   private client?: InstanceType<Ec2['EC2Client']>;
   private flags: FlagValues = {};
 
   constructor(
     private readonly ctx: DriverContext,
-    saved?: DriverConfig,
+    saved?: Ec2Settings,
   ) {
-    this.cfg = saved ?? {
-      ...baseDriverConfig(ctx),
-      SSHUser: 'ubuntu',
-      Region: 'us-east-1',
-      Zone: 'a',
-      AMI: '',
-      InstanceType: 't3.micro',
-      VpcId: '',
-      SubnetId: '',
-      SecurityGroupNames: ['docker-machine'],
-      SecurityGroupIds: [],
-      SecurityGroupReadOnly: false,
-      OpenPorts: [],
-      Tags: '',
-      RootSize: 16,
-      VolumeType: 'gp3',
-      DeviceName: '/dev/sda1',
-      IamInstanceProfile: '',
-      KeyName: '',
-      KeyImported: false,
-      RequestSpotInstance: false,
-      SpotPrice: '',
-      PrivateIPOnly: false,
-      UsePrivateIP: false,
-      Monitoring: false,
-      UseEbsOptimizedInstance: false,
-      UserDataFile: '',
-      Retries: 5,
-      Endpoint: '',
-      InsecureTransport: false,
-      InstanceId: '',
-      PrivateIPAddress: '',
-      EnginePort: ENGINE_PORT,
-    };
+    this.cfg = saved ?? newSettings(Ec2SettingsSchema, machineFields(ctx));
   }
 
-  config(): DriverConfig {
+  config(): Ec2Settings {
     return this.cfg;
   }
 
   /** Credentials given as flags are kept in a 0600 file beside the machine's keys, never in config.json. */
   private credentialsPath(): string {
-    return join(this.ctx.machineDir, 'aws-credentials.json');
+    return machineFiles(this.ctx.machineDir).awsCredentials;
   }
 
   private async ec2(): Promise<InstanceType<Ec2['EC2Client']>> {
@@ -102,11 +119,13 @@ class AmazonEc2Driver implements Driver {
       credentials = { accessKeyId: access, secretAccessKey: flagString(this.flags['amazonec2-secret-key']), ...(this.flags['amazonec2-session-token'] ? { sessionToken: flagString(this.flags['amazonec2-session-token']) } : {}) };
     } else if (existsSync(this.credentialsPath())) {
       credentials = JSON.parse(readFileSync(this.credentialsPath(), 'utf8'));
+    } else if (this.cfg.AccessKey) {
+      credentials = { accessKeyId: this.cfg.AccessKey, secretAccessKey: this.cfg.SecretKey, ...(this.cfg.SessionToken ? { sessionToken: this.cfg.SessionToken } : {}) };
     }
-    const endpoint = String(this.cfg.Endpoint || '');
+    const endpoint = this.cfg.Endpoint;
     this.client = new EC2Client({
-      region: String(this.cfg.Region),
-      maxAttempts: Number(this.cfg.Retries) + 1,
+      region: this.cfg.Region,
+      maxAttempts: this.cfg.RetryCount + 1,
       ...(endpoint ? { endpoint } : {}),
       ...(credentials ? { credentials } : {}),
       logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
@@ -140,47 +159,50 @@ class AmazonEc2Driver implements Driver {
 
   setConfigFromFlags(flags: FlagValues): void {
     this.flags = flags;
-    const c = this.cfg;
-    c.Region = flagString(flags['amazonec2-region'], 'us-east-1');
-    c.Zone = flagString(flags['amazonec2-zone'], 'a');
-    c.AMI = flagString(flags['amazonec2-ami']);
-    c.InstanceType = flagString(flags['amazonec2-instance-type'], 't3.micro');
-    c.VpcId = flagString(flags['amazonec2-vpc-id']);
-    c.SubnetId = flagString(flags['amazonec2-subnet-id']);
-    const groups = list(flags['amazonec2-security-group']);
-    c.SecurityGroupNames = groups.length ? groups : ['docker-machine'];
-    c.SecurityGroupReadOnly = flags['amazonec2-security-group-readonly'] === true;
-    c.OpenPorts = list(flags['amazonec2-open-port']);
-    c.Tags = flagString(flags['amazonec2-tags']);
-    if (c.Tags && String(c.Tags).split(',').length % 2) throw new UsageError('--amazonec2-tags takes key1,value1,key2,value2');
-    c.RootSize = flagInt(flags['amazonec2-root-size'], 16);
-    c.VolumeType = flagString(flags['amazonec2-volume-type'], 'gp3');
-    c.DeviceName = flagString(flags['amazonec2-device-name'], '/dev/sda1');
-    c.IamInstanceProfile = flagString(flags['amazonec2-iam-instance-profile']);
-    c.KeyName = flagString(flags['amazonec2-keypair-name']);
     const keyPath = flagString(flags['amazonec2-ssh-keypath']);
+    const groups = flagList(flags['amazonec2-security-group']);
+    const c: Partial<Ec2Settings> = {
+      Region: flagString(flags['amazonec2-region'], D.Region) || D.Region,
+      Zone: flagString(flags['amazonec2-zone'], D.Zone) || D.Zone,
+      AMI: flagString(flags['amazonec2-ami']),
+      InstanceType: flagString(flags['amazonec2-instance-type'], D.InstanceType) || D.InstanceType,
+      VpcId: flagString(flags['amazonec2-vpc-id']),
+      SubnetId: flagString(flags['amazonec2-subnet-id']),
+      SecurityGroupNames: groups.length ? groups : D.SecurityGroupNames,
+      SecurityGroupReadOnly: flagBool(flags['amazonec2-security-group-readonly']),
+      OpenPorts: flagList(flags['amazonec2-open-port']),
+      Tags: flagString(flags['amazonec2-tags']),
+      RootSize: flagInt(flags['amazonec2-root-size'], D.RootSize),
+      VolumeType: flagString(flags['amazonec2-volume-type'], D.VolumeType) || D.VolumeType,
+      DeviceName: flagString(flags['amazonec2-device-name'], D.DeviceName) || D.DeviceName,
+      IamInstanceProfile: flagString(flags['amazonec2-iam-instance-profile']),
+      KeyName: flagString(flags['amazonec2-keypair-name']),
+      ExistingKey: flagString(flags['amazonec2-keypair-name']) !== '',
+      SSHKeyPath: keyPath || machineFiles(this.ctx.machineDir).sshKey,
+      SSHUser: flagString(flags['amazonec2-ssh-user'], D.SSHUser) || D.SSHUser,
+      SSHPort: flagInt(flags['amazonec2-ssh-port'], D.SSHPort),
+      RequestSpotInstance: flagBool(flags['amazonec2-request-spot-instance']),
+      SpotPrice: flagString(flags['amazonec2-spot-price']),
+      PrivateIPOnly: flagBool(flags['amazonec2-private-address-only']),
+      Monitoring: flagBool(flags['amazonec2-monitoring']),
+      UseEbsOptimizedInstance: flagBool(flags['amazonec2-use-ebs-optimized-instance']),
+      UserDataFile: flagString(flags['amazonec2-userdata']),
+      RetryCount: flagInt(flags['amazonec2-retries'], D.RetryCount),
+      Endpoint: flagString(flags['amazonec2-endpoint']),
+      DisableSSL: flagBool(flags['amazonec2-insecure-transport']),
+    };
+    c.UsePrivateIP = flagBool(flags['amazonec2-use-private-address']) || c.PrivateIPOnly === true;
+    if (c.Tags && c.Tags.split(',').length % 2) throw new UsageError('--amazonec2-tags takes key1,value1,key2,value2');
     if (c.KeyName && !keyPath) throw new UsageError('--amazonec2-keypair-name needs --amazonec2-ssh-keypath (the private key of that key pair)');
-    c.SSHKeyPath = keyPath || join(this.ctx.machineDir, 'id_ed25519');
-    c.SSHUser = flagString(flags['amazonec2-ssh-user'], 'ubuntu');
-    c.SSHPort = flagInt(flags['amazonec2-ssh-port'], 22);
-    c.RequestSpotInstance = flags['amazonec2-request-spot-instance'] === true;
-    c.SpotPrice = flagString(flags['amazonec2-spot-price']);
-    c.PrivateIPOnly = flags['amazonec2-private-address-only'] === true;
-    c.UsePrivateIP = flags['amazonec2-use-private-address'] === true || c.PrivateIPOnly === true;
-    c.Monitoring = flags['amazonec2-monitoring'] === true;
-    c.UseEbsOptimizedInstance = flags['amazonec2-use-ebs-optimized-instance'] === true;
-    c.UserDataFile = flagString(flags['amazonec2-userdata']);
-    c.Retries = flagInt(flags['amazonec2-retries'], 5);
-    c.Endpoint = flagString(flags['amazonec2-endpoint']);
-    c.InsecureTransport = flags['amazonec2-insecure-transport'] === true;
-    if (c.Endpoint && String(c.Endpoint).startsWith('http://') && !c.InsecureTransport && !/^http:\/\/(127\.|localhost|\[::1\])/.test(String(c.Endpoint))) {
+    if (c.Endpoint && c.Endpoint.startsWith('http://') && !c.DisableSSL && !/^http:\/\/(127\.|localhost|\[::1\])/.test(c.Endpoint)) {
       throw new UsageError('--amazonec2-endpoint over http:// needs --amazonec2-insecure-transport');
     }
     if (flags['amazonec2-access-key'] && !flags['amazonec2-secret-key']) throw new UsageError('--amazonec2-access-key needs --amazonec2-secret-key');
+    Object.assign(this.cfg, c);
   }
 
   async preCreateCheck(): Promise<void> {
-    if (this.cfg.UserDataFile && !existsSync(String(this.cfg.UserDataFile))) throw new UsageError(`--amazonec2-userdata "${this.cfg.UserDataFile}" does not exist`);
+    if (this.cfg.UserDataFile && !existsSync(this.cfg.UserDataFile)) throw new UsageError(`--amazonec2-userdata "${this.cfg.UserDataFile}" does not exist`);
     if (this.cfg.KeyName && !existsSync(this.cfg.SSHKeyPath)) throw new UsageError(`--amazonec2-ssh-keypath "${this.cfg.SSHKeyPath}" does not exist`);
     // Credentials and region answer before anything is made.
     if (!this.cfg.AMI) this.cfg.AMI = await this.latestUbuntu();
@@ -214,7 +236,7 @@ class AmazonEc2Driver implements Driver {
     }
     if (!this.cfg.SubnetId) {
       const az = `${this.cfg.Region}${this.cfg.Zone}`;
-      const subnets = await this.call('DescribeSubnets', (m, c) => c.send(new m.DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [String(this.cfg.VpcId)] }] })));
+      const subnets = await this.call('DescribeSubnets', (m, c) => c.send(new m.DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [this.cfg.VpcId] }] })));
       const s = subnets.Subnets?.find((x) => x.AvailabilityZone === az) ?? subnets.Subnets?.[0];
       if (!s?.SubnetId) throw new DriverError(`No subnet in ${this.cfg.VpcId}: pass --amazonec2-subnet-id`);
       this.cfg.SubnetId = s.SubnetId;
@@ -224,29 +246,29 @@ class AmazonEc2Driver implements Driver {
       const { publicKey } = await generateKeyPair(this.cfg.SSHKeyPath, `machine-${this.ctx.machineName}`);
       await this.call('ImportKeyPair', (m, c) => c.send(new m.ImportKeyPairCommand({ KeyName: this.ctx.machineName, PublicKeyMaterial: Buffer.from(publicKey) })));
       this.cfg.KeyName = this.ctx.machineName;
-      this.cfg.KeyImported = true;
+      this.cfg.ExistingKey = false;
     }
     this.cfg.SecurityGroupIds = await this.ctx.lock(`aws-sg-${this.cfg.Region}-${this.cfg.VpcId}`, () => this.securityGroups());
     const tags = [{ Key: 'Name', Value: this.ctx.machineName }, { Key: MARKER_TAG, Value: 'machine' }];
-    const extra = String(this.cfg.Tags || '').split(',').filter(Boolean);
+    const extra = this.cfg.Tags.split(',').filter(Boolean);
     for (let i = 0; i + 1 < extra.length; i += 2) tags.push({ Key: extra[i]!, Value: extra[i + 1]! });
     const run = await this.call('RunInstances', (m, c) =>
       c.send(new m.RunInstancesCommand({
-        ImageId: String(this.cfg.AMI),
-        InstanceType: String(this.cfg.InstanceType) as never,
+        ImageId: this.cfg.AMI,
+        InstanceType: this.cfg.InstanceType as never,
         MinCount: 1,
         MaxCount: 1,
-        KeyName: String(this.cfg.KeyName),
-        SubnetId: String(this.cfg.SubnetId),
-        SecurityGroupIds: this.cfg.SecurityGroupIds as string[],
+        KeyName: this.cfg.KeyName,
+        SubnetId: this.cfg.SubnetId,
+        SecurityGroupIds: this.cfg.SecurityGroupIds,
         TagSpecifications: [{ ResourceType: 'instance', Tags: tags }],
-        BlockDeviceMappings: [{ DeviceName: String(this.cfg.DeviceName), Ebs: { VolumeSize: Number(this.cfg.RootSize), VolumeType: String(this.cfg.VolumeType) as never, DeleteOnTermination: true } }],
+        BlockDeviceMappings: [{ DeviceName: this.cfg.DeviceName, Ebs: { VolumeSize: this.cfg.RootSize, VolumeType: this.cfg.VolumeType as never, DeleteOnTermination: true } }],
         Monitoring: { Enabled: this.cfg.Monitoring === true },
         EbsOptimized: this.cfg.UseEbsOptimizedInstance === true,
-        ...(this.cfg.IamInstanceProfile ? { IamInstanceProfile: { Name: String(this.cfg.IamInstanceProfile) } } : {}),
-        ...(this.cfg.UserDataFile ? { UserData: readFileSync(String(this.cfg.UserDataFile)).toString('base64') } : {}),
+        ...(this.cfg.IamInstanceProfile ? { IamInstanceProfile: { Name: this.cfg.IamInstanceProfile } } : {}),
+        ...(this.cfg.UserDataFile ? { UserData: readFileSync(this.cfg.UserDataFile).toString('base64') } : {}),
         ...(this.cfg.RequestSpotInstance
-          ? { InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { ...(this.cfg.SpotPrice ? { MaxPrice: String(this.cfg.SpotPrice) } : {}) } } }
+          ? { InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { ...(this.cfg.SpotPrice ? { MaxPrice: this.cfg.SpotPrice } : {}) } } }
           : {}),
       })),
     );
@@ -259,16 +281,16 @@ class AmazonEc2Driver implements Driver {
   /** The machine's own group(s): made when missing, with SSH, the engine and swarm ports open. */
   private async securityGroups(): Promise<string[]> {
     const ids: string[] = [];
-    for (const name of this.cfg.SecurityGroupNames as string[]) {
+    for (const name of this.cfg.SecurityGroupNames) {
       const found = await this.call('DescribeSecurityGroups', (m, c) =>
-        c.send(new m.DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [name] }, { Name: 'vpc-id', Values: [String(this.cfg.VpcId)] }] })),
+        c.send(new m.DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-name', Values: [name] }, { Name: 'vpc-id', Values: [this.cfg.VpcId] }] })),
       );
       let group = found.SecurityGroups?.[0];
       if (!group) {
         if (this.cfg.SecurityGroupReadOnly) throw new DriverError(`Security group "${name}" does not exist and --amazonec2-security-group-readonly is set`);
-        const made = await this.call('CreateSecurityGroup', (m, c) => c.send(new m.CreateSecurityGroupCommand({ GroupName: name, Description: 'Docker hosts made by machine', VpcId: String(this.cfg.VpcId) })));
+        const made = await this.call('CreateSecurityGroup', (m, c) => c.send(new m.CreateSecurityGroupCommand({ GroupName: name, Description: 'Docker hosts made by machine', VpcId: this.cfg.VpcId })));
         group = { GroupId: made.GroupId!, GroupName: name, IpPermissions: [] };
-        this.cfg.CreatedSecurityGroupIds = [...((this.cfg.CreatedSecurityGroupIds as string[] | undefined) ?? []), made.GroupId!];
+        this.cfg.CreatedSecurityGroupIds = [...this.cfg.CreatedSecurityGroupIds, made.GroupId!];
       }
       ids.push(group.GroupId!);
       if (this.cfg.SecurityGroupReadOnly) continue;
@@ -276,7 +298,7 @@ class AmazonEc2Driver implements Driver {
       const world = [{ CidrIp: '0.0.0.0/0' }];
       const self = [{ GroupId: group.GroupId! }];
       const wanted: Array<{ IpProtocol: string; FromPort: number; ToPort: number; IpRanges?: typeof world; UserIdGroupPairs?: typeof self }> = [
-        { IpProtocol: 'tcp', FromPort: Number(this.cfg.SSHPort), ToPort: Number(this.cfg.SSHPort), IpRanges: world },
+        { IpProtocol: 'tcp', FromPort: this.cfg.SSHPort, ToPort: this.cfg.SSHPort, IpRanges: world },
         { IpProtocol: 'tcp', FromPort: ENGINE_PORT, ToPort: ENGINE_PORT, IpRanges: world },
         // Swarm mode between members of the group only.
         { IpProtocol: 'tcp', FromPort: 2377, ToPort: 2377, UserIdGroupPairs: self },
@@ -284,7 +306,7 @@ class AmazonEc2Driver implements Driver {
         { IpProtocol: 'udp', FromPort: 7946, ToPort: 7946, UserIdGroupPairs: self },
         { IpProtocol: 'udp', FromPort: 4789, ToPort: 4789, UserIdGroupPairs: self },
       ];
-      for (const spec of this.cfg.OpenPorts as string[]) {
+      for (const spec of this.cfg.OpenPorts) {
         const [port, proto = 'tcp'] = spec.split('/');
         wanted.push({ IpProtocol: proto, FromPort: Number(port), ToPort: Number(port), IpRanges: world });
       }
@@ -300,7 +322,7 @@ class AmazonEc2Driver implements Driver {
     if (!this.cfg.InstanceId) return undefined;
     try {
       const m = await sdk();
-      const out = await (await this.ec2()).send(new m.DescribeInstancesCommand({ InstanceIds: [String(this.cfg.InstanceId)] }));
+      const out = await (await this.ec2()).send(new m.DescribeInstancesCommand({ InstanceIds: [this.cfg.InstanceId] }));
       return out.Reservations?.[0]?.Instances?.[0];
     } catch (err) {
       // Right after RunInstances the instance may not be visible yet (eventual consistency).
@@ -332,15 +354,15 @@ class AmazonEc2Driver implements Driver {
     if (this.cfg.InstanceId) {
       const inst = await this.describe();
       if (inst && inst.State?.Name !== 'terminated') {
-        await this.call('TerminateInstances', (m, c) => c.send(new m.TerminateInstancesCommand({ InstanceIds: [String(this.cfg.InstanceId)] })));
+        await this.call('TerminateInstances', (m, c) => c.send(new m.TerminateInstancesCommand({ InstanceIds: [this.cfg.InstanceId] })));
         await this.waitState('terminated', 10 * 60_000);
       }
     }
-    if (this.cfg.KeyImported) {
-      await this.call('DeleteKeyPair', (m, c) => c.send(new m.DeleteKeyPairCommand({ KeyName: String(this.cfg.KeyName) })));
+    if (!this.cfg.ExistingKey && this.cfg.KeyName) {
+      await this.call('DeleteKeyPair', (m, c) => c.send(new m.DeleteKeyPairCommand({ KeyName: this.cfg.KeyName })));
     }
     // A group this machine made goes with it, unless other machines still use it.
-    for (const groupId of (this.cfg.CreatedSecurityGroupIds as string[] | undefined) ?? []) {
+    for (const groupId of this.cfg.CreatedSecurityGroupIds) {
       const m = await sdk();
       try {
         await (await this.ec2()).send(new m.DeleteSecurityGroupCommand({ GroupId: groupId }));
@@ -352,17 +374,17 @@ class AmazonEc2Driver implements Driver {
   }
 
   async start(): Promise<void> {
-    await this.call('StartInstances', (m, c) => c.send(new m.StartInstancesCommand({ InstanceIds: [String(this.cfg.InstanceId)] })));
+    await this.call('StartInstances', (m, c) => c.send(new m.StartInstancesCommand({ InstanceIds: [this.cfg.InstanceId] })));
     await this.waitRunning(10 * 60_000);
   }
   async stop(): Promise<void> {
-    await this.call('StopInstances', (m, c) => c.send(new m.StopInstancesCommand({ InstanceIds: [String(this.cfg.InstanceId)] })));
+    await this.call('StopInstances', (m, c) => c.send(new m.StopInstancesCommand({ InstanceIds: [this.cfg.InstanceId] })));
   }
   async kill(): Promise<void> {
-    await this.call('StopInstances', (m, c) => c.send(new m.StopInstancesCommand({ InstanceIds: [String(this.cfg.InstanceId)], Force: true })));
+    await this.call('StopInstances', (m, c) => c.send(new m.StopInstancesCommand({ InstanceIds: [this.cfg.InstanceId], Force: true })));
   }
   async restart(): Promise<void> {
-    await this.call('RebootInstances', (m, c) => c.send(new m.RebootInstancesCommand({ InstanceIds: [String(this.cfg.InstanceId)] })));
+    await this.call('RebootInstances', (m, c) => c.send(new m.RebootInstancesCommand({ InstanceIds: [this.cfg.InstanceId] })));
   }
 
   async getState(): Promise<MachineState> {
@@ -396,7 +418,7 @@ class AmazonEc2Driver implements Driver {
     return this.cfg.IPAddress;
   }
   async getPrivateIP(): Promise<string> {
-    return String(this.cfg.PrivateIPAddress || this.cfg.IPAddress);
+    return this.cfg.PrivateIPAddress || this.cfg.IPAddress;
   }
   async getURL(): Promise<string> {
     return `tcp://${await this.getIP()}:${ENGINE_PORT}`;
@@ -407,6 +429,9 @@ class AmazonEc2Driver implements Driver {
   async getSSHPort(): Promise<number> {
     return this.cfg.SSHPort || 22;
   }
+  enginePort(): number {
+    return ENGINE_PORT;
+  }
   getSSHUsername(): string {
     return this.cfg.SSHUser || 'ubuntu';
   }
@@ -415,7 +440,7 @@ class AmazonEc2Driver implements Driver {
   }
 }
 
-const f = (name: string, type: 'string' | 'int' | 'bool' | 'stringArray', description: string, def?: string | number, env?: string) => ({
+const f = (name: string, type: FlagSpec['type'], description: string, def?: string | number, env?: string): FlagSpec => ({
   name: `amazonec2-${name}`,
   type,
   description,
@@ -423,32 +448,33 @@ const f = (name: string, type: 'string' | 'int' | 'bool' | 'stringArray', descri
   ...(env ? { env } : {}),
 });
 
-const amazonec2: DriverModule = {
+export default builtinModule<Ec2Settings>({
   name: 'amazonec2',
+  schema: Ec2SettingsSchema,
   flags: [
     // No environment fallback here: the SDK's own chain reads AWS_ACCESS_KEY_ID & co. every
     // time, so nothing from the environment is ever written to the store.
     f('access-key', 'string', 'AWS access key (default: the SDK chain: environment, profiles, SSO, instance role)'),
     f('secret-key', 'string', 'AWS secret key'),
     f('session-token', 'string', 'AWS session token'),
-    f('region', 'string', 'Region', 'us-east-1', 'AWS_DEFAULT_REGION'),
-    f('zone', 'string', 'Availability zone letter', 'a', 'AWS_ZONE'),
+    f('region', 'string', 'Region', D.Region, 'AWS_DEFAULT_REGION'),
+    f('zone', 'string', 'Availability zone letter', D.Zone, 'AWS_ZONE'),
     f('ami', 'string', 'AMI (default: the newest official Ubuntu 24.04 of the region)', undefined, 'AWS_AMI'),
-    f('instance-type', 'string', 'Instance type', 't3.micro', 'AWS_INSTANCE_TYPE'),
+    f('instance-type', 'string', 'Instance type', D.InstanceType, 'AWS_INSTANCE_TYPE'),
     f('vpc-id', 'string', 'VPC (default: the default VPC)', undefined, 'AWS_VPC_ID'),
     f('subnet-id', 'string', 'Subnet', undefined, 'AWS_SUBNET_ID'),
     f('security-group', 'stringArray', 'Security group name (repeatable; default docker-machine)', undefined, 'AWS_SECURITY_GROUP'),
     f('security-group-readonly', 'bool', 'Do not create or change security groups'),
     f('open-port', 'stringArray', 'Extra port to open (PORT or PORT/udp; repeatable)'),
     f('tags', 'string', 'Extra tags: key1,value1,key2,value2', undefined, 'AWS_TAGS'),
-    f('root-size', 'int', 'Root disk size in GB', 16, 'AWS_ROOT_SIZE'),
-    f('volume-type', 'string', 'Root volume type', 'gp3', 'AWS_VOLUME_TYPE'),
-    f('device-name', 'string', 'Root device name', '/dev/sda1', 'AWS_DEVICE_NAME'),
+    f('root-size', 'int', 'Root disk size in GB', D.RootSize, 'AWS_ROOT_SIZE'),
+    f('volume-type', 'string', 'Root volume type', D.VolumeType, 'AWS_VOLUME_TYPE'),
+    f('device-name', 'string', 'Root device name', D.DeviceName, 'AWS_DEVICE_NAME'),
     f('iam-instance-profile', 'string', 'IAM instance profile', undefined, 'AWS_INSTANCE_PROFILE'),
     f('keypair-name', 'string', 'Existing key pair (with --amazonec2-ssh-keypath)', undefined, 'AWS_KEYPAIR_NAME'),
     f('ssh-keypath', 'string', 'Private key of that key pair', undefined, 'AWS_SSH_KEYPATH'),
-    f('ssh-user', 'string', 'SSH user', 'ubuntu', 'AWS_SSH_USER'),
-    f('ssh-port', 'int', 'SSH port', 22, 'AWS_SSH_PORT'),
+    f('ssh-user', 'string', 'SSH user', D.SSHUser, 'AWS_SSH_USER'),
+    f('ssh-port', 'int', 'SSH port', D.SSHPort, 'AWS_SSH_PORT'),
     f('request-spot-instance', 'bool', 'Request a spot instance'),
     f('spot-price', 'string', 'Maximum spot price'),
     f('private-address-only', 'bool', 'Only use a private IP address'),
@@ -456,10 +482,9 @@ const amazonec2: DriverModule = {
     f('monitoring', 'bool', 'Enable CloudWatch detailed monitoring'),
     f('use-ebs-optimized-instance', 'bool', 'Create an EBS-optimized instance'),
     f('userdata', 'string', 'File with user data for the instance', undefined, 'AWS_USERDATA'),
-    f('retries', 'int', 'Retries for throttled API calls', 5),
+    f('retries', 'int', 'Retries for throttled API calls', D.RetryCount),
     f('endpoint', 'string', 'EC2 API endpoint (for other clouds or a local endpoint)', undefined, 'AWS_ENDPOINT'),
     f('insecure-transport', 'bool', 'Allow an http:// endpoint', undefined, 'AWS_INSECURE_TRANSPORT'),
   ],
   newDriver: (ctx, saved) => new AmazonEc2Driver(ctx, saved),
-};
-export default amazonec2;
+});

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { UsageError, progName } from '../../errors.js';
 import { flagString } from '../base.js';
 import type { FlagSpec, FlagValues } from '../driver.js';
+import { bool, defaultsOf, int, num, settingsSchema, str, type SettingsOf } from '../settings.js';
 import { DockerHostError, parseDockerHost } from './engine-api.js';
 
 // Not $DOCKER_HOST: after `eval $(machine env X)` that points at a machine, and a machine
@@ -14,28 +15,43 @@ export const DEFAULT_NETWORK = 'machine';
 /** Below this, systemd, sshd and dockerd do not all fit. */
 export const MIN_MEMORY_MB = 64;
 
+/** What config.json keeps of a docker-driver machine. */
+export const DockerSettingsSchema = settingsSchema({
+  DockerHost: str(DEFAULT_DOCKER_HOST),
+  /** ca.pem, cert.pem and key.pem of a TLS engine at tcp://. */
+  DockerCertPath: str(),
+  Image: str(DEFAULT_IMAGE),
+  Network: str(DEFAULT_NETWORK),
+  /** The network's subnet when the machine was made (fixed addresses come from it). */
+  NetworkSubnet: str(),
+  CPUs: num(0),
+  /** MB; 0 = no limit. */
+  Memory: int(0),
+  PublishSSH: bool(),
+  ContainerID: str(),
+  VolumeName: str(),
+  /** The address claimed for the machine on its network; '' where the engine picks. */
+  StaticIP: str(),
+  PublishedSSHPort: int(0),
+  PublishedEnginePort: int(0),
+});
+export type DockerSettings = SettingsOf<typeof DockerSettingsSchema>;
+const D = defaultsOf(DockerSettingsSchema);
+
 export const dockerFlags: FlagSpec[] = [
-  { name: 'docker-host', type: 'string', description: 'Docker engine that runs the machine containers (unix:///PATH or tcp://HOST:PORT)', default: DEFAULT_DOCKER_HOST, env: 'MACHINE_DOCKER_HOST' },
+  { name: 'docker-host', type: 'string', description: 'Docker engine that runs the machine containers (unix:///PATH or tcp://HOST:PORT)', default: D.DockerHost, env: 'MACHINE_DOCKER_HOST' },
   { name: 'docker-cert-path', type: 'string', description: 'Directory with ca.pem, cert.pem and key.pem for a TLS engine at tcp://', env: 'MACHINE_DOCKER_CERT_PATH' },
-  { name: 'docker-image', type: 'string', description: `Base image (systemd + sshd); make it with "${progName()} image build docker"`, default: DEFAULT_IMAGE, env: 'MACHINE_DOCKER_IMAGE' },
-  { name: 'docker-network', type: 'string', description: 'Bridge network for the machines (created if missing)', default: DEFAULT_NETWORK, env: 'MACHINE_DOCKER_NETWORK' },
-  { name: 'docker-cpus', type: 'string', description: 'CPUs for the machine (e.g. 1.5; 0 = no limit)', default: '0', env: 'MACHINE_DOCKER_CPUS' },
-  { name: 'docker-memory', type: 'int', description: 'Memory for the machine in MB (0 = no limit)', default: 0, env: 'MACHINE_DOCKER_MEMORY' },
+  { name: 'docker-image', type: 'string', description: `Base image (systemd + sshd); make it with "${progName()} image build docker"`, default: D.Image, env: 'MACHINE_DOCKER_IMAGE' },
+  { name: 'docker-network', type: 'string', description: 'Bridge network for the machines (created if missing)', default: D.Network, env: 'MACHINE_DOCKER_NETWORK' },
+  { name: 'docker-cpus', type: 'string', description: 'CPUs for the machine (e.g. 1.5; 0 = no limit)', default: String(D.CPUs), env: 'MACHINE_DOCKER_CPUS' },
+  { name: 'docker-memory', type: 'int', description: 'Memory for the machine in MB (0 = no limit)', default: D.Memory, env: 'MACHINE_DOCKER_MEMORY' },
   { name: 'docker-publish-ssh', type: 'bool', description: 'Publish SSH and the engine port on 127.0.0.1 (for engines whose bridge IPs are not reachable, like Docker Desktop)' },
 ];
 
-export interface DockerSettings {
-  dockerHost: string;
-  certPath: string;
-  image: string;
-  network: string;
-  cpus: number;
-  memoryMB: number;
-  publish: boolean;
-}
+export type DockerFlagSettings = Pick<DockerSettings, 'DockerHost' | 'DockerCertPath' | 'Image' | 'Network' | 'CPUs' | 'Memory' | 'PublishSSH'>;
 
 /** Every check that needs no engine, so bad input fails before anything is made. */
-export function parseDockerFlags(flags: FlagValues): DockerSettings {
+export function parseDockerFlags(flags: FlagValues): DockerFlagSettings {
   const dockerHost = flagString(flags['docker-host'], DEFAULT_DOCKER_HOST) || DEFAULT_DOCKER_HOST;
   const certPath = flagString(flags['docker-cert-path']);
   try {
@@ -76,11 +92,11 @@ export function parseDockerFlags(flags: FlagValues): DockerSettings {
     throw new UsageError(`--docker-memory ${memoryMB} is too little for systemd, sshd and dockerd: give at least ${MIN_MEMORY_MB} (MB), or 0 for no limit`);
   }
 
-  return { dockerHost, certPath, image, network, cpus, memoryMB, publish: flags['docker-publish-ssh'] === true };
+  return { DockerHost: dockerHost, DockerCertPath: certPath, Image: image, Network: network, CPUs: cpus, Memory: memoryMB, PublishSSH: flags['docker-publish-ssh'] === true };
 }
 
 /** The command that makes a missing base image, with the flags this create used. */
-export function imageBuildCommand(s: Pick<DockerSettings, 'dockerHost' | 'image'> & { certPath?: string }): string {
+export function imageBuildCommand(s: { dockerHost: string; image: string; certPath?: string }): string {
   // The build runs the docker CLI, which takes a TLS engine's certificates from its environment.
   const parts = s.certPath ? ['DOCKER_TLS_VERIFY=1', `DOCKER_CERT_PATH=${s.certPath}`] : [];
   parts.push(progName(), 'image', 'build', 'docker');

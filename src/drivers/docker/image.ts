@@ -1,4 +1,4 @@
-import type { DriverLogger } from '../driver.js';
+import type { Logger } from '../../log.js';
 import { buildRootfsTarball, hostRecipe, hostWithEngineRecipe, importImage } from '../../images/rootfs.js';
 
 /**
@@ -9,7 +9,7 @@ export async function buildBaseImage(opts: {
   dockerHost: string;
   tag: string;
   cacheDir: string;
-  log: DriverLogger;
+  log: Logger;
   /** Bake Debian's docker.io in, so that creating a machine skips the engine install. */
   withEngine?: boolean;
 }): Promise<void> {

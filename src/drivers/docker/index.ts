@@ -1,13 +1,15 @@
-import { join } from 'node:path';
 import { DriverError, HostNotRunningError, progName } from '../../errors.js';
-import { baseDriverConfig } from '../base.js';
-import type { Driver, DriverConfig, DriverContext, DriverModule, FlagValues, MachineState } from '../driver.js';
+import { DEFAULT_ENGINE_PORT } from '../../engine/port.js';
+import { machineFiles } from '../../store/machine-files.js';
+import { builtinModule, machineFields } from '../base.js';
+import type { Driver, DriverContext, FlagValues, MachineState } from '../driver.js';
+import { newSettings } from '../settings.js';
 import { authorizedKeysArchive, containerCreateBody, mapState } from './container.js';
 import { EngineApi, EngineApiError, type ContainerInfo } from './engine-api.js';
-import { DEFAULT_DOCKER_HOST, DEFAULT_IMAGE, DEFAULT_NETWORK, dockerFlags, imageBuildCommand, parseDockerFlags } from './flags.js';
+import { DEFAULT_DOCKER_HOST, DEFAULT_NETWORK, DockerSettingsSchema, dockerFlags, imageBuildCommand, parseDockerFlags, type DockerSettings } from './flags.js';
 import { ensureNetwork, pickAddress, staticPlan, subnetOf } from './network.js';
 
-const ENGINE_PORT = 2376;
+const ENGINE_PORT = DEFAULT_ENGINE_PORT;
 // systemd halts a machine's services in a second or two, but a nested dockerd gives its own
 // containers 10 s to stop: past this the engine kills the machine outright.
 const STOP_TIMEOUT_S = 20;
@@ -21,39 +23,31 @@ export class MachineContainerGoneError extends DriverError {
 }
 
 /** A machine as a system container (systemd, sshd, its own IP) on a Docker engine. */
-export class DockerDriver implements Driver {
+export class DockerDriver implements Driver<DockerSettings> {
   readonly name = 'docker';
   readonly provisionable = true;
-  private cfg: DriverConfig;
+  private cfg: DockerSettings;
   private apiClient?: EngineApi;
   private readonly isNew: boolean;
 
   constructor(
     private readonly ctx: DriverContext,
-    saved?: DriverConfig,
+    saved?: DockerSettings,
   ) {
     this.isNew = !saved;
-    this.cfg = saved ?? {
-      ...baseDriverConfig(ctx),
-      SSHKeyPath: join(ctx.machineDir, 'id_ed25519'),
-      DockerHost: DEFAULT_DOCKER_HOST,
-      DockerCertPath: '',
-      Image: DEFAULT_IMAGE,
-      Network: DEFAULT_NETWORK,
-      NetworkSubnet: '',
-      CPUs: 0,
-      Memory: 0,
-      PublishSSH: false,
-      ContainerID: '',
-      VolumeName: `machine-${ctx.machineName}-docker`,
-      EnginePort: ENGINE_PORT,
-    };
+    this.cfg =
+      saved ??
+      newSettings(DockerSettingsSchema, {
+        ...machineFields(ctx),
+        SSHKeyPath: machineFiles(ctx.machineDir).sshKey,
+        VolumeName: `machine-${ctx.machineName}-docker`,
+      });
   }
 
   private get api(): EngineApi {
     this.apiClient ??= new EngineApi(this.dockerHost, {
       debug: (l) => this.ctx.log.debug(l),
-      certPath: String(this.cfg.DockerCertPath ?? ''),
+      certPath: this.cfg.DockerCertPath,
       unreachableHint: this.isNew
         ? 'pass --docker-host to use another engine'
         : `machine "${this.ctx.machineName}" lives on that engine`,
@@ -62,48 +56,37 @@ export class DockerDriver implements Driver {
   }
 
   private get dockerHost(): string {
-    return String(this.cfg.DockerHost || DEFAULT_DOCKER_HOST);
+    return this.cfg.DockerHost || DEFAULT_DOCKER_HOST;
   }
   private get network(): string {
-    return String(this.cfg.Network || DEFAULT_NETWORK);
+    return this.cfg.Network || DEFAULT_NETWORK;
   }
   private get volume(): string {
-    return String(this.cfg.VolumeName || `machine-${this.ctx.machineName}-docker`);
+    return this.cfg.VolumeName || `machine-${this.ctx.machineName}-docker`;
   }
   private get published(): boolean {
-    return this.cfg.PublishSSH === true;
+    return this.cfg.PublishSSH;
   }
   private get labels(): Record<string, string> {
     return { [LABEL_NAME]: this.ctx.machineName, [LABEL_STORE]: this.ctx.storePath };
   }
 
-  config(): DriverConfig {
+  config(): DockerSettings {
     return this.cfg;
   }
 
   setConfigFromFlags(flags: FlagValues): void {
-    const s = parseDockerFlags(flags);
-    Object.assign(this.cfg, {
-      DockerHost: s.dockerHost,
-      DockerCertPath: s.certPath,
-      Image: s.image,
-      Network: s.network,
-      CPUs: s.cpus,
-      Memory: s.memoryMB,
-      PublishSSH: s.publish,
-      SSHUser: 'root',
-      SSHPort: 22,
-    });
+    Object.assign(this.cfg, parseDockerFlags(flags), { SSHUser: 'root', SSHPort: 22 });
     this.apiClient = undefined;
   }
 
   async preCreateCheck(): Promise<void> {
     const api = this.api;
     await api.ping();
-    const image = String(this.cfg.Image);
+    const image = this.cfg.Image;
     if (!(await api.imageInspect(image))) {
       throw new DriverError(
-        `Base image "${image}" not found on ${this.dockerHost}: build it with "${imageBuildCommand({ dockerHost: this.dockerHost, image, certPath: String(this.cfg.DockerCertPath ?? '') })}"`,
+        `Base image "${image}" not found on ${this.dockerHost}: build it with "${imageBuildCommand({ dockerHost: this.dockerHost, image, certPath: this.cfg.DockerCertPath })}"`,
       );
     }
     const clash = await api.containerInspect(this.ctx.machineName);
@@ -118,8 +101,8 @@ export class DockerDriver implements Driver {
         `A volume named "${this.volume}" already exists on ${this.dockerHost}, left by an earlier machine "${this.ctx.machineName}": remove it with "docker volume rm ${this.volume}", or pick another machine name`,
       );
     }
-    const cpus = Number(this.cfg.CPUs);
-    const memoryMB = Number(this.cfg.Memory);
+    const cpus = this.cfg.CPUs;
+    const memoryMB = this.cfg.Memory;
     if (cpus || memoryMB) {
       const info = await api.info();
       if (cpus > info.NCPU) throw new DriverError(`--docker-cpus ${cpus} is more than the ${info.NCPU} CPUs of the engine at ${this.dockerHost}`);
@@ -142,12 +125,12 @@ export class DockerDriver implements Driver {
       this.ctx.log.debug(ip ? `docker: machine address ${ip} on ${this.network}` : `docker: network ${this.network} has no room set aside for fixed addresses; the engine picks one`);
       const body = containerCreateBody({
         name: this.ctx.machineName,
-        image: String(this.cfg.Image),
+        image: this.cfg.Image,
         network: this.network,
         ...(ip ? { ipAddress: ip } : {}),
         volume: this.volume,
-        cpus: Number(this.cfg.CPUs),
-        memoryMB: Number(this.cfg.Memory),
+        cpus: this.cfg.CPUs,
+        memoryMB: this.cfg.Memory,
         publish: this.published,
         enginePort: ENGINE_PORT,
         labels: this.labels,
@@ -159,8 +142,8 @@ export class DockerDriver implements Driver {
     // parallel creates would pick the same one.
     if (staticPlan(net)) await this.ctx.lock(`docker-addresses-${this.network}`, makeContainer);
     else await makeContainer();
-    await api.putArchive(String(this.cfg.ContainerID), '/root', authorizedKeysArchive(publicKey));
-    await api.containerStart(String(this.cfg.ContainerID));
+    await api.putArchive(this.cfg.ContainerID, '/root', authorizedKeysArchive(publicKey));
+    await api.containerStart(this.cfg.ContainerID);
     await this.addresses();
   }
 
@@ -180,7 +163,7 @@ export class DockerDriver implements Driver {
    * machine's name only if its labels say it is this machine's, never a stranger's.
    */
   private async containerId(): Promise<string | undefined> {
-    return String(this.cfg.ContainerID ?? '') || (await this.ownByName())?.Id;
+    return this.cfg.ContainerID || (await this.ownByName())?.Id;
   }
 
   private async ownByName(): Promise<ContainerInfo | undefined> {
@@ -238,7 +221,7 @@ export class DockerDriver implements Driver {
   }
 
   private async inspect(): Promise<ContainerInfo | undefined> {
-    const id = String(this.cfg.ContainerID ?? '');
+    const id = this.cfg.ContainerID;
     return id ? this.api.containerInspect(id) : this.ownByName();
   }
 
@@ -279,6 +262,9 @@ export class DockerDriver implements Driver {
   async getSSHPort(): Promise<number> {
     return this.published ? (await this.addresses()).sshPort : 22;
   }
+  enginePort(): number {
+    return ENGINE_PORT;
+  }
   getSSHUsername(): string {
     return 'root';
   }
@@ -287,9 +273,9 @@ export class DockerDriver implements Driver {
   }
 }
 
-const docker: DriverModule = {
+export default builtinModule<DockerSettings>({
   name: 'docker',
+  schema: DockerSettingsSchema,
   flags: dockerFlags,
   newDriver: (ctx, saved) => new DockerDriver(ctx, saved),
-};
-export default docker;
+});

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DriverError } from '../../errors.js';
-import type { DriverLogger } from '../driver.js';
+import type { Logger } from '../../log.js';
 import { EngineApiError, type EngineApi, type NetworkInfo } from './engine-api.js';
 
 export class NetworkFullError extends DriverError {}
@@ -38,7 +38,7 @@ export async function ensureNetwork(
   name: string,
   labels: Record<string, string>,
   lock: <T>(key: string, fn: () => Promise<T>) => Promise<T>,
-  log: DriverLogger,
+  log: Logger,
 ): Promise<NetworkInfo> {
   const found = await api.networkInspect(name);
   if (found) return found;

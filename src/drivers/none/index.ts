@@ -1,18 +1,24 @@
 import { DriverError, UsageError } from '../../errors.js';
-import { baseDriverConfig, flagString } from '../base.js';
-import type { Driver, DriverConfig, DriverContext, DriverModule, FlagValues, MachineState } from '../driver.js';
+import { DEFAULT_ENGINE_PORT } from '../../engine/port.js';
+import { builtinModule, flagString, machineFields } from '../base.js';
+import type { Driver, DriverContext, FlagValues, MachineState } from '../driver.js';
+import { int, newSettings, settingsSchema, str, type SettingsOf } from '../settings.js';
+
+/** Docker Machine's none driver: the base fields (no SSH) and the engine's URL. */
+export const NoneSettingsSchema = settingsSchema({ SSHUser: str(), SSHPort: int(0), URL: str() });
+export type NoneSettings = SettingsOf<typeof NoneSettingsSchema>;
 
 /** An engine someone else runs: the machine is just a URL and the store's certificates. */
-class NoneDriver implements Driver {
+class NoneDriver implements Driver<NoneSettings> {
   readonly name = 'none';
   readonly provisionable = false;
-  private cfg: DriverConfig;
+  private cfg: NoneSettings;
 
-  constructor(ctx: DriverContext, saved?: DriverConfig) {
-    this.cfg = saved ?? { ...baseDriverConfig(ctx), SSHUser: '', SSHPort: 0, URL: '' };
+  constructor(ctx: DriverContext, saved?: NoneSettings) {
+    this.cfg = saved ?? newSettings(NoneSettingsSchema, machineFields(ctx));
   }
 
-  config(): DriverConfig {
+  config(): NoneSettings {
     return this.cfg;
   }
 
@@ -48,10 +54,13 @@ class NoneDriver implements Driver {
     return 'Running';
   }
   async getIP(): Promise<string> {
-    return new URL(String(this.cfg.URL)).hostname;
+    return new URL(this.cfg.URL).hostname;
   }
   async getURL(): Promise<string> {
-    return String(this.cfg.URL);
+    return this.cfg.URL;
+  }
+  enginePort(): number {
+    return Number(new URL(this.cfg.URL).port) || DEFAULT_ENGINE_PORT;
   }
   async getSSHHostname(): Promise<string> {
     throw new DriverError('No SSH command for the none driver');
@@ -67,9 +76,9 @@ class NoneDriver implements Driver {
   }
 }
 
-const none: DriverModule = {
+export default builtinModule<NoneSettings>({
   name: 'none',
+  schema: NoneSettingsSchema,
   flags: [{ name: 'url', type: 'string', description: 'URL of the engine (tcp://HOST:PORT)', env: 'NONE_URL' }],
   newDriver: (ctx, saved) => new NoneDriver(ctx, saved),
-};
-export default none;
+});

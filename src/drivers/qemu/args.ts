@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { machineFiles } from '../../store/machine-files.js';
 import { hex2, nameMacBytes } from '../mac.js';
 
 export type Accel = 'kvm' | 'hvf' | 'tcg';
@@ -24,12 +24,10 @@ export interface QemuSpec {
   firmware?: string;
 }
 
-export const qmpSocket = (dir: string) => join(dir, 'qmp.sock');
-export const pidFile = (dir: string) => join(dir, 'qemu.pid');
-export const serialLog = (dir: string) => join(dir, 'serial.log');
 
 /** The whole QEMU command line for a machine: detached, controlled through QMP. */
 export function qemuArgs(spec: QemuSpec): string[] {
+  const files = machineFiles(spec.machineDir);
   const arm = spec.arch === 'aarch64';
   const args = [
     '-name', `machine-${spec.name}`,
@@ -58,9 +56,9 @@ export function qemuArgs(spec: QemuSpec): string[] {
   args.push(
     '-device', 'virtio-rng-pci',
     '-display', 'none',
-    '-serial', `file:${serialLog(spec.machineDir)}`,
-    '-qmp', `unix:${qmpSocket(spec.machineDir)},server=on,wait=off`,
-    '-pidfile', pidFile(spec.machineDir),
+    '-serial', `file:${files.serialLog}`,
+    '-qmp', `unix:${files.qmpSocket},server=on,wait=off`,
+    '-pidfile', files.qemuPid,
     '-daemonize',
   );
   return args;

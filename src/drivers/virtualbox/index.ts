@@ -4,15 +4,19 @@ import { cpus as hostCpus, homedir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DriverError, HostNotRunningError, progName, UsageError } from '../../errors.js';
-import { baseDriverConfig } from '../base.js';
-import type { Driver, DriverConfig, DriverContext, DriverModule, FlagValues, MachineState } from '../driver.js';
+import { DEFAULT_ENGINE_PORT } from '../../engine/port.js';
+import { machineFiles } from '../../store/machine-files.js';
+import { cacheDir } from '../../store/paths.js';
+import { builtinModule, machineFields } from '../base.js';
+import type { Driver, DriverContext, FlagValues, MachineState } from '../driver.js';
 import { hex2, nameMacBytes } from '../mac.js';
-import { parseVirtualboxFlags, virtualboxFlags } from './flags.js';
+import { newSettings } from '../settings.js';
+import { VirtualboxSettingsSchema, parseShare, parseVirtualboxFlags, virtualboxFlags, type VirtualboxSettings } from './flags.js';
 import { chooseHostOnly, chooseHostOnlyNet, ensureHostOnly, ensureHostOnlyNet, fixedAddress, hostInterfaces, hostOnlyKind, hostOnlyPlan } from './network.js';
 import { parseGuestProperty, parseHostOnlyIfs, parseHostOnlyNets, parseHwVirt, parseMachineReadable, parseNatRules, parseVersion, parseVmList } from './parse.js';
 import { vboxManage, VBoxManageError, type VBoxManage } from './vboxmanage.js';
 
-const ENGINE_PORT = 2376;
+const ENGINE_PORT = DEFAULT_ENGINE_PORT;
 const CONTROLLER = 'SATA';
 const VTX_DISABLED = /VERR_VMX_MSR_ALL_VMX_DISABLED|VERR_VMX_MSR_VMX_DISABLED|VERR_SVM_DISABLED|VERR_VMX_NO_VMX|VERR_SVM_NO_SVM|VT-x is disabled|AMD-V is disabled|VT-x is not available|AMD-V is not available/;
 const VTX_MESSAGE = "This computer doesn't have VT-X/AMD-v enabled. Enabling it in the BIOS is mandatory";
@@ -42,44 +46,21 @@ function localPath(urlOrPath: string): string | undefined {
 }
 
 /** A Docker host as a VirtualBox VM: a cloud image with a NoCloud seed, or a boot2docker ISO. */
-class VirtualboxDriver implements Driver {
+class VirtualboxDriver implements Driver<VirtualboxSettings> {
   readonly name = 'virtualbox';
   readonly provisionable = true;
   // cloud-init installs the key during boot: sshd may turn it away for a while first.
   readonly sshKeySettleMs = 5 * 60_000;
-  private cfg: DriverConfig;
+  private cfg: VirtualboxSettings;
   private vboxClient?: VBoxManage;
+  private readonly files: ReturnType<typeof machineFiles>;
 
   constructor(
     private readonly ctx: DriverContext,
-    saved?: DriverConfig,
+    saved?: VirtualboxSettings,
   ) {
-    // Docker Machine's field names, so its stores' virtualbox machines keep working.
-    this.cfg = saved ?? {
-      ...baseDriverConfig(ctx),
-      SSHUser: 'docker',
-      SSHPort: 0,
-      CPU: 1,
-      Memory: 1024,
-      DiskSize: 20000,
-      NatNicType: '82540EM',
-      ImageURL: '',
-      Boot2DockerURL: '',
-      Boot2DockerImportVM: '',
-      HostDNSResolver: false,
-      HostOnlyCIDR: '192.168.99.1/24',
-      HostOnlyNicType: '82540EM',
-      HostOnlyPromiscMode: 'deny',
-      UIType: 'headless',
-      HostOnlyNoDHCP: false,
-      NoShare: false,
-      DNSProxy: true,
-      NoVTXCheck: false,
-      ShareFolder: '',
-      UUID: '',
-      HostOnlyMAC: '',
-      HostOnlyKind: 'interface',
-    };
+    this.files = machineFiles(ctx.machineDir);
+    this.cfg = saved ?? newSettings(VirtualboxSettingsSchema, machineFields(ctx));
   }
 
   private get vbox(): VBoxManage {
@@ -90,44 +71,25 @@ class VirtualboxDriver implements Driver {
     return this.ctx.machineName;
   }
   private get diskPath(): string {
-    return join(this.ctx.machineDir, this.isBoot2Docker ? 'disk.vmdk' : 'disk.vdi');
+    return this.isBoot2Docker ? this.files.vmdkDisk : this.files.vdiDisk;
   }
   private get seedPath(): string {
-    return join(this.ctx.machineDir, this.isBoot2Docker ? 'boot2docker.iso' : 'seed.iso');
+    return this.isBoot2Docker ? this.files.boot2dockerIso : this.files.seedIso;
   }
   private get isBoot2Docker(): boolean {
     return Boolean(this.cfg.Boot2DockerURL || this.cfg.Boot2DockerImportVM);
   }
   private get hostOnlyMac(): string {
-    return String(this.cfg.HostOnlyMAC || vboxMac(this.vm, 2));
+    return this.cfg.HostOnlyMAC || vboxMac(this.vm, 2);
   }
 
-  config(): DriverConfig {
+  config(): VirtualboxSettings {
     return this.cfg;
   }
 
   setConfigFromFlags(flags: FlagValues): void {
-    const s = parseVirtualboxFlags(flags, () => hostCpus().length);
-    Object.assign(this.cfg, {
-      CPU: s.cpus,
-      Memory: s.memory,
-      DiskSize: s.diskSize,
-      ImageURL: s.imageUrl,
-      Boot2DockerURL: s.boot2dockerUrl,
-      Boot2DockerImportVM: s.importVm,
-      HostDNSResolver: s.hostDnsResolver,
-      DNSProxy: s.dnsProxy,
-      NatNicType: s.natNicType,
-      HostOnlyCIDR: s.hostOnlyCidr,
-      HostOnlyNicType: s.hostOnlyNicType,
-      HostOnlyPromiscMode: s.hostOnlyPromisc,
-      HostOnlyNoDHCP: !s.hostOnlyDhcp,
-      UIType: s.uiType,
-      NoShare: !s.share,
-      ShareFolder: s.share ? `${s.share.path}:${s.share.name}` : '',
-      NoVTXCheck: !s.vtxCheck,
-      SSHUser: s.sshUser,
-      SSHKeyPath: join(this.ctx.machineDir, 'id_ed25519'),
+    Object.assign(this.cfg, parseVirtualboxFlags(flags, () => hostCpus().length), {
+      SSHKeyPath: this.files.sshKey,
       HostOnlyMAC: vboxMac(this.vm, 2),
     });
   }
@@ -148,7 +110,7 @@ class VirtualboxDriver implements Driver {
     if (vms.some((m) => m.name === this.vm)) {
       throw new DriverError(`VirtualBox already has a VM named "${this.vm}": pick another machine name, or delete that VM with "VBoxManage unregistervm ${this.vm} --delete"`);
     }
-    const importVm = String(this.cfg.Boot2DockerImportVM);
+    const importVm = this.cfg.Boot2DockerImportVM;
     if (importVm && !vms.some((m) => m.name === importVm)) throw new UsageError(`--virtualbox-import-boot2docker-vm: VirtualBox has no VM named "${importVm}"`);
     if (importVm && !existsSync(join(homedir(), '.ssh', 'id_boot2docker'))) {
       throw new UsageError(`--virtualbox-import-boot2docker-vm needs ~/.ssh/id_boot2docker, the key boot2docker-cli put on that VM's disk`);
@@ -160,36 +122,29 @@ class VirtualboxDriver implements Driver {
     const share = this.share();
     if (share && !existsSync(share.path)) throw new UsageError(`--virtualbox-share-folder: ${share.path} does not exist (or pass --virtualbox-no-share)`);
     // The host-only network is checked before anything is made; it is set up at start.
-    const plan = hostOnlyPlan(String(this.cfg.HostOnlyCIDR));
+    const plan = hostOnlyPlan(this.cfg.HostOnlyCIDR);
     if (this.cfg.HostOnlyKind === 'network') chooseHostOnlyNet(plan, parseHostOnlyNets(await this.vbox.run(['list', 'hostonlynets'])));
     else chooseHostOnly(plan, parseHostOnlyIfs(await this.vbox.run(['list', 'hostonlyifs'])), hostInterfaces());
   }
 
   private share(): { path: string; name: string } | undefined {
-    const s = String(this.cfg.ShareFolder ?? '');
-    if (this.cfg.NoShare || !s) return undefined;
-    const at = s.lastIndexOf(':');
-    return { path: s.slice(0, at), name: s.slice(at + 1) };
-  }
-
-  private cacheDir(): string {
-    return process.env.MACHINE_CACHE_DIR || join(this.ctx.storePath, 'cache');
+    return parseShare(this.cfg);
   }
 
   private async source(url: string, unverified: boolean): Promise<string> {
     const local = localPath(url);
     if (local) return local;
     const { cachedImage } = await import('../../images/download.js');
-    return cachedImage({ url, cacheDir: this.cacheDir(), log: this.ctx.log, unverified });
+    return cachedImage({ url, cacheDir: cacheDir(this.ctx.storePath), log: this.ctx.log, unverified });
   }
 
   async create(): Promise<void> {
     const log = this.ctx.log;
     await mkdir(this.ctx.machineDir, { recursive: true });
     const { generateKeyPair } = await import('../../ssh/keys.js');
-    const keyPath = String(this.cfg.SSHKeyPath || join(this.ctx.machineDir, 'id_ed25519'));
+    const keyPath = this.cfg.SSHKeyPath || this.files.sshKey;
     this.cfg.SSHKeyPath = keyPath;
-    const importVm = String(this.cfg.Boot2DockerImportVM);
+    const importVm = this.cfg.Boot2DockerImportVM;
     let publicKey = '';
     if (importVm) {
       // The imported VM's disk trusts boot2docker's old key, as Docker Machine's import did.
@@ -205,13 +160,13 @@ class VirtualboxDriver implements Driver {
       const disk = [...info.entries()].find(([k, v]) => /-\d+-\d+$/.test(k) && /\.(vmdk|vdi|vhd)$/i.test(v))?.[1];
       if (!disk) throw new DriverError(`VM "${importVm}" has no disk to import`);
       await this.vbox.run(['clonemedium', 'disk', disk, this.diskPath]);
-      await copyFile(await this.source(String(this.cfg.Boot2DockerURL), true), this.seedPath);
+      await copyFile(await this.source(this.cfg.Boot2DockerURL, true), this.seedPath);
     } else if (this.cfg.Boot2DockerURL) {
       log.info('Copying the boot2docker ISO to the machine directory...');
-      await copyFile(await this.source(String(this.cfg.Boot2DockerURL), true), this.seedPath);
+      await copyFile(await this.source(this.cfg.Boot2DockerURL, true), this.seedPath);
       log.info('Creating the disk image...');
       const tar = await formatMeDisk(publicKey);
-      await this.vbox.run(['convertfromraw', 'stdin', this.diskPath, String(Number(this.cfg.DiskSize) * 2 ** 20), '--format', 'VMDK'], { stdin: tar });
+      await this.vbox.run(['convertfromraw', 'stdin', this.diskPath, String(this.cfg.DiskSize * 2 ** 20), '--format', 'VMDK'], { stdin: tar });
     } else {
       const { DEFAULT_IMAGE_URL } = await import('../../images/download.js');
       const image = await this.source(String(this.cfg.ImageURL || DEFAULT_IMAGE_URL), false);
@@ -248,11 +203,11 @@ class VirtualboxDriver implements Driver {
       '--hwvirtex', 'on', '--nestedpaging', 'on', '--largepages', 'on', '--vtxvpid', 'on',
       '--boot1', b2d ? 'dvd' : 'disk', '--boot2', b2d ? 'disk' : 'dvd', '--boot3', 'none', '--boot4', 'none',
       // The console goes to a file: the first place to look when a VM does not come up.
-      '--uart1', '0x3F8', '4', '--uartmode1', 'file', join(this.ctx.machineDir, 'console.log'),
+      '--uart1', '0x3F8', '4', '--uartmode1', 'file', this.files.console,
     ]);
     await this.vbox.run([
       'modifyvm', this.vm,
-      '--nic1', 'nat', '--nictype1', String(this.cfg.NatNicType), '--cableconnected1', 'on', '--macaddress1', vboxMac(this.vm, 1),
+      '--nic1', 'nat', '--nictype1', this.cfg.NatNicType, '--cableconnected1', 'on', '--macaddress1', vboxMac(this.vm, 1),
       '--natdnshostresolver1', this.cfg.HostDNSResolver ? 'on' : 'off',
       '--natdnsproxy1', this.cfg.DNSProxy ? 'on' : 'off',
     ]);
@@ -271,7 +226,7 @@ class VirtualboxDriver implements Driver {
 
   /** Without DHCP the seed gives the VM a fixed address from the lease range, picked by its name. */
   private staticAddress(): string {
-    const plan = hostOnlyPlan(String(this.cfg.HostOnlyCIDR));
+    const plan = hostOnlyPlan(this.cfg.HostOnlyCIDR);
     return `${fixedAddress(plan, this.vm)}/${plan.prefix}`;
   }
 
@@ -295,7 +250,7 @@ class VirtualboxDriver implements Driver {
     }
     if (state !== 'saved') {
       // NICs can only change while the VM is off; a saved VM keeps what it had.
-      const plan = hostOnlyPlan(String(this.cfg.HostOnlyCIDR));
+      const plan = hostOnlyPlan(this.cfg.HostOnlyCIDR);
       const log = (l: string) => this.ctx.log.info(l);
       const attach =
         this.cfg.HostOnlyKind === 'network'
@@ -303,7 +258,7 @@ class VirtualboxDriver implements Driver {
           : ['--nic2', 'hostonly', '--hostonlyadapter2', await ensureHostOnly(this.vbox, plan, { dhcp: !this.cfg.HostOnlyNoDHCP, log })];
       await this.vbox.run([
         'modifyvm', this.vm, ...attach.slice(0, 2),
-        '--nictype2', String(this.cfg.HostOnlyNicType), '--nicpromisc2', String(this.cfg.HostOnlyPromiscMode),
+        '--nictype2', this.cfg.HostOnlyNicType, '--nicpromisc2', this.cfg.HostOnlyPromiscMode,
         ...attach.slice(2), '--cableconnected2', 'on', '--macaddress2', this.hostOnlyMac,
       ]);
       await this.forwardSsh(info);
@@ -325,7 +280,7 @@ class VirtualboxDriver implements Driver {
   /** SSH through a NAT port forward on 127.0.0.1; the port is kept across starts while it is free. */
   private async forwardSsh(info: Map<string, string>): Promise<void> {
     const { freePort, portFree } = await import('../tcp.js');
-    let port = Number(this.cfg.SSHPort);
+    let port = this.cfg.SSHPort;
     if (!port || port === 22 || !(await portFree(port))) port = await freePort();
     const rule = parseNatRules(info).find((r) => r.name === 'ssh');
     if (rule && rule.hostPort === port && rule.hostIp === '127.0.0.1' && rule.guestPort === 22) {
@@ -349,21 +304,21 @@ class VirtualboxDriver implements Driver {
       return;
     }
     const { waitForSsh, SshDisconnectedError } = await import('../../ssh/index.js');
-    const target = { host: '127.0.0.1', port: Number(this.cfg.SSHPort), user: this.getSSHUsername(), privateKeyPath: this.getSSHKeyPath() };
+    const target = { host: '127.0.0.1', port: this.cfg.SSHPort, user: this.getSSHUsername(), privateKeyPath: this.getSSHKeyPath() };
     const mac = colonMac(this.hostOnlyMac);
     const started = Date.now();
     for (;;) {
       let session;
       try {
         session = await waitForSsh(target, {
-          hostKey: { machine: this.vm, knownHostsPath: join(this.ctx.machineDir, 'known_hosts'), mode: 'pin-on-first-use' },
+          hostKey: { machine: this.vm, knownHostsPath: this.files.knownHosts, mode: 'pin-on-first-use' },
           debug: (l) => this.ctx.log.debug(l),
           timeoutMs: Math.max(1000, deadline - Date.now()),
           authSettleMs: Math.max(0, this.sshKeySettleMs - (Date.now() - started)),
         });
       } catch (err) {
         throw new DriverError(
-          `VM "${this.vm}" did not answer SSH on 127.0.0.1:${target.port} within ${Math.round(timeoutMs / 1000)} s (${(err as Error).message.split(':')[0]}): see its console in ${join(this.ctx.machineDir, 'console.log')}`,
+          `VM "${this.vm}" did not answer SSH on 127.0.0.1:${target.port} within ${Math.round(timeoutMs / 1000)} s (${(err as Error).message.split(':')[0]}): see its console in ${this.files.console}`,
           { cause: err },
         );
       }
@@ -380,7 +335,7 @@ class VirtualboxDriver implements Driver {
         session.close();
       }
       if (Date.now() > deadline) {
-        throw new DriverError(`VM "${this.vm}" has no address on its host-only adapter (MAC ${mac}) after ${Math.round(timeoutMs / 1000)} s: check the DHCP server of --virtualbox-hostonly-cidr ${String(this.cfg.HostOnlyCIDR)}`);
+        throw new DriverError(`VM "${this.vm}" has no address on its host-only adapter (MAC ${mac}) after ${Math.round(timeoutMs / 1000)} s: check the DHCP server of --virtualbox-hostonly-cidr ${this.cfg.HostOnlyCIDR}`);
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -458,7 +413,7 @@ class VirtualboxDriver implements Driver {
 
   async getIP(): Promise<string> {
     if (!this.cfg.IPAddress) throw new HostNotRunningError(this.vm);
-    return String(this.cfg.IPAddress);
+    return this.cfg.IPAddress;
   }
   async getURL(): Promise<string> {
     return `tcp://${await this.getIP()}:${ENGINE_PORT}`;
@@ -467,7 +422,10 @@ class VirtualboxDriver implements Driver {
     return '127.0.0.1';
   }
   async getSSHPort(): Promise<number> {
-    return Number(this.cfg.SSHPort);
+    return this.cfg.SSHPort;
+  }
+  enginePort(): number {
+    return ENGINE_PORT;
   }
   getSSHUsername(): string {
     return this.cfg.SSHUser || 'docker';
@@ -498,9 +456,9 @@ async function isQcow(path: string): Promise<boolean> {
   }
 }
 
-const virtualbox: DriverModule = {
+export default builtinModule<VirtualboxSettings>({
   name: 'virtualbox',
+  schema: VirtualboxSettingsSchema,
   flags: virtualboxFlags,
   newDriver: (ctx, saved) => new VirtualboxDriver(ctx, saved),
-};
-export default virtualbox;
+});

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { isExecutable } from '../../sys/which.js';
 import { delimiter, join } from 'node:path';
 import { DriverError } from '../../errors.js';
 
@@ -55,7 +55,7 @@ export interface VBoxManage {
 }
 
 export function findVBoxManage(): string {
-  const found = vboxManageCandidates().find((p) => existsSync(p));
+  const found = vboxManageCandidates().find((p) => isExecutable(p));
   if (!found) throw new VBoxManageNotFoundError();
   return found;
 }

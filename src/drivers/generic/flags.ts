@@ -1,0 +1,48 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../../errors.js';
+import { DEFAULT_ENGINE_PORT } from '../../engine/port.js';
+import { flagInt, flagString } from '../base.js';
+import type { FlagSpec, FlagValues } from '../driver.js';
+import { defaultsOf, int, settingsSchema, str, type SettingsOf } from '../settings.js';
+
+/** Docker Machine's generic driver fields: the base ones plus EnginePort and the user's key. */
+export const GenericSettingsSchema = settingsSchema({
+  EnginePort: int(DEFAULT_ENGINE_PORT),
+  /** The key as the user gave it; SSHKeyPath is the copy in the machine's directory. */
+  SSHKey: str(),
+});
+export type GenericSettings = SettingsOf<typeof GenericSettingsSchema>;
+const D = defaultsOf(GenericSettingsSchema);
+
+export const genericFlags: FlagSpec[] = [
+  { name: 'generic-ip-address', type: 'string', description: 'IP Address of machine', env: 'GENERIC_IP_ADDRESS' },
+  { name: 'generic-ssh-user', type: 'string', description: 'SSH user', default: D.SSHUser, env: 'GENERIC_SSH_USER' },
+  { name: 'generic-ssh-key', type: 'string', description: 'SSH private key path (default: ~/.ssh/id_ed25519 or id_rsa)', env: 'GENERIC_SSH_KEY' },
+  { name: 'generic-ssh-port', type: 'int', description: 'SSH port', default: D.SSHPort, env: 'GENERIC_SSH_PORT' },
+  { name: 'generic-engine-port', type: 'int', description: 'Docker engine port', default: D.EnginePort, env: 'GENERIC_ENGINE_PORT' },
+];
+
+export function defaultUserKey(home = homedir()): string {
+  for (const name of ['id_ed25519', 'id_rsa', 'id_ecdsa']) {
+    const p = join(home, '.ssh', name);
+    if (existsSync(p)) return p;
+  }
+  return '';
+}
+
+/** The flags' part of the settings, checked before anything is made. */
+export function parseGenericFlags(flags: FlagValues): Pick<GenericSettings, 'IPAddress' | 'SSHUser' | 'SSHPort' | 'EnginePort' | 'SSHKey'> {
+  const ip = flagString(flags['generic-ip-address']);
+  if (!ip) throw new UsageError('generic driver requires the --generic-ip-address option');
+  const key = flagString(flags['generic-ssh-key']) || defaultUserKey();
+  if (!key) throw new UsageError('generic driver needs --generic-ssh-key: no key was found in ~/.ssh');
+  return {
+    IPAddress: ip,
+    SSHUser: flagString(flags['generic-ssh-user'], D.SSHUser) || D.SSHUser,
+    SSHPort: flagInt(flags['generic-ssh-port'], D.SSHPort),
+    EnginePort: flagInt(flags['generic-engine-port'], D.EnginePort),
+    SSHKey: key,
+  };
+}
