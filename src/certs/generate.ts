@@ -1,11 +1,13 @@
 import { createPrivateKey, generateKeyPair as generateKeyPairCb, randomBytes, sign } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import { CertError } from '../errors.js';
+import { storeCertFiles } from '../store/machine-files.js';
+import { writeFileAtomic } from '../sys/atomic.js';
 
 const generateKeyPair = promisify(generateKeyPairCb);
 const DAY = 24 * 60 * 60 * 1000;
@@ -14,9 +16,7 @@ const VALIDITY_DAYS = 1080;
 
 async function writeAtomic(path: string, data: string, mode: number): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = join(dirname(path), `.${Date.now()}-${randomBytes(4).toString('hex')}.tmp`);
-  await writeFile(tmp, data, { mode });
-  await rename(tmp, path);
+  await writeFileAtomic(path, data, mode);
 }
 
 /** RSA 2048 from node:crypto (fast, native), as PKCS#1 PEM like Docker Machine writes. */
@@ -81,10 +81,11 @@ export interface CertificateOptions {
 
 /** Makes the store's CA and client pair when missing; existing files are never replaced. */
 export async function ensureCertificates(opts: CertificateOptions): Promise<{ created: string[] }> {
-  const caCertPath = opts.caCertPath || join(opts.certsDir, 'ca.pem');
-  const caKeyPath = opts.caKeyPath || join(opts.certsDir, 'ca-key.pem');
-  const clientCertPath = opts.clientCertPath || join(opts.certsDir, 'cert.pem');
-  const clientKeyPath = opts.clientKeyPath || join(opts.certsDir, 'key.pem');
+  const files = storeCertFiles(opts.certsDir);
+  const caCertPath = opts.caCertPath || files.caCert;
+  const caKeyPath = opts.caKeyPath || files.caKey;
+  const clientCertPath = opts.clientCertPath || files.clientCert;
+  const clientKeyPath = opts.clientKeyPath || files.clientKey;
   const created: string[] = [];
   const hasCert = existsSync(caCertPath);
   const hasKey = existsSync(caKeyPath);

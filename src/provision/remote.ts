@@ -1,4 +1,5 @@
 import { ProvisionError } from '../errors.js';
+import { shQuote } from '../sys/shell-quote.js';
 
 export interface ExecResult {
   stdout: string;
@@ -16,11 +17,6 @@ export interface Remote {
 /** What an SSH session offers (src/ssh's SshSession satisfies it). */
 export interface CommandRunner {
   exec(command: string, opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<ExecResult>;
-}
-
-export function shQuote(s: string): string {
-  if (/^[A-Za-z0-9_\-./:=@,+%]+$/.test(s)) return s;
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /**
@@ -53,3 +49,5 @@ export function rootRemote(runner: CommandRunner, user: string): Remote {
     },
   };
 }
+
+export { shQuote };

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomic } from '../sys/atomic.js';
 import { SshError } from '../errors.js';
 
 /** A machine's own key: ed25519 in OpenSSH format, so both ssh2 and the system ssh read it. */
 export async function generateKeyPair(privatePath: string, comment = 'machine'): Promise<{ publicKey: string }> {
   const pair = readableKeyPair(comment);
   // Private key first: a .pub without its private half would pass for a usable key.
-  await writeFileAtomic(privatePath, pair.private, { mode: 0o600, fsync: true });
-  await writeFileAtomic(`${privatePath}.pub`, `${pair.public.trim()}\n`, { mode: 0o644, fsync: true });
+  await writeFileAtomic(privatePath, pair.private, 0o600);
+  await writeFileAtomic(`${privatePath}.pub`, `${pair.public.trim()}\n`, 0o644);
   return { publicKey: pair.public.trim() };
 }
 

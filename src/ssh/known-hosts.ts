@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import writeFileAtomic from 'write-file-atomic';
+import { writeFileAtomic } from '../sys/atomic.js';
 import { HostKeyMismatchError, SshError } from '../errors.js';
 import { fingerprint } from './keys.js';
 
@@ -54,7 +54,7 @@ function hostMatches(pattern: string, alias: string): boolean {
 }
 
 export async function writePinned(path: string, machine: string, keyType: string, keyBlob: Buffer): Promise<void> {
-  await writeFileAtomic(path, `${hostAlias(machine)} ${keyType} ${keyBlob.toString('base64')}\n`, { mode: 0o600, fsync: true });
+  await writeFileAtomic(path, `${hostAlias(machine)} ${keyType} ${keyBlob.toString('base64')}\n`, 0o600);
 }
 
 /** Forgets the pinned key, so the next connection trusts whatever the host offers (after a reinstall). */

@@ -9,6 +9,7 @@ import { checkHostKey, hostKeyAlgorithms, keyTypeOf, readPinned, writePinned, ty
 import { Slots } from './slots.js';
 import { attachTerminal, exitCode, ptyOptions, wantsPty, type TerminalIo } from './terminal.js';
 import { downloadPath, uploadPath } from './transfer.js';
+import { shQuote } from '../sys/shell-quote.js';
 
 export interface SshTarget {
   host: string;
@@ -178,10 +179,10 @@ export class SshSession {
   async writeFile(remotePath: string, data: string | Buffer, mode = 0o644, opts: { sudo?: boolean } = {}): Promise<void> {
     const tmp = `${remotePath}.machine-${randomBytes(4).toString('hex')}`;
     const script =
-      `umask 077 && cat > ${q(tmp)} && chmod ${mode.toString(8)} ${q(tmp)} && mv -f ${q(tmp)} ${q(remotePath)}` +
-      ` || { rc=$?; rm -f ${q(tmp)}; exit $rc; }`;
+      `umask 077 && cat > ${shQuote(tmp)} && chmod ${mode.toString(8)} ${shQuote(tmp)} && mv -f ${shQuote(tmp)} ${shQuote(remotePath)}` +
+      ` || { rc=$?; rm -f ${shQuote(tmp)}; exit $rc; }`;
     // sh -c whatever the login shell is; umask first so a key is never readable, even for an instant.
-    await this.run(`${opts.sudo ? 'sudo -n ' : ''}sh -c ${q(script)}`, { stdin: data });
+    await this.run(`${opts.sudo ? 'sudo -n ' : ''}sh -c ${shQuote(script)}`, { stdin: data });
   }
 
   /** An SFTP client on this connection; end() it when done. */
@@ -328,7 +329,4 @@ function collect(ch: ClientChannel, command: string, opts: ExecOptions, lost: ()
   });
 }
 
-/** POSIX single-quoting. */
-function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+

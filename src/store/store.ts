@@ -95,7 +95,7 @@ export class Store {
     const path = this.configPath(config.Name);
     await this.backupOlderVersion(path, machineFiles(dir).configBackup);
     const out: HostConfig = { ...config, ConfigVersion: CURRENT_CONFIG_VERSION, MachineVersion: VERSION };
-    const { writeFileAtomic } = await import('./atomic.js');
+    const { writeFileAtomic } = await import('../sys/atomic.js');
     await writeFileAtomic(path, JSON.stringify(out, null, 4), 0o600);
   }
 

@@ -11,7 +11,8 @@ import type { DriverConfig, DriverContext } from '../../src/drivers/driver.js';
 import { SYSTEM_CONTAINER_CAPS, authorizedKeysArchive, containerCreateBody, mapState, type ContainerSpec } from '../../src/drivers/docker/container.js';
 import { EngineApi, EngineApiError, EngineUnreachableError, parseDockerHost } from '../../src/drivers/docker/engine-api.js';
 import { DEFAULT_DOCKER_HOST, imageBuildCommand, parseDockerFlags } from '../../src/drivers/docker/flags.js';
-import { firstFree, parseCidr, staticPlan, upperHalf } from '../../src/drivers/docker/network.js';
+import { firstFree, staticPlan, upperHalf } from '../../src/drivers/docker/network.js';
+import { parseCidr } from '../../src/net/ipv4.js';
 
 let work: string;
 beforeAll(async () => {
@@ -190,7 +191,8 @@ describe('docker driver: fixed machine addresses', () => {
     expect(upperHalf('172.30.0.0/24')).toBe('172.30.0.128/25');
     expect(upperHalf('172.18.0.0/16')).toBe('172.18.128.0/17');
     expect(upperHalf('10.0.0.0/30')).toBeUndefined();
-    expect(parseCidr('172.30.0.77/24')).toEqual({ base: parseCidr('172.30.0.0/24').base, bits: 24, size: 256 });
+    expect(parseCidr('172.30.0.77/24')).toEqual({ ip: '172.30.0.77', prefix: 24, base: parseCidr('172.30.0.0/24')!.base, size: 256 });
+    for (const bad of ['172.30.0.0/33', '256.1.1.1/24', '1.2.3/24', '1.2.3.4/24/1', 'x']) expect(parseCidr(bad)).toBeUndefined();
   });
 
   it('picks the lowest free address outside the gateway and the dynamic range', () => {

@@ -221,13 +221,13 @@ class AmazonEc2Driver implements Driver<Ec2Settings> {
   }
 
   async create(): Promise<void> {
-    const { writeFile } = await import('node:fs/promises');
     if (this.flags['amazonec2-access-key']) {
-      await writeFile(this.credentialsPath(), JSON.stringify({
+      const { writeFileAtomic } = await import('../../sys/atomic.js');
+      await writeFileAtomic(this.credentialsPath(), JSON.stringify({
         accessKeyId: this.flags['amazonec2-access-key'],
         secretAccessKey: this.flags['amazonec2-secret-key'],
         ...(this.flags['amazonec2-session-token'] ? { sessionToken: this.flags['amazonec2-session-token'] } : {}),
-      }), { mode: 0o600 });
+      }), 0o600);
     }
     if (!this.cfg.VpcId) {
       const vpcs = await this.call('DescribeVpcs', (m, c) => c.send(new m.DescribeVpcsCommand({ Filters: [{ Name: 'isDefault', Values: ['true'] }] })));

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DriverError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { EngineApiError, type EngineApi, type NetworkInfo } from './engine-api.js';
+import { cidrOf, intToIp } from '../../net/ipv4.js';
 
 export class NetworkFullError extends DriverError {}
 
@@ -22,7 +23,7 @@ export interface StaticPlan {
 export function staticPlan(net: NetworkInfo): StaticPlan | undefined {
   for (const c of net.IPAM.Config ?? []) {
     if (!c.Subnet || !c.IPRange || !c.Subnet.includes('.') || c.IPRange === c.Subnet) continue;
-    const { base } = parseCidr(c.Subnet);
+    const { base } = cidrOf(c.Subnet);
     return { subnet: c.Subnet, ipRange: c.IPRange, gateway: c.Gateway || intToIp(base + 1) };
   }
   return undefined;
@@ -122,8 +123,8 @@ export async function pickAddress(api: EngineApi, net: NetworkInfo): Promise<str
 }
 
 export function firstFree(plan: StaticPlan, used: Set<string>): string | undefined {
-  const { base, size } = parseCidr(plan.subnet);
-  const range = parseCidr(plan.ipRange);
+  const { base, size } = cidrOf(plan.subnet);
+  const range = cidrOf(plan.ipRange);
   for (let i = base + 1; i < base + size - 1; i++) {
     if (i >= range.base && i < range.base + range.size) continue;
     const ip = intToIp(i);
@@ -134,22 +135,7 @@ export function firstFree(plan: StaticPlan, used: Set<string>): string | undefin
 
 /** The upper half of a subnet as a CIDR; none for subnets too small to split. */
 export function upperHalf(subnet: string): string | undefined {
-  const { base, bits } = parseCidr(subnet);
-  if (bits > 28) return undefined;
-  return `${intToIp(base + 2 ** (31 - bits))}/${bits + 1}`;
-}
-
-export function parseCidr(cidr: string): { base: number; bits: number; size: number } {
-  const [addr = '', len = '32'] = cidr.split('/');
-  const bits = Number(len);
-  const size = 2 ** (32 - bits);
-  return { base: Math.floor(ipToInt(addr) / size) * size, bits, size };
-}
-
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-}
-
-function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+  const { base, prefix } = cidrOf(subnet);
+  if (prefix > 28) return undefined;
+  return `${intToIp(base + 2 ** (31 - prefix))}/${prefix + 1}`;
 }

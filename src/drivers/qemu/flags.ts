@@ -1,5 +1,6 @@
 import { arch } from 'node:os';
 import { UsageError } from '../../errors.js';
+import { parseCidr } from '../../net/ipv4.js';
 import { flagInt, flagString } from '../base.js';
 import type { FlagSpec, FlagValues } from '../driver.js';
 import { defaultsOf, int, settingsSchema, str, type SettingsOf } from '../settings.js';
@@ -88,7 +89,7 @@ export function parseQemuFlags(flags: FlagValues): QemuFlagSettings {
   };
   if (!(ACCELS as readonly string[]).includes(s.Accel)) throw new UsageError(`--qemu-accel must be auto, kvm, hvf or tcg, not "${s.Accel}"`);
   if (!(NETWORKS as readonly string[]).includes(s.Network)) throw new UsageError(`--qemu-network must be user or socket-mcast, not "${s.Network}"`);
-  if (s.Network === 'socket-mcast' && !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(s.PrivateAddress)) {
+  if (s.Network === 'socket-mcast' && !(s.PrivateAddress.includes('/') && parseCidr(s.PrivateAddress))) {
     throw new UsageError('--qemu-network socket-mcast needs --qemu-private-address, e.g. 10.77.0.11/24 (a different one for each machine)');
   }
   if (s.Initrd && !s.Kernel) throw new UsageError('--qemu-initrd needs --qemu-kernel');

@@ -1,6 +1,7 @@
 import { platform } from 'node:os';
 import * as v from 'valibot';
 import { UsageError } from '../../errors.js';
+import { parseCidr, type Cidr } from '../../net/ipv4.js';
 import { flagInt, flagString } from '../base.js';
 import type { FlagSpec, FlagValues } from '../driver.js';
 import { bool, defaultsOf, int, settingsSchema, str, type SettingsOf } from '../settings.js';
@@ -86,12 +87,12 @@ function oneOf(flag: string, value: string, allowed: string[]): string {
 }
 
 /** "a.b.c.d/n" with the host's own address on the network, as Docker Machine takes it. */
-export function parseCidr(cidr: string): { ip: string; prefix: number } {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr.trim());
-  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 30 || Number(m[5]) < 8) {
+export function parseHostOnlyCidr(cidr: string): Cidr {
+  const c = cidr.includes('/') ? parseCidr(cidr) : undefined;
+  if (!c || c.prefix > 30 || c.prefix < 8) {
     throw new UsageError(`--virtualbox-hostonly-cidr "${cidr}" is not an IPv4 CIDR such as 192.168.99.1/24`);
   }
-  return { ip: m.slice(1, 5).join('.'), prefix: Number(m[5]) };
+  return c;
 }
 
 /** "path:name" as saved; undefined when nothing is shared. */
@@ -110,7 +111,7 @@ export function parseVirtualboxFlags(flags: FlagValues, cpuCount: () => number):
   if (cpus < 1) throw new UsageError('--virtualbox-cpu-count must be at least 1 (or -1 for every CPU)');
   if (diskSize < 1000) throw new UsageError('--virtualbox-disk-size is in MB and must be at least 1000');
   const cidr = flagString(flags['virtualbox-hostonly-cidr'], D.HostOnlyCIDR);
-  parseCidr(cidr);
+  parseHostOnlyCidr(cidr);
   let share: { name: string; path: string } | undefined = defaultShare();
   const custom = flagString(flags['virtualbox-share-folder']);
   if (custom) {

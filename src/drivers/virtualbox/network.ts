@@ -1,14 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import { DriverError } from '../../errors.js';
-import { parseCidr } from './flags.js';
+import { intToIp as toIp, ipToInt as toInt, maskOf, prefixOf, sameNetwork } from '../../net/ipv4.js';
+import { parseHostOnlyCidr } from './flags.js';
 import { parseDhcpServers, parseHostOnlyIfs, parseHostOnlyNets, type HostOnlyIf, type HostOnlyNet } from './parse.js';
 import { VBoxManageError, type VBoxManage } from './vboxmanage.js';
 
-const toInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-const toIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-const maskOf = (prefix: number) => toIp(prefix === 0 ? 0 : 2 ** 32 - 2 ** (32 - prefix));
-const prefixOf = (mask: string) => toInt(mask).toString(2).replace(/0+$/, '').length;
 
 export interface HostOnlyPlan {
   hostIp: string;
@@ -21,9 +18,7 @@ export interface HostOnlyPlan {
 
 /** From --virtualbox-hostonly-cidr: the host's address on the network and the DHCP range. */
 export function hostOnlyPlan(cidr: string): HostOnlyPlan {
-  const { ip, prefix } = parseCidr(cidr);
-  const size = 2 ** (32 - prefix);
-  const net = Math.floor(toInt(ip) / size) * size;
+  const { ip, prefix, size, base: net } = parseHostOnlyCidr(cidr);
   if (toInt(ip) === net) {
     throw new DriverError(`host-only cidr must be specified with a host address, not a network address: use ${toIp(net + 1)}/${prefix} rather than ${cidr}`);
   }
@@ -47,12 +42,6 @@ export function fixedAddress(plan: HostOnlyPlan, name: string): string {
   let h = 0;
   for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0;
   return toIp(lower + skip + (h % Math.min(100, span - skip)));
-}
-
-function sameNetwork(a: { ip: string; prefix: number }, b: { ip: string; prefix: number }): boolean {
-  const p = Math.min(a.prefix, b.prefix);
-  const size = 2 ** (32 - p);
-  return Math.floor(toInt(a.ip) / size) === Math.floor(toInt(b.ip) / size);
 }
 
 export interface HostInterface {

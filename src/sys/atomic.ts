@@ -1,3 +1,4 @@
+// The one way files of the store, keys and certificates are written.
 import writeFileAtomicLib from 'write-file-atomic';
 
 /** Temp file + fsync + rename: a crash leaves the old file or the new one, never half of one. */

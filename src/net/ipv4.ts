@@ -1,0 +1,54 @@
+// IPv4 and CIDR arithmetic, in one place for every driver that plans addresses.
+// Addresses are numbers 0..2^32-1 (no bit operators: they are signed 32-bit in JS).
+
+export function ipToInt(ip: string): number {
+  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+export function intToIp(n: number): string {
+  return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+}
+
+export function isIpv4(s: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  return m !== null && m.slice(1).every((o) => Number(o) <= 255);
+}
+
+/** "a.b.c.d/n": the address as written, the prefix, and the network it lies in. */
+export interface Cidr {
+  ip: string;
+  prefix: number;
+  /** The network's first address, as a number. */
+  base: number;
+  /** Addresses in the network. */
+  size: number;
+}
+
+/** Parses without judging: callers say what they accept (undefined when it is not a CIDR at all). */
+export function parseCidr(cidr: string): Cidr | undefined {
+  const [ip = '', len = '32', extra] = cidr.trim().split('/');
+  if (extra !== undefined || !isIpv4(ip) || !/^\d{1,2}$/.test(len) || Number(len) > 32) return undefined;
+  const prefix = Number(len);
+  const size = 2 ** (32 - prefix);
+  return { ip, prefix, base: Math.floor(ipToInt(ip) / size) * size, size };
+}
+
+/** For CIDRs that come from a trusted source (an engine's network); a bad one is a bug. */
+export function cidrOf(cidr: string): Cidr {
+  const c = parseCidr(cidr);
+  if (!c) throw new Error(`not an IPv4 CIDR: "${cidr}"`);
+  return c;
+}
+
+export function maskOf(prefix: number): string {
+  return intToIp(prefix === 0 ? 0 : 2 ** 32 - 2 ** (32 - prefix));
+}
+
+export function prefixOf(mask: string): number {
+  return ipToInt(mask).toString(2).replace(/0+$/, '').length;
+}
+
+export function sameNetwork(a: { ip: string; prefix: number }, b: { ip: string; prefix: number }): boolean {
+  const size = 2 ** (32 - Math.min(a.prefix, b.prefix));
+  return Math.floor(ipToInt(a.ip) / size) === Math.floor(ipToInt(b.ip) / size);
+}
