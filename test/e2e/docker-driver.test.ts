@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeTinyImageTar } from '../harness/hosts.js';
 import { cacheDir } from '../harness/dockerd.js';
 import { sh } from '../harness/exec.js';
-import { bash, machine, machineCmd, tempStore } from '../helpers/cli.js';
+import { bash, machine, machineCmd, machineInterrupted, tempStore } from '../helpers/cli.js';
 
 const skipReason = inject('e2eSkipReason');
 
@@ -33,7 +33,7 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     // Whatever a failed test left: containers and volumes labelled as ours in this store.
     const left = (await d('ps', '-aq', '--filter', `label=io.machine.store=${store}`)).stdout.split('\n').filter(Boolean);
     if (left.length) await d('rm', '-f', '-v', ...left);
-    const vols = (await d('volume', 'ls', '-q', '--filter', 'label=io.machine.name')).stdout.split('\n').filter((v) => v.startsWith('machine-dk') || v.startsWith('machine-sw'));
+    const vols = (await d('volume', 'ls', '-q', '--filter', 'label=io.machine.name')).stdout.split('\n').filter((v) => v.startsWith('machine-dk') || v.startsWith('machine-sw') || v.startsWith('machine-cc'));
     if (vols.length) await d('volume', 'rm', '-f', ...vols);
     await d('network', 'rm', network);
     if (work) await rm(work, { recursive: true, force: true });
@@ -64,16 +64,26 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     expect(envStopped.code).toBe(1);
     expect(envStopped.stderr.trim()).toBe('Host is not running');
 
+    // Docker Machine's answers for a machine already in the state asked for.
+    const again = await machine(store, ['stop', 'dk2']);
+    expect([again.code, again.stderr.trim()]).toEqual([1, 'Machine "dk2" is already stopped.']);
+
     expect((await machine(store, ['start', 'dk2'])).code).toBe(0);
     expect(await state()).toBe('Running');
-    // The engine inside comes back with the machine, still on TLS.
-    const info = await withEnv('dk2', `for i in $(seq 60); do docker version >/dev/null 2>&1 && break; sleep 0.5; done; docker info --format '{{.Name}}'`);
+    // start returns once the engine answers: the very next docker command works, still on TLS.
+    const info = await withEnv('dk2', `docker version --format '{{.Server.Version}}' >/dev/null && docker info --format '{{.Name}}'`);
+    expect(info.stderr).toBe('');
     expect(info.stdout.trim()).toBe('dk2');
+    const running = await machine(store, ['start', 'dk2']);
+    expect([running.code, running.stderr.trim()]).toEqual([1, 'Machine "dk2" is already running.']);
 
     expect((await machine(store, ['restart', 'dk2'])).code).toBe(0);
     expect(await state()).toBe('Running');
+    expect((await withEnv('dk2', `docker version --format '{{.Server.Version}}'`)).code).toBe(0);
     expect((await machine(store, ['kill', 'dk2'])).code).toBe(0);
     expect(await state()).toBe('Stopped');
+    const killed = await machine(store, ['kill', 'dk2']);
+    expect([killed.code, killed.stderr.trim()]).toEqual([1, 'Machine "dk2" is already stopped.']);
     const rmr = await machine(store, ['rm', '-y', 'dk2']);
     expect(rmr.stdout).toContain('Successfully removed dk2');
     expect((await d('inspect', 'dk2')).code).not.toBe(0);
@@ -107,6 +117,22 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     expect((await machine(store, ['ls', '-q'])).stdout.trim()).toBe('dk1');
     expect((await machine(store, ['create', '--swarm-master', '-d', 'none', 'old'])).stderr).toMatch(/retired standalone Swarm/);
     expect((await machine(store, ['rm', '-y', 'dk1'])).code).toBe(0);
+  });
+
+  it('Ctrl-C during swarm create of three machines leaves none of them, nor their containers and volumes', async () => {
+    // Interrupted while the engines are being provisioned: containers, volumes and records exist by then.
+    const r = await machineInterrupted(store, ['swarm', 'create', 'cc', ...dflags, '--managers', '1', '--workers', '2'], {
+      env: env(),
+      when: /Waiting for SSH to be available/,
+    });
+    expect(r.signalled).toBe(true);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('Interrupted');
+    expect((await machine(store, ['ls', '-q'])).stdout.trim()).toBe('');
+    expect((await d('ps', '-aq', '--filter', `label=io.machine.store=${store}`)).stdout.trim()).toBe('');
+    const vols = (await d('volume', 'ls', '-q')).stdout.split('\n').filter((v) => v.startsWith('machine-cc-'));
+    expect(vols).toEqual([]);
+    expect(existsSync(join(store, 'machines', 'cc-manager-1'))).toBe(false);
   });
 
   it('forms a 3-node swarm, runs services across it, deploys a stack, and drops a removed worker', async () => {

@@ -61,3 +61,38 @@ export function bash(script: string, env: Record<string, string | undefined> = {
 export function machineCmd(store: string): string {
   return `MACHINE_STORAGE_PATH=${store} ${process.execPath} ${cliPath}`;
 }
+
+/**
+ * Runs the CLI and sends it a signal (as Ctrl-C would) once its output matches `when`;
+ * resolves when it exits. `signalled` says whether the moment came before the exit.
+ */
+export function machineInterrupted(
+  store: string,
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; when: RegExp; signal?: NodeJS.Signals; timeoutMs?: number },
+): Promise<CliResult & { signalled: boolean }> {
+  const started = Date.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      env: { ...process.env, MACHINE_STORAGE_PATH: store, MACHINE_DEBUG: '', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let signalled = false;
+    const check = () => {
+      if (!signalled && opts.when.test(stdout + stderr)) {
+        signalled = true;
+        child.kill(opts.signal ?? 'SIGINT');
+      }
+    };
+    child.stdout.on('data', (d: Buffer) => ((stdout += d.toString()), check()));
+    child.stderr.on('data', (d: Buffer) => ((stderr += d.toString()), check()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code: code ?? -1, stdout, stderr, ms: Date.now() - started, signalled });
+    });
+  });
+}
