@@ -2,7 +2,7 @@
 // starts without the ESM loader and with a handful of files instead of dozens. Together
 // that is most of what `machine env` costs over a bare `node`.
 export default {
-  input: { 'cli/main': 'src/cli/main.ts', 'demo/main': 'src/demo/main.ts' },
+  input: { 'cli/main': 'src/cli/main.ts', 'demo/main': 'src/demo/main.ts', plugin: 'src/plugin.ts' },
   // valibot is bundled too: tree-shaken to the few validators the schema uses, it costs
   // `env` nothing to resolve or load. Every other dependency loads from node_modules.
   external: (id) => !id.startsWith('.') && !id.startsWith('/') && !/^[A-Za-z]:/.test(id) && id !== 'valibot',
