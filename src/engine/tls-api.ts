@@ -1,5 +1,6 @@
 import { request } from 'node:https';
 import { readFile } from 'node:fs/promises';
+import { DEFAULT_ENGINE_PORT } from './port.js';
 
 export interface TlsMaterial {
   caCertPath: string;
@@ -36,7 +37,7 @@ export async function engineVersion(
     const req = request(
       {
         host: u.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(u.port || 2376),
+        port: Number(u.port || DEFAULT_ENGINE_PORT),
         path: '/version',
         method: 'GET',
         ca,

@@ -3,6 +3,7 @@ import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { DriverError } from '../../errors.js';
+import { DEFAULT_ENGINE_PORT } from '../../engine/port.js';
 
 /** The engine answered, but not with success; `engineMessage` is its own words. */
 export class EngineApiError extends DriverError {
@@ -58,7 +59,7 @@ export function parseDockerHost(url: string, certPath = ''): Endpoint {
   }
   if (u.pathname !== '/' || u.search || !u.hostname) throw bad('not a host:port');
   const tls = m[1] === 'https' || certPath !== '';
-  return { kind: 'tcp', host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || (tls ? 2376 : 2375)), tls };
+  return { kind: 'tcp', host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || (tls ? DEFAULT_ENGINE_PORT : 2375)), tls };
 }
 
 // Docker 20.10 (Debian 12's docker.io) speaks 1.41 at most, and later engines still accept

@@ -1,5 +1,6 @@
 import { machineFiles } from '../../store/machine-files.js';
 import { hex2, nameMacBytes } from '../mac.js';
+import { DEFAULT_ENGINE_PORT } from '../../engine/port.js';
 
 export type Accel = 'kvm' | 'hvf' | 'tcg';
 
@@ -38,7 +39,7 @@ export function qemuArgs(spec: QemuSpec): string[] {
     '-m', String(spec.memoryMB),
     '-drive', `if=virtio,file=${spec.disk},format=qcow2,discard=unmap`,
     '-drive', `if=virtio,file=${spec.seed},format=raw,readonly=on`,
-    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22,hostfwd=tcp:127.0.0.1:${spec.enginePort}-:2376`,
+    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22,hostfwd=tcp:127.0.0.1:${spec.enginePort}-:${DEFAULT_ENGINE_PORT}`,
     '-device', `virtio-net-pci,netdev=net0,mac=${spec.mac}`,
   ];
   if (spec.firmware) args.push('-bios', spec.firmware);
