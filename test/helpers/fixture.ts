@@ -7,8 +7,12 @@ export const legacyFixture = join(import.meta.dirname, '..', '..', '..', 'shared
 
 /** A writable copy of the fixture store, with the modes a user's store has. */
 export async function copyLegacyStore(root?: string): Promise<string> {
-  const dest = root ?? (await tempStore());
-  await cp(legacyFixture, dest, { recursive: true });
+  return copyStoreFixture(legacyFixture, root ?? (await tempStore()));
+}
+
+/** A writable copy of a fixture store at dest: folders 0700, files 0600, as in a user's store. */
+export async function copyStoreFixture(fixture: string, dest: string): Promise<string> {
+  await cp(fixture, dest, { recursive: true });
   const fix = async (dir: string) => {
     await chmod(dir, 0o700);
     for (const e of await readdir(dir, { withFileTypes: true })) {
