@@ -34,7 +34,7 @@ export class HostAlreadyExistsError extends MachineError {
 export class InvalidHostnameError extends MachineError {
   constructor(readonly machine: string) {
     super(
-      `Invalid hostname specified: "${machine}". Allowed hostname chars are: 0-9a-zA-Z . - _ (starting with a letter or digit)`,
+      `Invalid hostname specified: "${machine}". Allowed hostname chars are: 0-9a-zA-Z . - (starting with a letter or digit, at most 63 characters)`,
     );
   }
 }
@@ -71,6 +71,11 @@ export class InterruptedError extends MachineError {
   constructor(message = 'Interrupted') {
     super(message);
   }
+}
+
+/** A driver's checks before anything is made failed: Docker Machine's exit code 3. */
+export class PreCreateCheckError extends MachineError {
+  override readonly exitCode = 3;
 }
 
 export class DriverError extends MachineError {}

@@ -112,7 +112,10 @@ export async function run(argv: string[]): Promise<number> {
     if (!entry) throw new UsageError(`${progName()}: '${command}' is not a ${progName()} command. See '${progName()} help'.`);
     const cmd = (await entry.load()).default;
     const specs = cmd.resolveOptions ? await cmd.resolveOptions(args) : cmd.options;
-    if (args.includes('--help') || (args.includes('-h') && cmd.name !== 'ssh')) {
+    // For ssh, what follows the machine's name is the remote command's, --help included.
+    const first = args.findIndex((a) => !a.startsWith('-'));
+    const own = cmd.stopAtPositional && first >= 0 ? args.slice(0, first) : args;
+    if (own.includes('--help') || (own.includes('-h') && cmd.name !== 'ssh')) {
       process.stdout.write(commandHelp({ ...cmd, options: specs }));
       return 0;
     }

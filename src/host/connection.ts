@@ -10,6 +10,18 @@ export interface ConnectionInfo {
   caCertPath: string;
   clientCertPath: string;
   clientKeyPath: string;
+  /** False for an engine reached without TLS (none driver: tcp://HOST:2375, ssh://, unix://). */
+  tls: boolean;
+}
+
+/**
+ * Whether the docker CLI should dial this URL with TLS: machine's own engines always; a URL
+ * given to the none driver unless it is plain by convention (2375) or by scheme.
+ */
+export function urlUsesTls(url: string): boolean {
+  const u = new URL(url);
+  if (u.protocol !== 'tcp:' && u.protocol !== 'https:') return false;
+  return u.port !== '2375';
 }
 
 /**
@@ -27,7 +39,7 @@ export async function connectionInfo(target: Host): Promise<ConnectionInfo> {
     if (!check.ok) throw new CertMismatchError(target.name, `${url}: ${check.reason}`);
   }
   const tls = clientTls(target);
-  return { name: target.name, url, ip: dialHost, ...tls };
+  return { name: target.name, url, ip: dialHost, ...tls, tls: target.driver.provisionable || urlUsesTls(url) };
 }
 
 

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { HostAlreadyExistsError, InterruptedError, MachineError, progName } from '../errors.js';
+import { HostAlreadyExistsError, InterruptedError, MachineError, PreCreateCheckError, progName } from '../errors.js';
 import { loadDriver } from '../drivers/registry.js';
 import type { FlagValues } from '../drivers/driver.js';
 import type { Logger } from '../log.js';
-import { validateMachineName } from '../store/names.js';
+import { validateNewMachineName } from '../store/names.js';
 import {
   CURRENT_CONFIG_VERSION,
   defaultEngineOptions,
@@ -15,7 +15,7 @@ import { machineFiles, storeCertFiles } from '../store/machine-files.js';
 import type { Store } from '../store/store.js';
 import { driverContext, type Host } from './host.js';
 
-export { defaultEngineOptions, validateMachineName, type EngineOptions };
+export { defaultEngineOptions, validateNewMachineName, type EngineOptions };
 import { certOrg, provisionMachine } from './provision.js';
 import { waitForState } from './state.js';
 
@@ -51,7 +51,7 @@ export interface CreateRequest {
  * stays so that `rm` can finish the job, and the error says so.
  */
 export async function createMachine(store: Store, req: CreateRequest): Promise<Host> {
-  validateMachineName(req.name);
+  validateNewMachineName(req.name);
   return store.withLock(req.name, async () => {
     if (store.exists(req.name)) throw new HostAlreadyExistsError(req.name);
     const { log } = req;
@@ -78,7 +78,12 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
     if (made.created.length) log.info(`Creating CA and client certificates in ${store.certsDir}...`);
 
     log.info('Running pre-create checks...');
-    await driver.preCreateCheck();
+    try {
+      await driver.preCreateCheck();
+    } catch (err) {
+      if (err instanceof MachineError) throw new PreCreateCheckError(err.message, { cause: err });
+      throw err;
+    }
     req.signal?.throwIfAborted();
 
     const config: HostConfig = {

@@ -1,6 +1,7 @@
 import { loadDriver } from '../drivers/registry.js';
 import type { Driver, DriverContext } from '../drivers/driver.js';
-import { CorruptConfigError, MachineError } from '../errors.js';
+import { statSync } from 'node:fs';
+import { CorruptConfigError, MachineError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { machineFiles } from '../store/machine-files.js';
 import { resolveStoreRoot } from '../store/paths.js';
@@ -19,7 +20,15 @@ export interface Host {
 
 /** The store the command works on: `-s`, MACHINE_STORAGE_PATH or ~/.docker/machine. */
 export function openStore(storagePathFlag?: string): Store {
-  return new Store(resolveStoreRoot(storagePathFlag));
+  const root = resolveStoreRoot(storagePathFlag);
+  let isDir = true;
+  try {
+    isDir = statSync(root).isDirectory();
+  } catch {
+    // Not there yet: the first create makes it.
+  }
+  if (!isDir) throw new UsageError(`Storage path ${root} is not a directory: point --storage-path (or MACHINE_STORAGE_PATH) at a folder`);
+  return new Store(root);
 }
 
 /** Loads a machine and checks its driver's settings, naming the file and field when one is wrong. */
@@ -68,8 +77,15 @@ export function knownHostsPath(host: Host): string {
   return machineFiles(host.store.machineDir(host.name)).knownHosts;
 }
 
-/** The TLS files the docker CLI uses for this machine (copies in its own directory). */
+/**
+ * The TLS files the docker CLI uses for this machine: copies in its own directory, which
+ * provisioning makes; for an engine machine did not provision (none), the store's own pair.
+ */
 export function clientTls(host: Host): { caCertPath: string; clientCertPath: string; clientKeyPath: string; certDir: string } {
+  if (!host.driver.provisionable) {
+    const auth = host.config.HostOptions.AuthOptions;
+    return { certDir: auth.CertDir, caCertPath: auth.CaCertPath, clientCertPath: auth.ClientCertPath, clientKeyPath: auth.ClientKeyPath };
+  }
   const dir = host.store.machineDir(host.name);
   const files = machineFiles(dir);
   return {

@@ -1,4 +1,5 @@
 import { engineVersion } from '../engine/tls-api.js';
+import { urlUsesTls } from './connection.js';
 import { clientTls, loadHost, swarmLabel } from './host.js';
 import type { Store } from '../store/store.js';
 import type { MachineState } from '../drivers/driver.js';
@@ -68,11 +69,14 @@ async function describe(store: Store, name: string, timeoutMs: number, activeUrl
       item.URL = await withTimeout(host.driver.getURL(), timeoutMs, 'url');
       item.ActiveHost = activeUrl !== '' && activeUrl === item.URL;
       item.Active = item.ActiveHost ? '*' : '-';
-      try {
-        const v = await engineVersion(item.URL, clientTls(host), Math.max(1000, timeoutMs - (Date.now() - started)));
-        item.DockerVersion = `v${v.Version}`;
-      } catch (err) {
-        item.Error = `Unable to query docker version: ${(err as Error).message}`;
+      // An engine without TLS (none driver on :2375, ssh://) is not asked through the TLS client.
+      if (host.driver.provisionable || urlUsesTls(item.URL)) {
+        try {
+          const v = await engineVersion(item.URL, clientTls(host), Math.max(1000, timeoutMs - (Date.now() - started)));
+          item.DockerVersion = `v${v.Version}`;
+        } catch (err) {
+          item.Error = `Unable to query docker version: ${(err as Error).message}`;
+        }
       }
     }
   } catch (err) {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 // IPv4 and CIDR arithmetic, in one place for every driver that plans addresses.
 // Addresses are numbers 0..2^32-1 (no bit operators: they are signed 32-bit in JS).
 
@@ -51,4 +52,13 @@ export function prefixOf(mask: string): number {
 export function sameNetwork(a: { ip: string; prefix: number }, b: { ip: string; prefix: number }): boolean {
   const size = 2 ** (32 - Math.min(a.prefix, b.prefix));
   return Math.floor(ipToInt(a.ip) / size) === Math.floor(ipToInt(b.ip) / size);
+}
+
+const HOST_NAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\.?$/;
+
+/** An IPv4 or IPv6 address, or a DNS name; dotted digits must be a real IPv4 address. */
+export function isHostAddress(s: string): boolean {
+  if (/^[\d.]+$/.test(s)) return isIpv4(s);
+  if (s.includes(':')) return isIP(s.replace(/^\[|\]$/g, '')) === 6;
+  return HOST_NAME.test(s);
 }

@@ -9,6 +9,7 @@ import { CURRENT_CONFIG_VERSION, parseHostConfig, type HostConfig } from './sche
 import { rebaseStorePaths } from './rebase.js';
 import { cacheDir } from './paths.js';
 import { machineFiles } from './machine-files.js';
+import { validateMachineName } from './names.js';
 
 /**
  * Docker Machine's on-disk store: `certs/` and `machines/NAME/config.json`. Reads need no lock
@@ -27,7 +28,9 @@ export class Store {
   get cacheDir(): string {
     return cacheDir(this.root);
   }
+  /** Every path of a machine goes through here: a name that is not one never reaches the file system. */
   machineDir(name: string): string {
+    validateMachineName(name);
     return join(this.machinesDir, name);
   }
   configPath(name: string): string {
@@ -149,13 +152,17 @@ export class Store {
 
   /** Runs fn holding the machine's lock; concurrent commands on one machine wait their turn. */
   async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    // Keys starting with a dot are the store's own (.certs, .shared-*); the rest are machines.
+    // Neither may hold a path separator: a lock file is always a file in .locks/.
+    if (!name.startsWith('.') || /[\\/]/.test(name)) validateMachineName(name);
     const { withFileLock } = await import('./lock.js');
     return withFileLock(join(this.root, '.locks'), name, fn);
   }
 
   async hasDir(name: string): Promise<boolean> {
+    const dir = this.machineDir(name);
     try {
-      return statSync(this.machineDir(name)).isDirectory();
+      return statSync(dir).isDirectory();
     } catch {
       return false;
     }

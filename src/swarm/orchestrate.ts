@@ -1,5 +1,5 @@
 import { InterruptedError, MachineError, progName } from '../errors.js';
-import { createMachine, validateMachineName, type CreateRequest } from '../host/create.js';
+import { createMachine, validateNewMachineName, type CreateRequest } from '../host/create.js';
 import type { Host } from '../host/host.js';
 import { removeMachine } from '../host/remove.js';
 import { prefixedLogger, type Logger } from '../log.js';
@@ -31,9 +31,9 @@ export async function createCluster(
   request: Omit<CreateRequest, 'name'>,
   log: Logger,
 ): Promise<Host[]> {
-  validateMachineName(plan.cluster);
+  validateNewMachineName(plan.cluster);
   const nodes = clusterNodes(plan);
-  for (const n of nodes) validateMachineName(n.name);
+  for (const n of nodes) validateNewMachineName(n.name);
   const clash = nodes.find((n) => store.exists(n.name));
   if (clash) throw new MachineError(`Docker machine "${clash.name}" already exists: pick another cluster name or remove it first`);
   log.info(`Creating ${nodes.length} machines in parallel: ${nodes.map((n) => n.name).join(', ')}`);

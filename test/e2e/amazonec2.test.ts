@@ -139,7 +139,7 @@ describe.skipIf(skipReason)(`amazonec2 driver against a local EC2 endpoint${skip
 
     const [auth, authUrl] = await endpointWith();
     const r3 = await machine(store, ['create', ...ec2Flags(authUrl, 'AKIDWRONG'), 'aws4']);
-    expect(r3.code).toBe(1);
+    expect(r3.code).toBe(3);
     expect(r3.stderr.trim()).toMatch(/^AWS DescribeImages failed \(AuthFailure\): .*check --amazonec2-access-key/);
     expect(auth.instances.size).toBe(0);
     await auth.close();

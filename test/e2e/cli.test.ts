@@ -81,7 +81,8 @@ describe('CLI against a store (no hosts needed)', () => {
     const env = await machine(store, ['env', '--shell', 'bash', 'legacy-none']);
     expect(env.code).toBe(0);
     expect(env.stdout).toContain('export DOCKER_HOST="tcp://127.0.0.1:2376"');
-    expect(env.stdout).toContain(`export DOCKER_CERT_PATH="${store}/machines/legacy-none"`);
+    // The none driver's engine was never provisioned: the store's own client pair, which exists.
+    expect(env.stdout).toContain(`export DOCKER_CERT_PATH="${store}/certs"`);
     expect(env.stdout).toContain('export DOCKER_MACHINE_NAME="legacy-none"');
 
     const rm = await machine(store, ['rm', '-y', 'legacy-none']);
@@ -128,10 +129,77 @@ describe('CLI against a store (no hosts needed)', () => {
   it('names the package to install when QEMU is missing, and makes nothing', async () => {
     const store = await tempStore();
     const r = await machine(store, ['create', '-d', 'qemu', '--qemu-binary', 'qemu-system-nonexistent', 'vmx']);
-    expect(r.code).toBe(1);
+    // A failed pre-create check: Docker Machine's exit code 3.
+    expect(r.code).toBe(3);
     expect(r.stderr.trim()).toBe(
       'qemu-system-nonexistent not found: install QEMU (Debian/Ubuntu: apt-get install qemu-system-x86 qemu-utils; Fedora: dnf install qemu-kvm qemu-img; macOS: brew install qemu)',
     );
     expect(existsSync(join(store, 'machines', 'vmx'))).toBe(false);
+  });
+
+  it('accepts exactly what a hostname accepts, and validates names before touching the file system', async () => {
+    const store = await tempStore();
+    const none = ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376'];
+    expectOneLineError(await machine(store, [...none, 'a_b']), /Invalid hostname specified.*0-9a-zA-Z \. -/);
+    expectOneLineError(await machine(store, [...none, 'x'.repeat(64)]), /Invalid hostname specified.*at most 63/);
+    expect((await machine(store, [...none, 'y'.repeat(63)])).code).toBe(0);
+    // A name that climbs out of the store is refused before anything is written.
+    const nested = join(await tempStore(), 'a', 'b');
+    const rm = await machine(nested, ['rm', '-f', '../../x']);
+    expectOneLineError(rm, /Invalid hostname specified/);
+    expect(existsSync(join(nested, '..', 'x'))).toBe(false);
+    expect(existsSync(join(nested, '..', '..', 'x'))).toBe(false);
+    for (const cmd of ['env', 'inspect', 'stop', 'provision']) expectOneLineError(await machine(store, [cmd, '../x']), /Invalid hostname specified/);
+  });
+
+  it("answers like Docker Machine: env -u with a name, ssh's own --help, pre-create exit 3, refused confirmations", async () => {
+    const store = await tempStore();
+    expect((await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', 'dup'])).code).toBe(0);
+    expectOneLineError(await machine(store, ['env', '-u', 'dup']), 'Expected no machine name when the -u flag is present');
+    // --help after the machine name belongs to the remote command, with or without --.
+    expectOneLineError(await machine(store, ['ssh', 'nosuch', 'ls', '--help']), 'Docker machine "nosuch" does not exist');
+    expectOneLineError(await machine(store, ['ssh', 'nosuch', '--', 'ls', '--help']), 'Docker machine "nosuch" does not exist');
+    const pre = await machine(store, ['create', '-d', 'generic', '--generic-ip-address', '127.0.0.1', '--generic-ssh-key', '/nonexistent', 'pc']);
+    expect(pre.code).toBe(3);
+    expect(pre.stderr.trim()).toBe('SSH key "/nonexistent" does not exist: pass an existing private key with --generic-ssh-key');
+    expect(existsSync(join(store, 'machines', 'pc'))).toBe(false);
+    for (const input of ['n\n', '']) {
+      const rm = await machine(store, ['rm', 'dup'], { input });
+      expect(rm.code).toBe(1);
+      expect(rm.stderr.trim()).toBe('Aborting removal: nothing was changed');
+      const regen = await machine(store, ['regenerate-certs', 'dup'], { input });
+      expect(regen.code).toBe(1);
+      expect(regen.stderr.trim()).toBe('Aborting: no certificate was changed');
+    }
+    expect((await machine(store, ['ls', '-q'])).stdout.trim()).toBe('dup');
+  });
+
+  it('none driver: env points at certificates that exist, and a non-TLS URL gets no TLS variables', async () => {
+    const store = await tempStore();
+    expect((await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', 'tls'])).code).toBe(0);
+    expect((await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2375', 'plain'])).code).toBe(0);
+    const env = await machine(store, ['env', '--shell', 'bash', 'tls']);
+    const certDir = /DOCKER_CERT_PATH="([^"]+)"/.exec(env.stdout)?.[1] ?? '';
+    for (const f of ['ca.pem', 'cert.pem', 'key.pem']) expect(existsSync(join(certDir, f)), `${certDir}/${f}`).toBe(true);
+    const plain = await machine(store, ['env', '--shell', 'bash', 'plain']);
+    expect(plain.stdout).toContain('export DOCKER_HOST="tcp://127.0.0.1:2375"');
+    expect(plain.stdout).not.toMatch(/DOCKER_TLS_VERIFY="1"|DOCKER_CERT_PATH=/);
+    const ls = await machine(store, ['ls', '-t', '2']);
+    expect(ls.stdout).not.toContain('ENOENT');
+  });
+
+  it('says what to fix, in one line, where Node errors leaked before', async () => {
+    const store = await tempStore();
+    expectOneLineError(await machine('/etc/passwd', ['ls']), /Storage path \/etc\/passwd is not a directory: .*--storage-path/);
+    const dirKey = await machine(store, ['create', '-d', 'generic', '--generic-ip-address', '127.0.0.1', '--generic-ssh-key', '/tmp', 'k1']);
+    expect(dirKey.code).toBe(3);
+    expect(dirKey.stderr.trim()).toBe('SSH key "/tmp" is a directory: pass a private key file with --generic-ssh-key');
+    for (const [flag, value] of [['--generic-ssh-port', '70000'], ['--generic-engine-port', '0']]) {
+      const r = await machine(store, ['create', '-d', 'generic', '--generic-ip-address', '127.0.0.1', '--generic-ssh-key', '/nonexistent', flag!, value!, 'p1']);
+      expectOneLineError(r, `${flag} takes a port from 1 to 65535, not "${value}"`);
+    }
+    expectOneLineError(await machine(store, ['create', '-d', 'generic', '--generic-ip-address', '999.1.1.1', 'p2']), '--generic-ip-address "999.1.1.1" is not an IP address or host name');
+    expectOneLineError(await machine(store, ['ls', '--filter', 'name=(']), /--filter name=\( is not a valid regular expression/);
+    expect(existsSync(join(store, 'machines'))).toBe(false);
   });
 });

@@ -98,18 +98,18 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     expect(notManager.stderr).toContain('Machine "dk1" is not a swarm manager');
 
     const noImage = await machine(store, ['create', ...dflags, '--docker-image', 'nosuch:image', 'dkx'], { env: env() });
-    expect(noImage.code).toBe(1);
+    expect(noImage.code).toBe(3);
     expect(noImage.stderr).toContain('Base image "nosuch:image" not found');
     expect(noImage.stderr).toContain('image build docker');
 
     await d('create', '--name', 'dkclash', 'machine-host:bookworm', 'true');
     const clash = await machine(store, ['create', ...dflags, 'dkclash'], { env: env() });
     await d('rm', '-f', 'dkclash');
-    expect(clash.code).toBe(1);
+    expect(clash.code).toBe(3);
     expect(clash.stderr).toContain('A container named "dkclash" already exists');
 
     const unreachable = await machine(store, ['create', '-d', 'docker', '--docker-host', `unix://${work}/nothing.sock`, 'dku']);
-    expect(unreachable.code).toBe(1);
+    expect(unreachable.code).toBe(3);
     expect(unreachable.stderr).toMatch(/Cannot reach the Docker engine at unix:\/\/.*nothing\.sock/);
 
     for (const r of [notManager, noImage, clash, unreachable]) expect(r.stderr.trim().split('\n')).toHaveLength(1);

@@ -198,16 +198,16 @@ describe.skipIf(skipReason)(`virtualbox driver against a fake VBoxManage replayi
     const base = ['-d', 'virtualbox', '--virtualbox-image-url', cloudImage];
 
     const missing = await f.run(['create', ...base, 'nobox'], { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' });
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(3);
     expect(missing.stderr.trim()).toMatch(/^VBoxManage not found: install VirtualBox .*or put VBoxManage on the PATH$/);
 
     const vtx = await f.run(['create', ...base, 'novtx'], { FAKE_VBOX_HWVIRT: 'no' });
-    expect(vtx.code).toBe(1);
+    expect(vtx.code).toBe(3);
     expect(vtx.stderr.trim().split('\n').pop()).toBe("This computer doesn't have VT-X/AMD-v enabled. Enabling it in the BIOS is mandatory (or pass --virtualbox-no-vtx-check to try anyway)");
 
     f.seed({ hostonlyifs: [{ name: 'vboxnet0', ip: '192.168.56.1', mask: '255.255.255.0' }] });
     const clash = await f.run(['create', ...base, '--virtualbox-hostonly-cidr', '192.168.56.7/24', 'clash']);
-    expect(clash.code).toBe(1);
+    expect(clash.code).toBe(3);
     expect(clash.stderr.trim().split('\n').pop()).toBe(
       'host-only cidr 192.168.56.7/24 conflicts with VirtualBox host-only interface vboxnet0 (192.168.56.1/24): pass --virtualbox-hostonly-cidr 192.168.56.1/24 to share it, or a network of its own',
     );

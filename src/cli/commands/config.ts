@@ -13,6 +13,10 @@ const config: Command = {
     const host = await oneHost(cli, parsed);
     const target = parsed.values['swarm'] ? await (await import('../../swarm/cluster.js')).swarmManagerOf(host) : host;
     const info = await connectionInfo(target);
+    if (!info.tls) {
+      cli.out(`-H=${info.url}`);
+      return;
+    }
     cli.out(
       [
         '--tlsverify',

@@ -1,3 +1,4 @@
+import { UsageError } from '../../errors.js';
 import type { Command } from '../context.js';
 import { str } from '../args.js';
 import { machineNames } from './common.js';
@@ -20,6 +21,7 @@ const env: Command = {
   async run(cli, parsed) {
     const shell = detectShell(str(parsed.values['shell']));
     if (parsed.values['unset']) {
+      if (parsed.positionals.length) throw new UsageError('Expected no machine name when the -u flag is present');
       const syn = shellSyntax(shell, 'env -u');
       const lines = VARS.map(syn.unset);
       if (parsed.values['no-proxy']) lines.push(syn.unset('NO_PROXY'));
@@ -32,12 +34,11 @@ const env: Command = {
     const info = await connectionInfo(target);
     const hintArgs = ['env', ...(shell !== detectShell('') ? [`--shell ${shell}`] : []), ...(parsed.values['swarm'] ? ['--swarm'] : []), info.name].join(' ');
     const syn = shellSyntax(shell, hintArgs);
-    const lines = [
-      syn.set('DOCKER_TLS_VERIFY', '1'),
-      syn.set('DOCKER_HOST', info.url),
-      syn.set('DOCKER_CERT_PATH', info.certDir),
-      syn.set('DOCKER_MACHINE_NAME', info.name),
-    ];
+    // A plain engine (none driver, tcp://...:2375) gets no TLS variables, and loses any left
+    // from a machine before.
+    const lines = info.tls
+      ? [syn.set('DOCKER_TLS_VERIFY', '1'), syn.set('DOCKER_HOST', info.url), syn.set('DOCKER_CERT_PATH', info.certDir), syn.set('DOCKER_MACHINE_NAME', info.name)]
+      : [syn.unset('DOCKER_TLS_VERIFY'), syn.set('DOCKER_HOST', info.url), syn.unset('DOCKER_CERT_PATH'), syn.set('DOCKER_MACHINE_NAME', info.name)];
     if (parsed.values['no-proxy']) {
       const current = process.env.NO_PROXY ?? process.env.no_proxy ?? '';
       const entries = current.split(',').filter(Boolean);

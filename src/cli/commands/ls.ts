@@ -34,18 +34,21 @@ export function buildFilter(specs: string[]): Filter {
     if (!['name', 'driver', 'state', 'label', 'swarm'].includes(key)) {
       throw new UsageError(`Unsupported filter key '${key}': use name, driver, state, label or swarm`);
     }
-    byKey.set(key, [...(byKey.get(key) ?? []), spec.slice(eq + 1)]);
+    const value = spec.slice(eq + 1);
+    if (key === 'name') {
+      try {
+        new RegExp(value);
+      } catch (err) {
+        throw new UsageError(`--filter ${spec} is not a valid regular expression (${(err as Error).message.replace(/^Invalid regular expression: /, '')}): escape special characters, e.g. name=web\\.1`);
+      }
+    }
+    byKey.set(key, [...(byKey.get(key) ?? []), value]);
   }
   const tests: Filter[] = [...byKey].map(([key, values]) => (item) =>
     values.some((value) => {
       switch (key) {
-        case 'name': {
-          try {
-            return new RegExp(value).test(item.Name);
-          } catch {
-            return item.Name === value;
-          }
-        }
+        case 'name':
+          return new RegExp(value).test(item.Name);
         case 'driver':
           return item.DriverName.toLowerCase() === value.toLowerCase();
         case 'state':

@@ -13,7 +13,10 @@ const regenerateCerts: Command = {
     'client-certs': { type: 'boolean', description: 'Also regenerate client certificates and CA.' },
   },
   async run(cli, parsed) {
-    if (!parsed.values['force'] && !(await confirm('Regenerate TLS machine certs?  Warning: this is irreversible. (y/n): '))) return 1;
+    if (!parsed.values['force'] && !(await confirm('Regenerate TLS machine certs?  Warning: this is irreversible. (y/n): '))) {
+      cli.err('Aborting: no certificate was changed');
+      return 1;
+    }
     if (parsed.values['client-certs']) {
       const { regenerateCA } = await import('../../host/regenerate.js');
       await regenerateCA(cli.store, cli.log);

@@ -24,7 +24,7 @@ const rm: Command = {
     if (!names.length) throw new UsageError('Error: Expected to get one or more machine names as arguments');
     const force = parsed.values['force'] === true;
     if (!force && !parsed.values['y'] && !(await confirmRemoval(names))) {
-      cli.err('Aborting removal');
+      cli.err('Aborting removal: nothing was changed');
       return 1;
     }
     const { leaveBeforeRemove } = await import('../../swarm/cluster.js');

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { DEFAULT_ENGINE_PORT } from '../../engine/port.js';
+import { isHostAddress } from '../../net/ipv4.js';
 import { flagInt, flagString } from '../base.js';
 import type { FlagSpec, FlagValues } from '../driver.js';
 import { defaultsOf, int, settingsSchema, str, type SettingsOf } from '../settings.js';
@@ -24,6 +25,12 @@ export const genericFlags: FlagSpec[] = [
   { name: 'generic-engine-port', type: 'int', description: 'Docker engine port', default: D.EnginePort, env: 'GENERIC_ENGINE_PORT' },
 ];
 
+function port(flag: string, value: unknown, fallback: number): number {
+  const n = flagInt(value, fallback);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--${flag} takes a port from 1 to 65535, not "${String(value)}"`);
+  return n;
+}
+
 export function defaultUserKey(home = homedir()): string {
   for (const name of ['id_ed25519', 'id_rsa', 'id_ecdsa']) {
     const p = join(home, '.ssh', name);
@@ -36,13 +43,17 @@ export function defaultUserKey(home = homedir()): string {
 export function parseGenericFlags(flags: FlagValues): Pick<GenericSettings, 'IPAddress' | 'SSHUser' | 'SSHPort' | 'EnginePort' | 'SSHKey'> {
   const ip = flagString(flags['generic-ip-address']);
   if (!ip) throw new UsageError('generic driver requires the --generic-ip-address option');
+  // Checked here, so that a typo fails at once instead of after a DNS lookup and the whole wait.
+  if (!isHostAddress(ip)) throw new UsageError(`--generic-ip-address "${ip}" is not an IP address or host name`);
+  const sshPort = port('generic-ssh-port', flags['generic-ssh-port'], D.SSHPort);
+  const enginePort = port('generic-engine-port', flags['generic-engine-port'], D.EnginePort);
   const key = flagString(flags['generic-ssh-key']) || defaultUserKey();
   if (!key) throw new UsageError('generic driver needs --generic-ssh-key: no key was found in ~/.ssh');
   return {
     IPAddress: ip,
     SSHUser: flagString(flags['generic-ssh-user'], D.SSHUser) || D.SSHUser,
-    SSHPort: flagInt(flags['generic-ssh-port'], D.SSHPort),
-    EnginePort: flagInt(flags['generic-engine-port'], D.EnginePort),
+    SSHPort: sshPort,
+    EnginePort: enginePort,
     SSHKey: key,
   };
 }

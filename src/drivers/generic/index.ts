@@ -29,12 +29,10 @@ class GenericDriver implements Driver<GenericSettings> {
   }
 
   async preCreateCheck(): Promise<void> {
-    const { access } = await import('node:fs/promises');
-    try {
-      await access(this.cfg.SSHKey);
-    } catch {
-      throw new UsageError(`SSH key "${this.cfg.SSHKey}" does not exist: pass an existing private key with --generic-ssh-key`);
-    }
+    const { stat } = await import('node:fs/promises');
+    const info = await stat(this.cfg.SSHKey).catch(() => undefined);
+    if (!info) throw new UsageError(`SSH key "${this.cfg.SSHKey}" does not exist: pass an existing private key with --generic-ssh-key`);
+    if (info.isDirectory()) throw new UsageError(`SSH key "${this.cfg.SSHKey}" is a directory: pass a private key file with --generic-ssh-key`);
   }
 
   // The user's key is copied into the machine directory, as Docker Machine does, so the
