@@ -119,7 +119,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(commandHelp({ ...cmd, options: specs }));
       return 0;
     }
-    const store = openStore(str(g['storage-path']));
+    const store = openStore(str(g['storage-path']), (m) => process.stderr.write(`${m}\n`));
     const globals: Globals = {
       debug,
       nativeSsh: g['native-ssh'] === true,

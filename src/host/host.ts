@@ -19,7 +19,7 @@ export interface Host {
 }
 
 /** The store the command works on: `-s`, MACHINE_STORAGE_PATH or ~/.docker/machine. */
-export function openStore(storagePathFlag?: string): Store {
+export function openStore(storagePathFlag?: string, onLockWait?: (message: string) => void): Store {
   const root = resolveStoreRoot(storagePathFlag);
   let isDir = true;
   try {
@@ -28,7 +28,7 @@ export function openStore(storagePathFlag?: string): Store {
     // Not there yet: the first create makes it.
   }
   if (!isDir) throw new UsageError(`Storage path ${root} is not a directory: point --storage-path (or MACHINE_STORAGE_PATH) at a folder`);
-  return new Store(root);
+  return new Store(root, onLockWait ? { onLockWait } : {});
 }
 
 /** Loads a machine and checks its driver's settings, naming the file and field when one is wrong. */

@@ -16,7 +16,11 @@ import { validateMachineName } from './names.js';
  * because every write is an atomic rename; commands that change a machine hold its lock.
  */
 export class Store {
-  constructor(readonly root: string) {}
+  /** onLockWait hears, once per wait, what a command waits for (the CLI prints it on stderr). */
+  constructor(
+    readonly root: string,
+    private readonly opts: { onLockWait?: (message: string) => void } = {},
+  ) {}
 
   get certsDir(): string {
     return join(this.root, 'certs');
@@ -156,7 +160,7 @@ export class Store {
     // Neither may hold a path separator: a lock file is always a file in .locks/.
     if (!name.startsWith('.') || /[\\/]/.test(name)) validateMachineName(name);
     const { withFileLock } = await import('./lock.js');
-    return withFileLock(join(this.root, '.locks'), name, fn);
+    return withFileLock(join(this.root, '.locks'), name, fn, this.opts.onLockWait ? { onWait: this.opts.onLockWait } : {});
   }
 
   async hasDir(name: string): Promise<boolean> {
