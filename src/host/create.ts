@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { HostAlreadyExistsError, InterruptedError, MachineError, PreCreateCheckError, progName } from '../errors.js';
+import { CertError, HostAlreadyExistsError, InterruptedError, MachineError, PreCreateCheckError, progName } from '../errors.js';
 import { loadDriver } from '../drivers/registry.js';
 import type { FlagValues } from '../drivers/driver.js';
 import type { Logger } from '../log.js';
@@ -11,7 +11,7 @@ import {
   type EngineOptions,
   type HostConfig,
 } from '../store/schema.js';
-import { machineFiles, storeCertFiles } from '../store/machine-files.js';
+import { CERTS_LOCK, machineFiles, storeCertFiles } from '../store/machine-files.js';
 import type { Store } from '../store/store.js';
 import { driverContext, type Host } from './host.js';
 
@@ -74,8 +74,16 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
     const certsExist = Object.values(paths).every((p) => existsSync(p));
     const made = certsExist
       ? { created: [] as string[] }
-      : await store.withLock('.certs', () => ensureCertificates({ certsDir: store.certsDir, org: certOrg(), ...paths }));
+      : await store.withLock(CERTS_LOCK, () => ensureCertificates({ certsDir: store.certsDir, org: certOrg(), ...paths }));
     if (made.created.length) log.info(`Creating CA and client certificates in ${store.certsDir}...`);
+    // A client pair from another CA (a store copied together by hand) makes every TLS call
+    // fail with an alert that names nothing: say it here, once, with the fix.
+    const { certMatchesCA } = await import('../certs/check.js');
+    if (!(await certMatchesCA(paths.clientCertPath, paths.caCertPath))) {
+      throw new CertError(
+        `The client certificate ${paths.clientCertPath} was not signed by the CA ${paths.caCertPath}: restore the pair that belongs together, or run "${progName()} regenerate-certs --client-certs -f MACHINE..." for every machine`,
+      );
+    }
 
     log.info('Running pre-create checks...');
     try {

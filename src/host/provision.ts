@@ -8,6 +8,7 @@ import { provisionHost, type ProvisionResult } from '../provision/provision.js';
 import { checkServerCertFor } from '../certs/index.js';
 import { clientTls, type Host } from './host.js';
 import { connectHost } from './ssh.js';
+import { CERTS_LOCK } from '../store/machine-files.js';
 
 export function certOrg(): string {
   try {
@@ -79,8 +80,12 @@ export async function provisionMachine(
   log: Logger,
   opts: { waitSshMs?: number; pin?: boolean; forceCerts?: boolean; signal?: AbortSignal } = {},
 ): Promise<ProvisionResult> {
-  await copyClientCerts(host, log);
-  await ensureServerCert(host, log, opts.forceCerts);
+  // Under the certs lock: a CA replaced meanwhile (regenerate-certs --client-certs) is seen
+  // whole or not at all.
+  await host.store.withLock(CERTS_LOCK, async () => {
+    await copyClientCerts(host, log);
+    await ensureServerCert(host, log, opts.forceCerts);
+  });
   const auth = host.config.HostOptions.AuthOptions;
   log.info('Waiting for SSH to be available...');
   const session = await connectHost(host, log, { waitMs: opts.waitSshMs ?? 120_000, pin: opts.pin, ...(opts.signal ? { signal: opts.signal } : {}) });

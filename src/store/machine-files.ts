@@ -4,6 +4,9 @@ import { join } from 'node:path';
 // had the file (config.json, the cert pairs, id_rsa for a copied user key), so its stores and
 // the scripts that read them keep working.
 
+/** The store lock every writer and reader of certs/ takes: no one sees a half-replaced set. */
+export const CERTS_LOCK = '.certs';
+
 /** The store's shared CA and client pair, in certs/. */
 export function storeCertFiles(certsDir: string) {
   return {

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { machine, tempStore } from '../helpers/cli.js';
+import { sh } from '../harness/exec.js';
 import { copyLegacyStore } from '../helpers/fixture.js';
 
 const legacyStore = () => copyLegacyStore();
@@ -201,5 +202,24 @@ describe('CLI against a store (no hosts needed)', () => {
     expectOneLineError(await machine(store, ['create', '-d', 'generic', '--generic-ip-address', '999.1.1.1', 'p2']), '--generic-ip-address "999.1.1.1" is not an IP address or host name');
     expectOneLineError(await machine(store, ['ls', '--filter', 'name=(']), /--filter name=\( is not a valid regular expression/);
     expect(existsSync(join(store, 'machines'))).toBe(false);
+  });
+
+  it('regenerate-certs --client-certs run side by side never leaves a client pair from another CA; a mismatched pair is one line at create', async () => {
+    const store = await tempStore();
+    expect((await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', 'n1'])).code).toBe(0);
+    const verify = () => sh('openssl', ['verify', '-CAfile', join(store, 'certs', 'ca.pem'), join(store, 'certs', 'cert.pem')]);
+    for (let round = 0; round < 5; round++) {
+      await Promise.all([1, 2, 3].map(() => machine(store, ['regenerate-certs', '--client-certs', '-f', 'n1'])));
+      const v = await verify();
+      expect(v.stdout.trim(), `round ${round}: ${v.stderr}`).toBe(`${join(store, 'certs', 'cert.pem')}: OK`);
+    }
+    expect((await readdir(join(store, 'certs'))).sort()).toEqual(['ca-key.pem', 'ca.pem', 'cert.pem', 'key.pem']);
+
+    const other = await tempStore();
+    expect((await machine(other, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', 'o1'])).code).toBe(0);
+    await cp(join(other, 'certs', 'cert.pem'), join(store, 'certs', 'cert.pem'));
+    const r = await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', 'n2']);
+    expectOneLineError(r, `The client certificate ${join(store, 'certs', 'cert.pem')} was not signed by the CA ${join(store, 'certs', 'ca.pem')}: restore the pair that belongs together, or run "machine regenerate-certs --client-certs -f MACHINE..." for every machine`);
+    expect(existsSync(join(store, 'machines', 'n2'))).toBe(false);
   });
 });
