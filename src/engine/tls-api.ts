@@ -45,7 +45,9 @@ export async function engineVersion(
         key,
         servername: undefined,
         checkServerIdentity: () => undefined,
-        timeout: timeoutMs,
+        // One deadline for the whole call: Node's `timeout` is an idle timer, armed again
+        // after connecting, so a host that accepts and stays silent took twice as long.
+        signal: AbortSignal.timeout(timeoutMs),
         agent: false,
       },
       (res) => {
@@ -63,10 +65,10 @@ export async function engineVersion(
         });
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${u.host} within ${timeoutMs} ms`)));
     req.on('error', (err) => {
-      debug(`engine-api: GET ${url}/version -> ${err.message}`);
-      reject(err);
+      const e = err.name === 'AbortError' || err.name === 'TimeoutError' ? new Error(`no answer from ${u.host} within ${timeoutMs} ms`) : err;
+      debug(`engine-api: GET ${url}/version -> ${e.message}`);
+      reject(e);
     });
     req.end();
   });

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { machine, tempStore } from '../helpers/cli.js';
@@ -221,5 +222,27 @@ describe('CLI against a store (no hosts needed)', () => {
     const r = await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', 'n2']);
     expectOneLineError(r, `The client certificate ${join(store, 'certs', 'cert.pem')} was not signed by the CA ${join(store, 'certs', 'ca.pem')}: restore the pair that belongs together, or run "machine regenerate-certs --client-certs -f MACHINE..." for every machine`);
     expect(existsSync(join(store, 'machines', 'n2'))).toBe(false);
+  });
+
+  it('keeps one overall deadline against a host that accepts TCP and never answers (ls -t, version)', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const store = await legacyStore();
+      const file = join(store, 'machines', 'legacy-generic', 'config.json');
+      const cfg = JSON.parse(await readFile(file, 'utf8'));
+      Object.assign(cfg.Driver, { IPAddress: '127.0.0.1', SSHPort: port, EnginePort: port });
+      await writeFile(file, JSON.stringify(cfg));
+      // The deadline is the bound; an idle timer armed twice took twice as long (8 s and 20 s).
+      const ls = await machine(store, ['ls', '-t', '4', '--filter', 'name=legacy-generic']);
+      expect(ls.stdout).toMatch(/legacy-generic .*Running .*no answer from 127\.0\.0\.1:\d+ within/);
+      expect(ls.ms).toBeLessThan(7_000);
+      const v = await machine(store, ['version', 'legacy-generic']);
+      expectOneLineError(v, /no answer from 127\.0\.0\.1:\d+ within 10000 ms/);
+      expect(v.ms).toBeLessThan(16_000);
+    } finally {
+      silent.close();
+    }
   });
 });

@@ -157,7 +157,8 @@ export class EngineApi {
       headers['Content-Length'] = body.length;
     }
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const base: RequestOptions = { method, path: API + path, headers, timeout: timeoutMs, agent: false };
+    // One deadline for the whole call (Node's `timeout` is an idle timer, armed twice).
+    const base: RequestOptions = { method, path: API + path, headers, signal: AbortSignal.timeout(timeoutMs), agent: false };
     let send: typeof httpRequest = httpRequest;
     if (this.endpoint.kind === 'unix') base.socketPath = this.endpoint.socketPath;
     else {
@@ -193,8 +194,8 @@ export class EngineApi {
           resolve({ status, data: data as T });
         });
       });
-      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' })));
-      req.on('error', (err: NodeJS.ErrnoException) => {
+      req.on('error', (raw: NodeJS.ErrnoException) => {
+        const err = raw.name === 'AbortError' || raw.name === 'TimeoutError' ? Object.assign(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`), { code: 'ETIMEDOUT' }) : raw;
         debug(`docker-api: ${method} ${path} -> ${err.code ?? err.message} (${Date.now() - started} ms)`);
         reject(this.unreachable(err));
       });
