@@ -40,11 +40,14 @@ export async function publishedChecksum(url: string, sumsUrl?: string): Promise<
   const dir = url.slice(0, url.lastIndexOf('/') + 1);
   const candidates = sumsUrl ? [sumsUrl] : [`${dir}SHA512SUMS`, `${dir}SHA256SUMS`];
   const name = basename(new URL(url).pathname);
+  let unreachable: Error | undefined;
   for (const c of candidates) {
     let text: string;
     try {
       text = await fetchText(c);
-    } catch {
+    } catch (err) {
+      // An HTTP answer (404) means "no list here"; no answer at all means the download failed.
+      if (!/failed: HTTP \d+$/.test((err as Error).message)) unreachable ??= err as Error;
       continue;
     }
     for (const line of text.split('\n')) {
@@ -52,7 +55,8 @@ export async function publishedChecksum(url: string, sumsUrl?: string): Promise<
       if (m && basename(m[2]!) === name) return { algo: m[1]!.length === 128 ? 'sha512' : 'sha256', hex: m[1]! };
     }
   }
-  throw new DriverError(`No published checksum for ${name} (looked in ${candidates.join(', ')}): pass --qemu-image with a file you trust`);
+  if (unreachable) throw new DriverError(`${unreachable.message}: check the network (and HTTPS_PROXY), or use a local image file`, { cause: unreachable });
+  throw new DriverError(`No published checksum for ${name} (looked in ${candidates.join(', ')}): use a local image file you trust instead`);
 }
 
 /**
