@@ -50,16 +50,40 @@ export function parseCommand(
   for (const [name, s] of Object.entries(specs)) {
     options[name] = { type: s.type, ...(s.short ? { short: s.short } : {}), ...(s.multiple ? { multiple: true } : {}) };
   }
+  // A negative number is a value, not a flag (`--virtualbox-cpu-count -1`, as Go's flag
+  // package reads it); Node's parser would call it ambiguous.
+  const valued = new Set<string>();
+  for (const [name, s] of Object.entries(specs)) {
+    if (s.type !== 'string') continue;
+    valued.add(`--${name}`);
+    if (s.short) valued.add(`-${s.short}`);
+  }
+  const joined: string[] = [];
+  for (let i = 0; i < head.length; i++) {
+    const a = head[i]!;
+    const next = head[i + 1];
+    if (valued.has(a) && next !== undefined && /^-\d/.test(next)) {
+      const long = a.startsWith('--') ? a : `--${Object.entries(specs).find(([, s]) => `-${s.short}` === a)![0]}`;
+      joined.push(`${long}=${next}`);
+      i++;
+    } else joined.push(a);
+  }
+  head = joined;
   let parsed;
   try {
     parsed = parseArgs({ args: head, options, allowPositionals: true, strict: true });
   } catch (err) {
     const m = /Unknown option '([^']+)'/.exec((err as Error).message);
     if (m) {
-      throw new UsageError(`flag provided but not defined: ${m[1]} (see "${progName()} ${command} --help")`);
+      throw new UsageError(`flag provided but not defined: ${m[1]} (see "${progName()}${command ? ` ${command}` : ''} --help")`);
     }
     const v = /Option '([^']+)' argument missing/.exec((err as Error).message);
     if (v) throw new UsageError(`flag needs an argument: ${v[1]!.split(',').pop()!.trim()}`);
+    const a = /Option '([^']+)' argument is ambiguous/.exec((err as Error).message);
+    if (a) {
+      const flag = a[1]!.split(',').pop()!.trim();
+      throw new UsageError(`flag ${flag} takes a value that starts with "-": write it as ${flag}=VALUE`);
+    }
     throw new UsageError(`${(err as Error).message.split('\n')[0]} (see "${progName()} ${command} --help")`);
   }
   const values = { ...parsed.values } as ParsedValues;

@@ -1,4 +1,5 @@
-import { CertMismatchError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { CertMismatchError, MachineError, progName } from '../errors.js';
 import { checkServerCertFor } from '../certs/index.js';
 import { clientTls, type Host } from './host.js';
 
@@ -35,6 +36,13 @@ export async function connectionInfo(target: Host): Promise<ConnectionInfo> {
   // A driver without provisioning (none) points at an engine whose certificate we never made.
   if (target.driver.provisionable) {
     const certPath = target.config.HostOptions.AuthOptions.ServerCertPath;
+    // No certificate at all: a create that never got to provisioning (it crashed or was
+    // killed). Finishing it or removing it are the ways out, not regenerate-certs.
+    if (!existsSync(certPath)) {
+      throw new MachineError(
+        `Machine "${target.name}" was not fully created (it has no server certificate, ${certPath}): run "${progName()} provision ${target.name}" to finish it, or "${progName()} rm ${target.name}"`,
+      );
+    }
     const check = checkServerCertFor({ certPath, host: dialHost });
     if (!check.ok) throw new CertMismatchError(target.name, `${url}: ${check.reason}`);
   }

@@ -9,7 +9,20 @@ export interface OsFamily {
   distroEngine(os: Record<string, string>): string[];
   /** What the get.docker.com script or the engine needs first (curl to fetch it). */
   prerequisites: string[];
+  /**
+   * Every name the engine is packaged under on this family, Docker's and the distribution's.
+   * Only those installed are upgraded: asked for by a name it does not know, apt fails.
+   */
+  enginePackages: string[];
+  /** Shell that prints which of the given packages are installed, one a line (exit 0). */
+  installed(packages: string[]): string;
+  /** Shell that upgrades the given installed packages non-interactively, installing nothing new. */
+  upgrade(packages: string[]): string;
 }
+
+/** One package at a time: each answer is an exit status, whatever the tool prints about names it does not know. */
+const eachInstalled = (test: string) => (pkgs: string[]) => `for p in ${pkgs.join(' ')}; do ${test} && echo "$p"; done; true`;
+const rpmInstalled = eachInstalled(`rpm -q "$p" >/dev/null 2>&1`);
 
 const debian: OsFamily = {
   name: 'debian',
@@ -19,6 +32,13 @@ const debian: OsFamily = {
     `export DEBIAN_FRONTEND=noninteractive; (apt-get update -qq || true) && apt-get install -y -qq --no-install-recommends ${pkgs.join(' ')}`,
   distroEngine: () => ['docker.io'],
   prerequisites: ['curl', 'ca-certificates'],
+  enginePackages: ['docker-ce', 'docker-ce-cli', 'containerd.io', 'docker.io'],
+  // "rc" (removed, config kept) is not installed: only Status "install ok installed" is.
+  installed: eachInstalled(`dpkg-query -W -f='\${Status}' "$p" 2>/dev/null | grep -q ' installed$'`),
+  // Fresh lists, or --only-upgrade finds nothing newer; a conffile the admin changed is kept
+  // instead of a prompt no one can answer.
+  upgrade: (pkgs) =>
+    `export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --only-upgrade -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${pkgs.join(' ')}`,
 };
 
 const redhat: OsFamily = {
@@ -26,6 +46,10 @@ const redhat: OsFamily = {
   install: (pkgs) => `(command -v dnf >/dev/null && dnf install -y -q ${pkgs.join(' ')}) || yum install -y -q ${pkgs.join(' ')}`,
   distroEngine: (os) => (os['ID'] === 'fedora' ? ['moby-engine'] : os['ID'] === 'amzn' ? ['docker'] : ['docker']),
   prerequisites: ['curl'],
+  enginePackages: ['docker-ce', 'docker-ce-cli', 'containerd.io', 'docker', 'moby-engine'],
+  installed: rpmInstalled,
+  // yum only where there is no dnf: a failed dnf upgrade is an answer, not a reason to try yum.
+  upgrade: (pkgs) => `if command -v dnf >/dev/null 2>&1; then dnf upgrade -y -q ${pkgs.join(' ')}; else yum update -y -q ${pkgs.join(' ')}; fi`,
 };
 
 const suse: OsFamily = {
@@ -33,6 +57,9 @@ const suse: OsFamily = {
   install: (pkgs) => `zypper --non-interactive install --no-recommends ${pkgs.join(' ')}`,
   distroEngine: () => ['docker'],
   prerequisites: ['curl'],
+  enginePackages: ['docker', 'docker-ce', 'docker-ce-cli', 'containerd.io'],
+  installed: rpmInstalled,
+  upgrade: (pkgs) => `zypper --non-interactive update --no-recommends ${pkgs.join(' ')}`,
 };
 
 const BY_ID: Record<string, OsFamily> = {

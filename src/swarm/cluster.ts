@@ -139,10 +139,10 @@ export async function swarmStepFromFlags(
   name: string,
   opts: { init: boolean; join: string; role: string; log: Logger },
 ): Promise<((host: Host) => Promise<{ SwarmMode: Membership }>) | undefined> {
-  if (!opts.init && !opts.join) return undefined;
-  if (opts.init && opts.join) throw new UsageError('--swarm-init and --swarm-join exclude each other');
   const role = opts.role as SwarmRole;
   if (!SWARM_ROLES.includes(role)) throw new UsageError(`--swarm-role must be worker or manager, not "${opts.role}"`);
+  if (!opts.init && !opts.join) return undefined;
+  if (opts.init && opts.join) throw new UsageError('--swarm-init and --swarm-join exclude each other');
   if (opts.init) return async (host) => ({ SwarmMode: await swarmInit(host, name, opts.log) });
   const manager = await loadHost(store, opts.join, opts.log);
   assertManager(manager);

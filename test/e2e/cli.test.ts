@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -244,5 +244,20 @@ describe('CLI against a store (no hosts needed)', () => {
     } finally {
       silent.close();
     }
+  });
+
+  it('says how to finish or remove a half-made machine; refuses a bad --swarm-role and a negative number where none fits', async () => {
+    const store = await legacyStore();
+    // A create that crashed before provisioning leaves a record and no server certificate.
+    await rm(join(store, 'machines', 'legacy-generic', 'server.pem'));
+    for (const cmd of ['env', 'config']) {
+      expectOneLineError(await machine(store, [cmd, 'legacy-generic']), `Machine "legacy-generic" was not fully created (it has no server certificate, ${join(store, 'machines', 'legacy-generic', 'server.pem')}): run "machine provision legacy-generic" to finish it, or "machine rm legacy-generic"`);
+    }
+    const none = ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376'];
+    expectOneLineError(await machine(store, [...none, '--swarm-role', 'boss', 'r1']), '--swarm-role must be worker or manager, not "boss"');
+    expectOneLineError(await machine(store, ['create', '-d', 'generic', '--generic-ip-address', '127.0.0.1', '--generic-ssh-port', '-5', 'r2']), '--generic-ssh-port takes a whole number, not "-5"');
+    expectOneLineError(await machine(store, ['ls', '-t', '-5']), 'invalid --timeout "-5": give seconds, e.g. 10');
+    expectOneLineError(await machine(store, ['-5']), 'flag provided but not defined: -5 (see "machine --help")');
+    expect(existsSync(join(store, 'machines', 'r1'))).toBe(false);
   });
 });
