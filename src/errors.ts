@@ -96,7 +96,7 @@ export class HostKeyMismatchError extends SshError {
   constructor(readonly machine: string, host: string, expected: string, got: string) {
     super(
       `SSH host key for ${host} changed (pinned ${expected}, offered ${got}): possible man-in-the-middle. ` +
-        `If the host was really reinstalled, delete the file known_hosts in the machine's directory to trust its new key`,
+        `If the host was really reinstalled, run "${progName()} accept-host-key ${machine}" to trust its new key`,
     );
   }
 }

@@ -22,6 +22,7 @@ type Loader = () => Promise<{ default: Command }>;
 
 /** The command table: a command's module loads only when it runs. */
 export const commands: Array<{ name: string; description: string; load: Loader; aliases?: string[] }> = [
+  { name: 'accept-host-key', description: 'Trust the SSH host key a reinstalled machine offers now', load: () => import('./commands/accept-host-key.js') },
   { name: 'active', description: 'Print which machine is active', load: () => import('./commands/active.js') },
   { name: 'config', description: 'Print the connection config for machine', load: () => import('./commands/config.js') },
   { name: 'create', description: 'Create a machine', load: () => import('./commands/create.js') },

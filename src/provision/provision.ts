@@ -6,6 +6,8 @@ import { detectFamily, type OsFamily } from './families.js';
 import { parseOsRelease } from './os-release.js';
 import { shQuote, type Remote } from './remote.js';
 import { DROPIN_PATH, keepUnitArgs, REMOTE_CA, REMOTE_CERT, REMOTE_KEY, renderDropIn } from './engine-config.js';
+import { engineStartError, startEngineScript } from './engine-start.js';
+import { hostnameScript, hostsCheckScript } from './hostname.js';
 
 export interface ProvisionInput {
   remote: Remote;
@@ -30,6 +32,8 @@ export interface ProvisionResult {
 interface Facts {
   os: Record<string, string>;
   hostname: string;
+  /** /etc/hosts lacks the machine's one line, or has more. */
+  hostsStale: boolean;
   dockerd: string;
   unitExecStart: string;
   sums: Map<string, string>;
@@ -41,9 +45,10 @@ interface Facts {
 const SECTION = '@@machine:';
 
 // One round trip learns everything the run needs to decide what to change.
-const FACTS_SCRIPT = [
+const factsScript = (machineName: string) => [
   `echo ${SECTION}os; cat /etc/os-release 2>/dev/null`,
   `echo ${SECTION}hostname; hostname`,
+  `echo ${SECTION}hosts; ${hostsCheckScript(machineName)}`,
   `echo ${SECTION}dockerd; command -v dockerd || true`,
   `echo ${SECTION}unit; f=$(systemctl show -p FragmentPath --value docker.service 2>/dev/null); [ -n "$f" ] && grep -E '^ExecStart=.' "$f" | tail -n1`,
   `echo ${SECTION}sums; sha256sum ${REMOTE_CA} ${REMOTE_CERT} ${REMOTE_KEY} ${DROPIN_PATH} 2>/dev/null`,
@@ -52,8 +57,8 @@ const FACTS_SCRIPT = [
   'true',
 ].join('\n');
 
-async function gatherFacts(remote: Remote): Promise<Facts> {
-  const out = await remote.run(FACTS_SCRIPT);
+async function gatherFacts(remote: Remote, machineName: string): Promise<Facts> {
+  const out = await remote.run(factsScript(machineName));
   const sections = new Map<string, string>();
   let current = '';
   for (const line of out.split('\n')) {
@@ -72,6 +77,7 @@ async function gatherFacts(remote: Remote): Promise<Facts> {
   return {
     os: parseOsRelease(sections.get('os') ?? ''),
     hostname: (sections.get('hostname') ?? '').trim(),
+    hostsStale: (sections.get('hosts') ?? '').trim() === 'fix',
     dockerd: (sections.get('dockerd') ?? '').trim(),
     unitExecStart: (sections.get('unit') ?? '').trim(),
     sums,
@@ -90,15 +96,20 @@ const sha256 = (data: string | Buffer) => createHash('sha256').update(data).dige
 export async function provisionHost(input: ProvisionInput): Promise<ProvisionResult> {
   const { remote, log } = input;
   log.info('Detecting the provisioner...');
-  let facts = await gatherFacts(remote);
+  let facts = await gatherFacts(remote, input.machineName);
   const family = detectFamily(facts.os);
   const osName = facts.os['PRETTY_NAME'] || facts.os['ID'] || 'unknown';
   log.info(`Provisioning with ${facts.os['ID'] ?? family.name} (${osName})...`);
   const changed: string[] = [];
 
-  if (facts.hostname !== input.machineName) {
-    await setHostname(remote, input.machineName);
-    changed.push('hostname');
+  if (facts.hostname !== input.machineName || facts.hostsStale) {
+    const r = await remote.exec(hostnameScript(input.machineName));
+    if (r.code !== 0) {
+      const last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop() ?? '';
+      throw new ProvisionError(`Naming the host "${input.machineName}" failed (exit ${r.code}): ${last}; the host must let hostname (or hostnamectl) and a write to /etc/hosts succeed`);
+    }
+    if (facts.hostname !== input.machineName) changed.push('hostname');
+    if (facts.hostsStale) changed.push('/etc/hosts');
   }
 
   let installed = false;
@@ -106,7 +117,7 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
     await installEngine(remote, family, facts.os, input.engine.InstallURL, log);
     installed = true;
     changed.push('engine');
-    facts = await gatherFacts(remote);
+    facts = await gatherFacts(remote, input.machineName);
     if (!facts.dockerd) {
       throw new ProvisionError('Docker was installed but dockerd is not on the PATH of the host; check the install script or use --engine-install-url distro');
     }
@@ -131,7 +142,8 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
   files.push([DROPIN_PATH, dropIn, 0o644]);
   const toWrite = files.filter(([path, data]) => facts.sums.get(path) !== sha256(data));
   changed.push(...toWrite.map(([path]) => path));
-  const configChanged = changed.some((c) => c !== 'hostname');
+  // The name is not the engine's configuration: renaming the host needs no restart.
+  const configChanged = changed.some((c) => c !== 'hostname' && c !== '/etc/hosts');
   const restart = configChanged || !facts.active;
   // Each systemctl step only when needed: `enable` reloads systemd itself, and a reload
   // costs about as much as the engine's restart.
@@ -151,14 +163,6 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
   log.info('Checking connection to Docker...');
   await waitFor(input.verify, input.verifyTimeoutMs ?? 60_000, 'the Docker daemon to answer over TLS on port ' + input.enginePort);
   return { family: family.name, os: osName, installed, changed };
-}
-
-async function setHostname(remote: Remote, name: string): Promise<void> {
-  const q = shQuote(name);
-  await remote.run(
-    `(hostnamectl set-hostname ${q} 2>/dev/null || { echo ${q} > /etc/hostname && hostname ${q}; }) && ` +
-      `(grep -q "^127.0.1.1[[:space:]]" /etc/hosts && sed -i "s/^127.0.1.1[[:space:]].*/127.0.1.1 ${name}/" /etc/hosts || echo "127.0.1.1 ${name}" >> /etc/hosts)`,
-  );
 }
 
 async function installEngine(
@@ -219,17 +223,16 @@ async function applyChanges(remote: Remote, files: Array<[string, Buffer | strin
       `mv -f ${shQuote(tmp)} ${shQuote(path)}`,
     );
   }
-  if (restartSteps.length) {
-    script.push(
-      `if ! ( ${restartSteps.join(' && ')} ); then`,
-      '  echo "docker.service failed to restart:" >&2',
-      '  journalctl -u docker.service -n 3 --no-pager -o cat >&2 2>/dev/null || true',
-      '  exit 1',
-      'fi',
-    );
-  }
+  if (restartSteps.length) script.push(startEngineScript(restartSteps));
   const r = await remote.exec('sh -s', { stdin: script.join('\n') + '\n' });
   if (r.code !== 0) {
+    // What dockerd said, not systemd's "Job for docker.service failed": the usual cause is
+    // an option it refuses, and only its own line names which.
+    const engine = engineStartError(
+      r.stderr,
+      'fix the engine options it was given (--engine-opt, --engine-env, --engine-storage-driver, --engine-insecure-registry, --engine-registry-mirror, --engine-label)',
+    );
+    if (engine) throw engine;
     const what = files.length ? `Writing ${files.map(([p]) => p).join(', ')}${restartSteps.length ? ' and restarting docker' : ''}` : 'Restarting docker';
     throw new ProvisionError(`${what} on the host failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   }

@@ -144,6 +144,42 @@ export class SshSession {
     });
   }
 
+  /**
+   * The host key the server offers, without logging in: the handshake stops at the key, so
+   * nothing is asked of the user and no session is opened. `pinned` narrows the algorithms to
+   * the pinned key's type, as a real connection would negotiate.
+   */
+  static async offeredHostKey(target: SshTarget, opts: { knownHostsPath?: string; machine?: string; readyTimeoutMs?: number; debug?: (l: string) => void } = {}): Promise<Buffer> {
+    checkTarget(target);
+    const algorithms = opts.knownHostsPath && opts.machine ? hostKeyAlgorithms(readPinned(opts.knownHostsPath, opts.machine)) : undefined;
+    return new Promise<Buffer>((resolve, reject) => {
+      const client = new ssh2.Client();
+      let offered: Buffer | undefined;
+      let done = false;
+      const finish = (err?: Error) => {
+        if (done) return;
+        done = true;
+        client.end();
+        if (offered) resolve(offered);
+        else reject(err ?? new SshUnreachableError(`Cannot reach ${where(target)} over SSH: no host key offered`));
+      };
+      client.on('error', (err: Error) => finish(classifyConnectError(err, target)));
+      client.on('close', () => finish());
+      client.connect({
+        host: target.host,
+        port: target.port,
+        username: target.user,
+        readyTimeout: opts.readyTimeoutMs ?? 10_000,
+        ...(algorithms ? { algorithms: { serverHostKey: algorithms as ServerHostKeyAlgorithm[] } } : {}),
+        hostVerifier: (key: Buffer): boolean => {
+          offered = Buffer.from(key);
+          opts.debug?.(`ssh ${where(target)}: offers host key ${fingerprint(offered)}`);
+          return false;
+        },
+      });
+    });
+  }
+
   /** Runs a command; a non-zero exit is a result, not an error. */
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.debug(`${this.prefix} ${command}`);

@@ -5,6 +5,8 @@ import { MachineError } from '../errors.js';
 
 // A create can hold a machine's lock for minutes; waiters give up after 20 minutes.
 const WAIT_LIMIT_MS = 20 * 60_000;
+// Waits shorter than this are two parallel commands taking turns: not worth a line.
+const ANNOUNCE_AFTER_MS = 1_000;
 // proper-lockfile refreshes a held lock's mtime; one not refreshed for this long is stale
 // (a holder that hangs, or one on another computer sharing the store).
 const STALE_MS = 30_000;
@@ -38,7 +40,8 @@ async function readOwner(path: string): Promise<Owner | undefined> {
 
 /**
  * Runs fn holding `.locks/NAME` (proper-lockfile's `NAME.lock` folder), with the holder's pid
- * in `NAME.owner` beside it. A waiter says once whom it waits for; a lock whose holder
+ * in `NAME.owner` beside it. A waiter says once whom it waits for (after a second: shorter
+ * waits are parallel commands taking turns); a lock whose holder
  * crashed (its pid is gone) is taken over at once, by marking it stale for proper-lockfile,
  * which settles races between waiters. Nothing is left in .locks/ once released.
  */
@@ -46,8 +49,9 @@ export async function withFileLock<T>(lockDir: string, name: string, fn: () => P
   await mkdir(lockDir, { recursive: true, mode: 0o700 });
   const target = join(lockDir, name);
   const ownerPath = `${target}.owner`;
-  const label = name.startsWith('.') ? `the store's ${name.replace(/^\.(shared-)?/, '')}` : name;
-  const deadline = Date.now() + WAIT_LIMIT_MS;
+  const label = name === '.certs' ? "the store's certificates" : name.startsWith('.') ? `the store's ${name.replace(/^\.(shared-)?/, '')}` : name;
+  const started = Date.now();
+  const deadline = started + WAIT_LIMIT_MS;
   let announced = false;
   let delay = 50;
   let release: () => Promise<void>;
@@ -76,7 +80,7 @@ export async function withFileLock<T>(lockDir: string, name: string, fn: () => P
       }
       continue;
     }
-    if (!announced) {
+    if (!announced && Date.now() - started >= ANNOUNCE_AFTER_MS) {
       opts.onWait?.(`Waiting for another machine command on ${label}${owner ? ` (pid ${owner.pid})` : ''}...`);
       announced = true;
     }

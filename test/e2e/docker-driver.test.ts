@@ -91,6 +91,22 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     expect(existsSync(join(store, 'machines', 'dk2'))).toBe(false);
   });
 
+  it('a changed SSH host key stops machine ssh in one line naming accept-host-key, which trusts the new key', async () => {
+    await d('exec', 'dk1', 'sh', '-c', 'rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && systemctl restart ssh');
+    for (const native of [false, true]) {
+      const r = await machine(store, [...(native ? ['--native-ssh'] : []), 'ssh', 'dk1', 'true']);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/SSH host key for .* changed \(pinned SHA256:\S+, offered SHA256:\S+\): possible man-in-the-middle\. If the host was really reinstalled, run "machine accept-host-key dk1" to trust its new key/);
+    }
+    const accepted = await machine(store, ['accept-host-key', 'dk1']);
+    expect(accepted.stderr).toBe('');
+    expect(accepted.stdout.trim()).toMatch(/^Trusted the new SSH host key of "dk1": SHA256:\S+ \(was SHA256:\S+\)$/);
+    expect((await machine(store, ['ssh', 'dk1', 'echo', 'ok'])).stdout.trim()).toBe('ok');
+    expect((await machine(store, ['--native-ssh', 'ssh', 'dk1', 'echo', 'ok'])).stdout.trim()).toBe('ok');
+    expect((await machine(store, ['accept-host-key', 'dk1'])).stdout.trim()).toMatch(/^The SSH host key of "dk1" is unchanged: SHA256:\S+$/);
+  });
+
   it('refuses bad input clearly and leaves nothing behind', async () => {
     const before = (await d('ps', '-aq')).stdout;
     const notManager = await machine(store, ['create', ...dflags, '--swarm-join', 'dk1', 'dkj'], { env: env() });

@@ -4,7 +4,7 @@ import type { Command } from '../context.js';
 import { oneHost } from './common.js';
 import { MachineError } from '../../errors.js';
 import { assertRunning } from '../../host/lifecycle.js';
-import { connectHost, systemSshCommand } from '../../host/ssh.js';
+import { checkPinnedHostKey, connectHost, systemSshCommand } from '../../host/ssh.js';
 
 const ssh: Command = {
   name: 'ssh',
@@ -19,6 +19,7 @@ const ssh: Command = {
     const command = parsed.rest;
     const system = cli.globals.nativeSsh ? undefined : await systemSshCommand(host, command);
     if (system) {
+      await checkPinnedHostKey(host, cli.log);
       cli.log.debug(`exec ${system.path} ${system.args.join(' ')}`);
       return new Promise<number>((resolve, reject) => {
         const child = spawn(system.path, system.args, { stdio: 'inherit' });
