@@ -152,7 +152,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     // Anything untyped is our bug: say so, with the stack under --debug.
     const e = err as Error;
-    process.stderr.write(`Error: ${e?.message ?? String(err)}\n`);
+    const line = (e?.message ?? String(err)).split('\n')[0];
+    process.stderr.write(`Error: ${line} (unexpected: run again with --debug for details, and please report it)\n`);
     if (debug) process.stderr.write(`${e?.stack ?? ''}\n`);
     return 1;
   }

@@ -1,5 +1,5 @@
 import { chmod, mkdir, readdir, stat } from 'node:fs/promises';
-import { basename, join, posix } from 'node:path';
+import { basename, dirname, join, posix } from 'node:path';
 import type { FileEntryWithStats, SFTPWrapper, Stats } from 'ssh2';
 import { SshError } from '../errors.js';
 
@@ -7,7 +7,9 @@ import { SshError } from '../errors.js';
 // inside it under its own name; file modes travel with the files.
 
 export async function uploadPath(sftp: SFTPWrapper, local: string, remote: string, recursive: boolean): Promise<void> {
-  const st = await stat(local);
+  const st = await stat(local).catch((err: NodeJS.ErrnoException) => {
+    throw new SshError(err.code === 'ENOENT' ? `${local}: no such file or directory` : `Cannot read ${local}: ${err.message}`, { cause: err });
+  });
   const into = await remoteStat(sftp, remote).then((s) => s.isDirectory(), () => false);
   const target = into ? posix.join(remote, basename(local)) : remote;
   if (st.isDirectory()) {
@@ -24,6 +26,10 @@ export async function downloadPath(sftp: SFTPWrapper, remote: string, local: str
   });
   const into = await stat(local).then((s) => s.isDirectory(), () => false);
   const target = into ? join(local, posix.basename(remote)) : local;
+  // A local folder that is not there fails here, in one line, not deep inside the copy.
+  await stat(dirname(target)).catch((err: NodeJS.ErrnoException) => {
+    throw new SshError(`Cannot copy to ${local}: ${err.code === 'ENOENT' ? `${dirname(target)} does not exist` : err.message}`, { cause: err });
+  });
   if (st.isDirectory()) {
     if (!recursive) throw new SshError(`${remote} is a directory (copy it recursively)`);
     await downloadDir(sftp, remote, target);

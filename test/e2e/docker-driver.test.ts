@@ -128,7 +128,16 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     expect(unreachable.code).toBe(3);
     expect(unreachable.stderr).toMatch(/Cannot reach the Docker engine at unix:\/\/.*nothing\.sock/);
 
-    for (const r of [notManager, noImage, clash, unreachable]) expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    // scp of what is not there, on either side: one line naming it.
+    const noLocal = await machine(store, ['scp', join(work, 'nothing.txt'), 'dk1:/tmp/']);
+    expect([noLocal.code, noLocal.stderr.trim()]).toEqual([1, `${join(work, 'nothing.txt')}: no such file or directory`]);
+    const noRemote = await machine(store, ['scp', 'dk1:/nonexistent.txt', join(work, 'x.txt')]);
+    expect(noRemote.code).toBe(1);
+    expect(noRemote.stderr.trim()).toMatch(/^Cannot copy \/nonexistent\.txt from the host: No such file/);
+    const noDir = await machine(store, ['scp', 'dk1:/etc/hostname', join(work, 'no', 'such', 'dir', 'x')]);
+    expect([noDir.code, noDir.stderr.trim()]).toEqual([1, `Cannot copy to ${join(work, 'no', 'such', 'dir', 'x')}: ${join(work, 'no', 'such', 'dir')} does not exist`]);
+
+    for (const r of [notManager, noImage, clash, unreachable, noLocal, noRemote, noDir]) expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect((await d('ps', '-aq')).stdout).toBe(before);
     expect((await machine(store, ['ls', '-q'])).stdout.trim()).toBe('dk1');
     expect((await machine(store, ['create', '--swarm-master', '-d', 'none', 'old'])).stderr).toMatch(/retired standalone Swarm/);
