@@ -47,7 +47,15 @@ function uncovered(host: Host, hosts: string[]): string[] {
 export async function ensureServerCert(host: Host, log: Logger, force = false): Promise<boolean> {
   const auth = host.config.HostOptions.AuthOptions;
   const hosts = await serverCertHosts(host);
-  const fresh = !force && existsSync(auth.ServerCertPath) && existsSync(auth.ServerKeyPath) && uncovered(host, hosts).length === 0;
+  // A certificate from a CA since replaced (regenerate-certs --client-certs) is as stale as
+  // one for an old address: the client, with the new CA, would refuse it.
+  const { certMatchesCA } = await import('../certs/check.js');
+  const fresh =
+    !force &&
+    existsSync(auth.ServerCertPath) &&
+    existsSync(auth.ServerKeyPath) &&
+    uncovered(host, hosts).length === 0 &&
+    (await certMatchesCA(auth.ServerCertPath, auth.CaCertPath));
   if (fresh) return false;
   log.info(`Generating server certificate for ${hosts.join(', ')}...`);
   const { generateServerCert } = await import('../certs/generate.js');
@@ -81,12 +89,18 @@ export async function provisionMachine(
   opts: { waitSshMs?: number; pin?: boolean; forceCerts?: boolean; signal?: AbortSignal } = {},
 ): Promise<ProvisionResult> {
   // Under the certs lock: a CA replaced meanwhile (regenerate-certs --client-certs) is seen
-  // whole or not at all.
-  await host.store.withLock(CERTS_LOCK, async () => {
+  // whole or not at all. What goes to the engine is read here too, so that the CA it gets is
+  // the one that signed its certificate and the client pair the checks below use.
+  const auth = host.config.HostOptions.AuthOptions;
+  const certs = await host.store.withLock(CERTS_LOCK, async () => {
     await copyClientCerts(host, log);
     await ensureServerCert(host, log, opts.forceCerts);
+    return {
+      ca: await readFile(clientTls(host).caCertPath),
+      serverCert: await readFile(auth.ServerCertPath),
+      serverKey: await readFile(auth.ServerKeyPath),
+    };
   });
-  const auth = host.config.HostOptions.AuthOptions;
   log.info('Waiting for SSH to be available...');
   const session = await connectHost(host, log, { waitMs: opts.waitSshMs ?? 120_000, pin: opts.pin, ...(opts.signal ? { signal: opts.signal } : {}) });
   // An interrupt closes the session: the remote command under way (an engine install) ends
@@ -103,11 +117,7 @@ export async function provisionMachine(
       engine: host.config.HostOptions.EngineOptions,
       // Inside the host; the URL's port differs where a driver publishes it elsewhere.
       enginePort: host.driver.enginePort(),
-      certs: {
-        ca: await readFile(auth.CaCertPath),
-        serverCert: await readFile(auth.ServerCertPath),
-        serverKey: await readFile(auth.ServerKeyPath),
-      },
+      certs,
       log,
       verify: async () => {
         await engineVersion(url, tls, 5_000, (l) => log.debug(l));

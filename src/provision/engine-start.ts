@@ -1,8 +1,9 @@
 import { ProvisionError } from '../errors.js';
 
-// Where dockerd's own lines start in the stderr of a failed (re)start: before it is
-// systemctl's "Job for docker.service failed", which names no cause.
-const JOURNAL_MARK = '@@machine:dockerd-journal';
+// Where the journal's lines start in the stderr of a failed (re)start (before it is
+// systemctl's "Job for docker.service failed", which names no cause), and whose they are:
+// dockerd's own, or (when it never ran) systemd's about the unit.
+const JOURNAL_MARK = '@@machine:journal';
 
 /**
  * Shell that runs `steps` (ending in a start or restart of docker.service) and, when they
@@ -19,7 +20,6 @@ export function startEngineScript(steps: string[]): string {
   return [
     `machine_since=$(date '+%Y-%m-%d %H:%M:%S')`,
     `if ! ( ${steps.join(' && ')} ); then`,
-    `  echo '${JOURNAL_MARK}' >&2`,
     `  pid=$(systemctl show -p ExecMainPID --value docker.service 2>/dev/null || true)`,
     `  out=''`,
     `  if [ -n "$pid" ] && [ "$pid" != 0 ]; then`,
@@ -29,7 +29,9 @@ export function startEngineScript(steps: string[]): string {
     `      sleep 0.2`,
     `    done`,
     `  fi`,
-    `  [ -n "$out" ] || out=$(journalctl --no-pager -o cat --since "$machine_since" -u docker.service 2>/dev/null | tail -n 5)`,
+    `  from=dockerd`,
+    `  [ -n "$out" ] || { from=unit; out=$(journalctl --no-pager -o cat --since "$machine_since" -u docker.service 2>/dev/null | tail -n 5); }`,
+    `  echo "${JOURNAL_MARK} $from" >&2`,
     `  printf '%s\\n' "$out" >&2`,
     `  exit 1`,
     `fi`,
@@ -66,9 +68,10 @@ export function dockerdReason(journal: string[]): string {
 export function engineStartError(stderr: string, fix: string): ProvisionError | undefined {
   const at = stderr.indexOf(JOURNAL_MARK);
   if (at < 0) return undefined;
-  const journal = stderr.slice(at + JOURNAL_MARK.length).split('\n');
-  const reason = dockerdReason(journal);
-  // Nothing from dockerd: systemd's last word on the unit (a dependency, a start limit).
+  const [head = '', ...journal] = stderr.slice(at + JOURNAL_MARK.length).split('\n');
+  const reason = head.trim() === 'dockerd' ? dockerdReason(journal) : '';
+  // Nothing from dockerd: systemd's last word on the unit (a dependency, a start limit), or
+  // at least systemctl's.
   const said = reason
     ? `dockerd says: ${reason}`
     : `systemd says: ${journal.map((l) => l.trim()).filter(Boolean).slice(-3).join(' | ') || stderr.slice(0, at).trim().split('\n')[0] || 'no reason given'}`;

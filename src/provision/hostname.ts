@@ -8,7 +8,7 @@ import { shQuote } from './remote.js';
  * one and no 127.0.1.1 line is kept. Every other line, comments included, is left as it is;
  * a 127.0.1.1 line that already maps the name (say with its FQDN) is left byte for byte.
  */
-const HOSTS_AWK = [
+export const HOSTS_AWK = [
   'function names(n,  i) { for (i = 2; i <= NF; i++) { if ($i ~ /^#/) return 0; if (tolower($i) == n) return 1 } return 0 }',
   'BEGIN { n = tolower(want) }',
   '{ line[NR] = $0; own[NR] = 0 }',

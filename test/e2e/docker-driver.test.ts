@@ -33,7 +33,7 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     // Whatever a failed test left: containers and volumes labelled as ours in this store.
     const left = (await d('ps', '-aq', '--filter', `label=io.machine.store=${store}`)).stdout.split('\n').filter(Boolean);
     if (left.length) await d('rm', '-f', '-v', ...left);
-    const vols = (await d('volume', 'ls', '-q', '--filter', 'label=io.machine.name')).stdout.split('\n').filter((v) => v.startsWith('machine-dk') || v.startsWith('machine-sw') || v.startsWith('machine-cc'));
+    const vols = (await d('volume', 'ls', '-q', '--filter', 'label=io.machine.name')).stdout.split('\n').filter((v) => v.startsWith('machine-dk') || v.startsWith('machine-sw') || v.startsWith('machine-cc') || v.startsWith('machine-cr'));
     if (vols.length) await d('volume', 'rm', '-f', ...vols);
     await d('network', 'rm', network);
     if (work) await rm(work, { recursive: true, force: true });
@@ -142,6 +142,35 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     expect((await machine(store, ['ls', '-q'])).stdout.trim()).toBe('dk1');
     expect((await machine(store, ['create', '--swarm-master', '-d', 'none', 'old'])).stderr).toMatch(/retired standalone Swarm/);
     expect((await machine(store, ['rm', '-y', 'dk1'])).code).toBe(0);
+  });
+
+  it('creates, regenerate-certs --client-certs, provision and rm run together on one store without corrupting it', async () => {
+    const create = (name: string) => machine(store, ['create', ...dflags, name], { env: env() });
+    expect((await create('cr-base')).code).toBe(0);
+    let previous: string[] = [];
+    for (let round = 0; round < 2; round++) {
+      const made = [`cr${round}a`];
+      const results = await Promise.all([
+        ...made.map(create),
+        machine(store, ['regenerate-certs', '--client-certs', '-f', 'cr-base'], { env: env() }),
+        machine(store, ['provision', 'cr-base'], { env: env() }),
+        ...previous.map((n) => machine(store, ['rm', '-y', n])),
+      ]);
+      for (const r of results) expect(r.code, r.stderr).toBe(0);
+      previous = made;
+    }
+    // The client pair belongs to the CA.
+    const v = await sh('openssl', ['verify', '-CAfile', join(store, 'certs', 'ca.pem'), join(store, 'certs', 'cert.pem')]);
+    expect(v.stdout.trim()).toBe(`${join(store, 'certs', 'cert.pem')}: OK`);
+    // Every machine is whole: once on the current CA (regenerate-certs, as after any new CA), its engine answers.
+    const names = (await machine(store, ['ls', '-q'])).stdout.trim().split('\n').filter((n) => n.startsWith('cr'));
+    expect(names.sort()).toEqual(['cr-base', 'cr1a']);
+    expect((await machine(store, ['regenerate-certs', '-f', ...names], { env: env() })).code).toBe(0);
+    for (const n of names) expect((await withEnv(n, `docker info --format '{{.Name}}'`)).stdout.trim()).toBe(n);
+    // ... and nothing is left of the removed ones.
+    const containers = (await d('ps', '-a', '--format', '{{.Names}}', '--filter', `label=io.machine.store=${store}`)).stdout.trim().split('\n').filter((n) => n.startsWith('cr'));
+    expect(containers.sort()).toEqual(names.sort());
+    expect((await machine(store, ['rm', '-y', ...names])).code).toBe(0);
   });
 
   it('Ctrl-C during swarm create of three machines leaves none of them, nor their containers and volumes', async () => {
