@@ -68,18 +68,15 @@ export async function cachedImage(opts: {
   cacheDir: string;
   log: Logger;
   sumsUrl?: string;
-  /** boot2docker ISOs were published without checksums: kept as downloaded, with a warning. */
-  unverified?: boolean;
 }): Promise<string> {
   const dest = join(opts.cacheDir, 'images', basename(new URL(opts.url).pathname));
   if (existsSync(dest)) return dest;
   await mkdir(join(opts.cacheDir, 'images'), { recursive: true });
-  if (opts.unverified) opts.log.info(`Warning: ${basename(dest)} has no published checksum; it is used as downloaded`);
-  const want = opts.unverified ? undefined : await publishedChecksum(opts.url, opts.sumsUrl);
+  const want = await publishedChecksum(opts.url, opts.sumsUrl);
   const part = `${dest}.part`;
   const res = await fetch(opts.url);
   const total = Number(res.headers['content-length'] ?? 0);
-  const hash = createHash(want?.algo ?? 'sha256');
+  const hash = createHash(want.algo);
   let got = 0;
   let lastShown = 0;
   opts.log.info(`Downloading ${opts.url}${total ? ` (${(total / 1e6).toFixed(0)} MB)` : ''}...`);
@@ -99,7 +96,7 @@ export async function cachedImage(opts: {
     await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
     if (process.stderr.isTTY && total) process.stderr.write('\n');
     const hex = hash.digest('hex');
-    if (want && hex !== want.hex) {
+    if (hex !== want.hex) {
       throw new DriverError(`Checksum mismatch for ${opts.url}: expected ${want.algo} ${want.hex.slice(0, 16)}…, got ${hex.slice(0, 16)}…; the download was discarded`);
     }
     await rename(part, dest);

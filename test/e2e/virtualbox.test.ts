@@ -85,14 +85,12 @@ describe.skipIf(skipReason)(`virtualbox driver against a fake VBoxManage replayi
 
   const lifeCycles = [
     { version: '6.1', cidr: '192.168.213.1/24', net: '192.168.213', boot: 'a cloud image' },
-    { version: '7.1', cidr: '192.168.214.1/24', net: '192.168.214', boot: 'a boot2docker ISO' },
+    { version: '7.1', cidr: '192.168.214.1/24', net: '192.168.214', boot: 'a cloud image' },
   ] as const;
   for (const { version, cidr, net, boot } of lifeCycles) {
     it(`runs a whole life cycle on VirtualBox ${version} outputs from ${boot}: create, env, stop, start, kill, rm`, async () => {
       const f = await fake(version, `life-${version}`);
-      const b2d = boot === 'a boot2docker ISO';
-      const source = b2d ? ['--virtualbox-boot2docker-url', cloudImage.replace(/\.raw$/, '.iso')] : ['--virtualbox-image-url', cloudImage];
-      if (b2d) writeFileSync(cloudImage.replace(/\.raw$/, '.iso'), Buffer.alloc(1 << 16));
+      const source = ['--virtualbox-image-url', cloudImage];
       const flags = ['-d', 'virtualbox', ...source, '--virtualbox-hostonly-cidr', cidr, '--virtualbox-memory', '2048', '--engine-install-url', 'distro', '--wait-timeout', '300'];
       const created = await f.run(['create', ...flags, 'vb1']);
       expect(created.stderr + created.stdout).not.toMatch(/Error/);
@@ -102,7 +100,7 @@ describe.skipIf(skipReason)(`virtualbox driver against a fake VBoxManage replayi
       const c = f.calls();
       expect(verbs(c)).toEqual([
         '--version', 'list hostinfo', 'list vms', 'list hostonlyifs',
-        ...(b2d ? ['convertfromraw'] : ['convertfromraw', 'modifymedium']), 'createvm', 'modifyvm', 'modifyvm', 'storagectl', 'storageattach', 'storageattach', 'sharedfolder', 'setextradata',
+        'convertfromraw', 'modifymedium', 'createvm', 'modifyvm', 'modifyvm', 'storagectl', 'storageattach', 'storageattach', 'sharedfolder', 'setextradata',
         'list hostonlyifs', 'hostonlyif create', 'hostonlyif ipconfig', 'list hostonlyifs', 'list dhcpservers', 'dhcpserver add',
         'modifyvm', 'modifyvm', 'startvm', 'guestproperty get',
       ]);
@@ -116,14 +114,8 @@ describe.skipIf(skipReason)(`virtualbox driver against a fake VBoxManage replayi
       expect(c).toContainEqual(['dhcpserver', 'add', '--netname', `HostInterfaceNetworking-${ifName}`, '--ip', `${net}.99`, '--netmask', '255.255.255.0', '--lowerip', `${net}.100`, '--upperip', `${net}.254`, '--enable']);
       expect(c).toContainEqual(['startvm', 'vb1', '--type', 'headless']);
       const attach = c.filter((x) => x[0] === 'storageattach').map((x) => x.slice(-3).join(' '));
-      if (b2d) {
-        // boot2docker boots from the ISO; its disk starts as the "format-me" tar with the key.
-        expect(c).toContainEqual(['convertfromraw', 'stdin', join(machineDir, 'disk.vmdk'), String(20000 * 2 ** 20), '--format', 'VMDK']);
-        expect(attach).toEqual([`dvddrive --medium ${join(machineDir, 'boot2docker.iso')}`, `hdd --medium ${join(machineDir, 'disk.vmdk')}`]);
-      } else {
-        expect(c).toContainEqual(['convertfromraw', cloudImage, join(machineDir, 'disk.vdi'), '--format', 'VDI']);
-        expect(attach).toEqual([`hdd --medium ${join(machineDir, 'disk.vdi')}`, `dvddrive --medium ${join(machineDir, 'seed.iso')}`]);
-      }
+      expect(c).toContainEqual(['convertfromraw', cloudImage, join(machineDir, 'disk.vdi'), '--format', 'VDI']);
+      expect(attach).toEqual([`hdd --medium ${join(machineDir, 'disk.vdi')}`, `dvddrive --medium ${join(machineDir, 'seed.iso')}`]);
       const natpf = c.find((x) => x[0] === 'modifyvm' && x[2] === '--natpf1');
       expect(natpf?.[3]).toMatch(/^ssh,tcp,127\.0\.0\.1,\d+,,22$/);
       expect(c.find((x) => x[0] === 'modifyvm' && x.includes('--memory'))).toEqual(expect.arrayContaining(['--memory', '2048', '--cpus', '1']));
@@ -193,9 +185,17 @@ describe.skipIf(skipReason)(`virtualbox driver against a fake VBoxManage replayi
     expect(c2.find((x) => x[0] === 'modifyvm' && x[2] === '--nic2')).toContain('machine-192.168.218.0');
   });
 
-  it('refuses a missing VBoxManage, VT-x disabled and clashing host-only networks before making anything', async () => {
+  it('refuses a missing VBoxManage, VT-x disabled, boot2docker and clashing host-only networks before making anything', async () => {
     const f = await fake('7.0', 'bad');
     const base = ['-d', 'virtualbox', '--virtualbox-image-url', cloudImage];
+
+    // boot2docker is retired and cannot be provisioned: refused before VBoxManage is even asked.
+    for (const flag of ['--virtualbox-boot2docker-url', '--virtualbox-import-boot2docker-vm']) {
+      const b2d = await f.run(['create', '-d', 'virtualbox', flag, 'x', 'b2d']);
+      expect(b2d.code).toBe(1);
+      expect(b2d.stderr.trim()).toBe(`${flag}: boot2docker is retired (its last release, 19.03.12, is from 2020) and machine does not provision it: leave the flag out to boot a cloud image (Debian 12 by default, or --virtualbox-image-url)`);
+    }
+    expect(f.calls()).toEqual([]);
 
     const missing = await f.run(['create', ...base, 'nobox'], { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' });
     expect(missing.code).toBe(3);

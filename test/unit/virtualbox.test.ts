@@ -175,13 +175,12 @@ describe('virtualbox: flags and install locations', () => {
     expect(parseVirtualboxFlags({ 'virtualbox-cpu-count': -1 }, () => 8).CPU).toBe(8);
     expect(parseShare(parseVirtualboxFlags({ 'virtualbox-share-folder': 'C:\\src:src' }, () => 1))).toEqual({ path: 'C:\\src', name: 'src' });
     expect(parseShare(parseVirtualboxFlags({ 'virtualbox-no-share': true }, () => 1))).toBeUndefined();
-    expect(parseVirtualboxFlags({ 'virtualbox-boot2docker-url': '/tmp/b2d.iso' }, () => 1).SSHUser).toBe('docker');
+    expect(() => parseVirtualboxFlags({ 'virtualbox-boot2docker-url': '/tmp/b2d.iso' }, () => 1)).toThrow(/^--virtualbox-boot2docker-url: boot2docker is retired/);
     expect(() => parseVirtualboxFlags({ 'virtualbox-nat-nictype': 'e1000' }, () => 1)).toThrow(/--virtualbox-nat-nictype must be one of Am79C970A, Am79C973, 82540EM/);
     expect(() => parseVirtualboxFlags({ 'virtualbox-hostonly-nicpromisc': 'yes' }, () => 1)).toThrow(/deny, allow-vms, allow-all/);
     expect(() => parseVirtualboxFlags({ 'virtualbox-ui-type': 'vnc' }, () => 1)).toThrow(/--virtualbox-ui-type/);
     expect(() => parseVirtualboxFlags({ 'virtualbox-memory': 64 }, () => 1)).toThrow(/at least 128/);
-    expect(() => parseVirtualboxFlags({ 'virtualbox-boot2docker-url': 'a.iso', 'virtualbox-image-url': 'b.qcow2' }, () => 1)).toThrow(/exclude each other/);
-    expect(() => parseVirtualboxFlags({ 'virtualbox-import-boot2docker-vm': 'boot2docker-vm' }, () => 1)).toThrow(/needs --virtualbox-boot2docker-url/);
+    expect(() => parseVirtualboxFlags({ 'virtualbox-import-boot2docker-vm': 'boot2docker-vm' }, () => 1)).toThrow(/^--virtualbox-import-boot2docker-vm: boot2docker is retired/);
   });
 
   it('looks for VBoxManage on PATH, in the installers\' variables and the usual folders', () => {

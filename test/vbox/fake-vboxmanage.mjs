@@ -149,7 +149,7 @@ function backingOf(vm, state) {
   return undefined;
 }
 
-/** What cloud-init (NoCloud seed) or boot2docker's automounter (format-me disk) would set up. */
+/** What cloud-init would set up from the NoCloud seed. */
 function guestSetup(vm) {
   const dvd = vm.attachments.find((a) => a.type === 'dvddrive');
   const hdd = vm.attachments.find((a) => a.type === 'hdd');
@@ -165,14 +165,6 @@ function guestSetup(vm) {
     const block = network.split(/\n  nic\d+:\n/).find((b) => b.includes(mac2));
     const address = block ? /addresses: \[([\d.]+)\//.exec(block)?.[1] : undefined;
     return { user, keys, hostname, address };
-  }
-  if (hdd && existsSync(hdd.medium)) {
-    const raw = readFileSync(hdd.medium);
-    if (raw.includes('boot2docker, please format-me')) {
-      const at = raw.indexOf('ssh-');
-      const key = raw.subarray(at, raw.indexOf(10, at)).toString();
-      return { user: 'docker', keys: [key], hostname: vm.name };
-    }
   }
   return { user: 'docker', keys: [], hostname: vm.name };
 }

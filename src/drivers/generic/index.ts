@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { DriverError, UsageError } from '../../errors.js';
 import { builtinModule, machineFields } from '../base.js';
 import type { Driver, DriverContext, FlagValues, MachineState } from '../driver.js';

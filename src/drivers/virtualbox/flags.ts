@@ -6,6 +6,9 @@ import { flagInt, flagString } from '../base.js';
 import type { FlagSpec, FlagValues } from '../driver.js';
 import { bool, defaultsOf, int, settingsSchema, str, type SettingsOf } from '../settings.js';
 
+export const BOOT2DOCKER_RETIRED =
+  'boot2docker is retired (its last release, 19.03.12, is from 2020) and machine does not provision it: leave the flag out to boot a cloud image (Debian 12 by default, or --virtualbox-image-url)';
+
 const NIC_TYPES = ['Am79C970A', 'Am79C973', '82540EM', '82543GC', '82545EM', 'virtio'];
 const PROMISC = ['deny', 'allow-vms', 'allow-all'];
 const UI_TYPES = ['headless', 'gui', 'sdl', 'separate'];
@@ -59,8 +62,8 @@ export const virtualboxFlags: FlagSpec[] = [
   { name: 'virtualbox-cpu-count', type: 'int', description: 'number of CPUs for the machine (-1 to use the number of CPUs available)', default: D.CPU, env: 'VIRTUALBOX_CPU_COUNT', min: -1 },
   { name: 'virtualbox-disk-size', type: 'int', description: 'Size of disk for host in MB', default: D.DiskSize, env: 'VIRTUALBOX_DISK_SIZE' },
   { name: 'virtualbox-image-url', type: 'string', description: 'Cloud image to boot (qcow2, vmdk, vdi, vhd or raw; default: Debian 12 genericcloud)', env: 'VIRTUALBOX_IMAGE_URL' },
-  { name: 'virtualbox-boot2docker-url', type: 'string', description: 'A boot2docker ISO to boot instead of a cloud image (URL or local path)', env: 'VIRTUALBOX_BOOT2DOCKER_URL' },
-  { name: 'virtualbox-import-boot2docker-vm', type: 'string', description: 'The name of a Boot2Docker VM to import', env: 'VIRTUALBOX_BOOT2DOCKER_IMPORT_VM' },
+  { name: 'virtualbox-boot2docker-url', type: 'string', description: 'Refused: boot2docker is retired; a cloud image boots instead', env: 'VIRTUALBOX_BOOT2DOCKER_URL' },
+  { name: 'virtualbox-import-boot2docker-vm', type: 'string', description: 'Refused: boot2docker is retired; a cloud image boots instead', env: 'VIRTUALBOX_BOOT2DOCKER_IMPORT_VM' },
   { name: 'virtualbox-host-dns-resolver', type: 'bool', description: 'Use the host DNS resolver', env: 'VIRTUALBOX_HOST_DNS_RESOLVER' },
   { name: 'virtualbox-nat-nictype', type: 'string', description: 'Specify the Network Adapter Type', default: D.NatNicType, env: 'VIRTUALBOX_NAT_NICTYPE' },
   { name: 'virtualbox-hostonly-cidr', type: 'string', description: 'Specify the Host Only CIDR', default: D.HostOnlyCIDR, env: 'VIRTUALBOX_HOSTONLY_CIDR' },
@@ -72,7 +75,7 @@ export const virtualboxFlags: FlagSpec[] = [
   { name: 'virtualbox-share-folder', type: 'string', description: 'Mount the specified directory instead of the default home location. Format: dir:name', env: 'VIRTUALBOX_SHARE_FOLDER' },
   { name: 'virtualbox-no-dns-proxy', type: 'bool', description: 'Disable proxying all DNS requests to the host', env: 'VIRTUALBOX_NO_DNS_PROXY' },
   { name: 'virtualbox-no-vtx-check', type: 'bool', description: 'Disable checking for the availability of hardware virtualization before the vm is started', env: 'VIRTUALBOX_NO_VTX_CHECK' },
-  { name: 'virtualbox-ssh-user', type: 'string', description: 'User cloud-init creates for SSH (boot2docker: docker)', default: D.SSHUser },
+  { name: 'virtualbox-ssh-user', type: 'string', description: 'User cloud-init creates for SSH', default: D.SSHUser },
 ];
 
 export type VirtualboxFlagSettings = Pick<
@@ -121,21 +124,20 @@ export function parseVirtualboxFlags(flags: FlagValues, cpuCount: () => number):
     share = { path: custom.slice(0, at), name: custom.slice(at + 1) };
   }
   if (flags['virtualbox-no-share'] === true) share = undefined;
-  const boot2dockerUrl = flagString(flags['virtualbox-boot2docker-url']);
-  const imageUrl = flagString(flags['virtualbox-image-url']);
-  if (boot2dockerUrl && imageUrl) throw new UsageError('--virtualbox-boot2docker-url and --virtualbox-image-url exclude each other: pick one');
-  const importVm = flagString(flags['virtualbox-import-boot2docker-vm']);
-  // boot2docker keeps only data on its disk and boots from the ISO, which is retired: bring your own.
-  if (importVm && !boot2dockerUrl) {
-    throw new UsageError('--virtualbox-import-boot2docker-vm needs --virtualbox-boot2docker-url: a boot2docker VM boots from that ISO, its disk holds only data');
+  // boot2docker is retired, and its engine cannot be provisioned the way every other host is
+  // (no systemd, no package manager): refused before anything is made, with the way forward.
+  // Machines Docker Machine made from it still load, start, stop and go.
+  for (const flag of ['virtualbox-boot2docker-url', 'virtualbox-import-boot2docker-vm']) {
+    if (flagString(flags[flag])) throw new UsageError(`--${flag}: ${BOOT2DOCKER_RETIRED}`);
   }
+  const imageUrl = flagString(flags['virtualbox-image-url']);
   return {
     Memory: memory,
     CPU: cpus,
     DiskSize: diskSize,
     ImageURL: imageUrl,
-    Boot2DockerURL: boot2dockerUrl,
-    Boot2DockerImportVM: importVm,
+    Boot2DockerURL: '',
+    Boot2DockerImportVM: '',
     HostDNSResolver: flags['virtualbox-host-dns-resolver'] === true,
     DNSProxy: flags['virtualbox-no-dns-proxy'] !== true,
     NatNicType: oneOf('virtualbox-nat-nictype', flagString(flags['virtualbox-nat-nictype'], D.NatNicType), NIC_TYPES),
@@ -147,6 +149,6 @@ export function parseVirtualboxFlags(flags: FlagValues, cpuCount: () => number):
     NoShare: !share,
     ShareFolder: share ? `${share.path}:${share.name}` : '',
     NoVTXCheck: flags['virtualbox-no-vtx-check'] === true,
-    SSHUser: boot2dockerUrl || importVm ? 'docker' : flagString(flags['virtualbox-ssh-user'], D.SSHUser) || D.SSHUser,
+    SSHUser: flagString(flags['virtualbox-ssh-user'], D.SSHUser) || D.SSHUser,
   };
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
-import { cpus as hostCpus, homedir } from 'node:os';
-import { extname, join } from 'node:path';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { cpus as hostCpus } from 'node:os';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DriverError, HostNotRunningError, progName, UsageError } from '../../errors.js';
 import { DEFAULT_ENGINE_PORT } from '../../engine/port.js';
@@ -27,25 +27,16 @@ export function vboxMac(name: string, nic: number): string {
 }
 const colonMac = (mac: string) => mac.toLowerCase().replace(/(..)(?!$)/g, '$1:');
 
-/** The boot2docker ISO's automounter formats a disk whose first bytes are this tar, keeping the key in it. */
-async function formatMeDisk(publicKey: string): Promise<Buffer> {
-  const { tarArchive } = await import('../../images/tar.js');
-  const magic = 'boot2docker, please format-me';
-  return tarArchive([
-    { name: magic, mode: 0o644, body: magic },
-    { name: '.ssh/', mode: 0o700 },
-    { name: '.ssh/authorized_keys', mode: 0o644, body: publicKey + '\n' },
-    { name: '.ssh/authorized_keys2', mode: 0o644, body: publicKey + '\n' },
-  ]);
-}
-
 function localPath(urlOrPath: string): string | undefined {
   if (urlOrPath.startsWith('file://')) return fileURLToPath(urlOrPath);
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(urlOrPath)) return urlOrPath;
   return undefined;
 }
 
-/** A Docker host as a VirtualBox VM: a cloud image with a NoCloud seed, or a boot2docker ISO. */
+/**
+ * A Docker host as a VirtualBox VM booted from a cloud image with a NoCloud seed. VMs Docker
+ * Machine made from boot2docker (its disk.vmdk and ISO) are still started, stopped and removed.
+ */
 class VirtualboxDriver implements Driver<VirtualboxSettings> {
   readonly name = 'virtualbox';
   readonly provisionable = true;
@@ -76,6 +67,7 @@ class VirtualboxDriver implements Driver<VirtualboxSettings> {
   private get seedPath(): string {
     return this.isBoot2Docker ? this.files.boot2dockerIso : this.files.seedIso;
   }
+  /** A VM Docker Machine made from boot2docker: its files have boot2docker's names. */
   private get isBoot2Docker(): boolean {
     return Boolean(this.cfg.Boot2DockerURL || this.cfg.Boot2DockerImportVM);
   }
@@ -110,11 +102,6 @@ class VirtualboxDriver implements Driver<VirtualboxSettings> {
     if (vms.some((m) => m.name === this.vm)) {
       throw new DriverError(`VirtualBox already has a VM named "${this.vm}": pick another machine name, or delete that VM with "VBoxManage unregistervm ${this.vm} --delete"`);
     }
-    const importVm = this.cfg.Boot2DockerImportVM;
-    if (importVm && !vms.some((m) => m.name === importVm)) throw new UsageError(`--virtualbox-import-boot2docker-vm: VirtualBox has no VM named "${importVm}"`);
-    if (importVm && !existsSync(join(homedir(), '.ssh', 'id_boot2docker'))) {
-      throw new UsageError(`--virtualbox-import-boot2docker-vm needs ~/.ssh/id_boot2docker, the key boot2docker-cli put on that VM's disk`);
-    }
     for (const [flag, url] of [['--virtualbox-boot2docker-url', this.cfg.Boot2DockerURL], ['--virtualbox-image-url', this.cfg.ImageURL]] as const) {
       const p = url ? localPath(String(url)) : undefined;
       if (p && !existsSync(p)) throw new UsageError(`${flag} "${String(url)}" does not exist`);
@@ -131,11 +118,11 @@ class VirtualboxDriver implements Driver<VirtualboxSettings> {
     return parseShare(this.cfg);
   }
 
-  private async source(url: string, unverified: boolean): Promise<string> {
+  private async source(url: string): Promise<string> {
     const local = localPath(url);
     if (local) return local;
     const { cachedImage } = await import('../../images/download.js');
-    return cachedImage({ url, cacheDir: cacheDir(this.ctx.storePath), log: this.ctx.log, unverified });
+    return cachedImage({ url, cacheDir: cacheDir(this.ctx.storePath), log: this.ctx.log });
   }
 
   async create(): Promise<void> {
@@ -144,64 +131,39 @@ class VirtualboxDriver implements Driver<VirtualboxSettings> {
     const { generateKeyPair } = await import('../../ssh/keys.js');
     const keyPath = this.cfg.SSHKeyPath || this.files.sshKey;
     this.cfg.SSHKeyPath = keyPath;
-    const importVm = this.cfg.Boot2DockerImportVM;
-    let publicKey = '';
-    if (importVm) {
-      // The imported VM's disk trusts boot2docker's old key, as Docker Machine's import did.
-      await copyFile(join(homedir(), '.ssh', 'id_boot2docker'), keyPath);
-      await copyFile(join(homedir(), '.ssh', 'id_boot2docker.pub'), `${keyPath}.pub`).catch(() => undefined);
+    const { publicKey } = await generateKeyPair(keyPath, `machine-${this.vm}`);
+    const { DEFAULT_IMAGE_URL } = await import('../../images/download.js');
+    const image = await this.source(this.cfg.ImageURL || DEFAULT_IMAGE_URL);
+    log.info('Creating the disk image from the cloud image...');
+    if (['.raw', '.img'].includes(extname(image).toLowerCase()) && !(await isQcow(image))) {
+      await this.vbox.run(['convertfromraw', image, this.diskPath, '--format', 'VDI']);
     } else {
-      publicKey = (await generateKeyPair(keyPath, `machine-${this.vm}`)).publicKey;
+      await this.vbox.run(['clonemedium', 'disk', image, this.diskPath, '--format', 'VDI']);
     }
-
-    if (importVm) {
-      log.info(`Importing the disk of VM "${importVm}"...`);
-      const info = parseMachineReadable(await this.vbox.run(['showvminfo', importVm, '--machinereadable']));
-      const disk = [...info.entries()].find(([k, v]) => /-\d+-\d+$/.test(k) && /\.(vmdk|vdi|vhd)$/i.test(v))?.[1];
-      if (!disk) throw new DriverError(`VM "${importVm}" has no disk to import`);
-      await this.vbox.run(['clonemedium', 'disk', disk, this.diskPath]);
-      await copyFile(await this.source(this.cfg.Boot2DockerURL, true), this.seedPath);
-    } else if (this.cfg.Boot2DockerURL) {
-      log.info('Copying the boot2docker ISO to the machine directory...');
-      await copyFile(await this.source(this.cfg.Boot2DockerURL, true), this.seedPath);
-      log.info('Creating the disk image...');
-      const tar = await formatMeDisk(publicKey);
-      await this.vbox.run(['convertfromraw', 'stdin', this.diskPath, String(this.cfg.DiskSize * 2 ** 20), '--format', 'VMDK'], { stdin: tar });
-    } else {
-      const { DEFAULT_IMAGE_URL } = await import('../../images/download.js');
-      const image = await this.source(String(this.cfg.ImageURL || DEFAULT_IMAGE_URL), false);
-      log.info('Creating the disk image from the cloud image...');
-      if (['.raw', '.img'].includes(extname(image).toLowerCase()) && !(await isQcow(image))) {
-        await this.vbox.run(['convertfromraw', image, this.diskPath, '--format', 'VDI']);
-      } else {
-        await this.vbox.run(['clonemedium', 'disk', image, this.diskPath, '--format', 'VDI']);
-      }
-      await this.vbox.run(['modifymedium', 'disk', this.diskPath, '--resize', String(this.cfg.DiskSize)]);
-      const { buildSeed } = await import('../../images/seed.js');
-      await writeFile(
-        this.seedPath,
-        buildSeed({
-          hostname: this.vm,
-          user: this.cfg.SSHUser || 'docker',
-          publicKey,
-          nics: [{ mac: colonMac(vboxMac(this.vm, 1)) }, { mac: colonMac(this.hostOnlyMac), ...(this.cfg.HostOnlyNoDHCP ? { address: this.staticAddress() } : {}) }],
-        }),
-      );
-    }
+    await this.vbox.run(['modifymedium', 'disk', this.diskPath, '--resize', String(this.cfg.DiskSize)]);
+    const { buildSeed } = await import('../../images/seed.js');
+    await writeFile(
+      this.seedPath,
+      buildSeed({
+        hostname: this.vm,
+        user: this.cfg.SSHUser || 'docker',
+        publicKey,
+        nics: [{ mac: colonMac(vboxMac(this.vm, 1)) }, { mac: colonMac(this.hostOnlyMac), ...(this.cfg.HostOnlyNoDHCP ? { address: this.staticAddress() } : {}) }],
+      }),
+    );
 
     log.info('Creating VirtualBox VM...');
     const created = await this.vbox.run(['createvm', '--basefolder', this.ctx.machineDir, '--name', this.vm, '--register']);
     this.cfg.UUID = /UUID: ([0-9a-f-]{36})/i.exec(created)?.[1] ?? '';
-    const b2d = this.isBoot2Docker;
     await this.vbox.run([
       'modifyvm', this.vm,
-      '--ostype', b2d ? 'Linux26_64' : 'Debian_64',
+      '--ostype', 'Debian_64',
       '--firmware', 'bios',
       '--cpus', String(this.cfg.CPU),
       '--memory', String(this.cfg.Memory),
       '--acpi', 'on', '--ioapic', 'on', '--rtcuseutc', 'on', '--pae', 'on', '--hpet', 'on',
       '--hwvirtex', 'on', '--nestedpaging', 'on', '--largepages', 'on', '--vtxvpid', 'on',
-      '--boot1', b2d ? 'dvd' : 'disk', '--boot2', b2d ? 'disk' : 'dvd', '--boot3', 'none', '--boot4', 'none',
+      '--boot1', 'disk', '--boot2', 'dvd', '--boot3', 'none', '--boot4', 'none',
       // The console goes to a file: the first place to look when a VM does not come up.
       '--uart1', '0x3F8', '4', '--uartmode1', 'file', this.files.console,
     ]);
@@ -214,8 +176,8 @@ class VirtualboxDriver implements Driver<VirtualboxSettings> {
     await this.vbox.run(['storagectl', this.vm, '--name', CONTROLLER, '--add', 'sata', '--hostiocache', 'on', '--portcount', '2']);
     const disk = ['--type', 'hdd', '--medium', this.diskPath];
     const dvd = ['--type', 'dvddrive', '--medium', this.seedPath];
-    await this.vbox.run(['storageattach', this.vm, '--storagectl', CONTROLLER, '--port', '0', '--device', '0', ...(b2d ? dvd : disk)]);
-    await this.vbox.run(['storageattach', this.vm, '--storagectl', CONTROLLER, '--port', '1', '--device', '0', ...(b2d ? disk : dvd)]);
+    await this.vbox.run(['storageattach', this.vm, '--storagectl', CONTROLLER, '--port', '0', '--device', '0', ...disk]);
+    await this.vbox.run(['storageattach', this.vm, '--storagectl', CONTROLLER, '--port', '1', '--device', '0', ...dvd]);
     const share = this.share();
     if (share) {
       await this.vbox.run(['sharedfolder', 'add', this.vm, '--name', share.name, '--hostpath', share.path, '--automount']);
