@@ -46,18 +46,19 @@ export async function waitForEngine(host: Host, log: Logger, opts: { timeoutMs?:
 }
 
 /** After the driver brought the machine up: keep its record and certificate current, then wait for dockerd. */
-async function afterUp(host: Host, log: Logger): Promise<void> {
+async function afterUp(host: Host, log: Logger, locked: boolean): Promise<void> {
   // Drivers learn new addresses and ports on start.
-  await saveDriverState(host);
+  await saveDriverState(host, { locked });
   await refreshCertsIfMoved(host, log);
   await waitForEngine(host, log);
 }
 
-export async function startHost(host: Host, log: Logger): Promise<void> {
+/** `locked`: the caller already holds the machine's lock (upgrade starts a stopped machine under it). */
+export async function startHost(host: Host, log: Logger, opts: { locked?: boolean } = {}): Promise<void> {
   if ((await host.driver.getState()) === 'Running') throw new HostAlreadyInStateError(host.name, 'Running');
   await host.driver.start();
   await waitForState(host.driver, 'Running', STATE_TIMEOUT_MS);
-  await afterUp(host, log);
+  await afterUp(host, log, opts.locked ?? false);
 }
 
 export async function stopHost(host: Host): Promise<void> {
@@ -79,5 +80,5 @@ export async function restartHost(host: Host, log: Logger): Promise<void> {
   if ((await host.driver.getState()) === 'Stopped') await host.driver.start();
   else await host.driver.restart();
   await waitForState(host.driver, 'Running', STATE_TIMEOUT_MS);
-  await afterUp(host, log);
+  await afterUp(host, log, false);
 }

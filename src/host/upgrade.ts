@@ -5,39 +5,20 @@ import { parseOsRelease } from '../provision/os-release.js';
 import { detectFamily } from '../provision/families.js';
 import { engineStartError, startEngineScript } from '../provision/engine-start.js';
 import { DROPIN_PATH } from '../provision/engine-config.js';
-import { saveDriverState, type Host } from './host.js';
+import type { Host } from './host.js';
 import { connectHost } from './ssh.js';
-import { waitForEngine } from './lifecycle.js';
-import { refreshCertsIfMoved } from './provision.js';
-import { waitForState } from './state.js';
-
-// As lifecycle's start: a VM under TCG boots in minutes.
-const STATE_TIMEOUT_MS = 5 * 60_000;
-
-/**
- * lifecycle's startHost, for a caller that already holds the machine's lock (the upgrade
- * command does, for the whole upgrade): startHost saves the driver's state under that same
- * lock, which would wait on itself. Same steps: start, wait for Running, keep the record
- * and the certificate current (a new address), wait for the engine.
- */
-async function startLocked(host: Host, log: Logger): Promise<void> {
-  await host.driver.start();
-  await waitForState(host.driver, 'Running', STATE_TIMEOUT_MS);
-  await saveDriverState(host, { locked: true });
-  await refreshCertsIfMoved(host, log);
-  await waitForEngine(host, log);
-}
+import { startHost, waitForEngine } from './lifecycle.js';
 
 /**
  * Upgrades whichever engine packages are installed (Docker's or the distribution's), then
- * restarts the engine and returns once it answers, so the next docker command works.
+ * restarts the engine and returns once it answers, so the next docker command works. Runs
+ * under the machine's store lock (the upgrade command takes it).
  */
-/** Runs under the machine's store lock (see the upgrade command). */
 export async function upgradeEngine(host: Host, log: Logger): Promise<void> {
   // Docker Machine's rule: a machine that is not running is started first, not refused.
   if ((await host.driver.getState()) !== 'Running') {
     log.info('Starting machine so machine can be upgraded...');
-    await startLocked(host, log);
+    await startHost(host, log, { locked: true });
   }
   const session = await connectHost(host, log);
   try {

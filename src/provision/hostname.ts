@@ -1,12 +1,13 @@
 import { shQuote } from './remote.js';
 
 /**
- * awk that prints /etc/hosts with exactly one line for the name `want`, as Debian keeps its
- * own name: on the first 127.0.1.1 line, other 127.0.1.1 lines dropped (that address is the
- * host's own name, and earlier runs appended one per rename). Where another line already
- * maps the name (Docker writes "IP NAME" into a container's /etc/hosts), that line is the
- * one and no 127.0.1.1 line is kept. Every other line, comments included, is left as it is;
- * a 127.0.1.1 line that already maps the name (say with its FQDN) is left byte for byte.
+ * awk that prints /etc/hosts with exactly one line for the name `want`. As on Debian, the
+ * host's own name is on a 127.0.1.1 line: the first such line becomes `127.0.1.1<TAB>want`
+ * (left byte for byte if it already maps the name, say with its FQDN) and any other
+ * 127.0.1.1 line goes (that address means "this host", and earlier versions appended one
+ * per rename). Where another line already maps the name (Docker writes "IP NAME" into a
+ * container's /etc/hosts), that line is the one and no 127.0.1.1 line is kept. Every other
+ * line, comments included, is printed as it was.
  */
 export const HOSTS_AWK = [
   'function names(n,  i) { for (i = 2; i <= NF; i++) { if ($i ~ /^#/) return 0; if (tolower($i) == n) return 1 } return 0 }',

@@ -14,6 +14,11 @@ function withEnv(store: string, name: string, script: string) {
   return bash(`set -e; eval "$(${machineCmd(store)} env --shell bash ${name})"; ${script}`);
 }
 
+/** The /etc/hosts lines that map `name` (comments ignored). */
+function hostsLinesNaming(text: string, name: string): string[] {
+  return text.split('\n').filter((l) => l.replace(/#.*/, '').trim().split(/\s+/).slice(1).includes(name));
+}
+
 describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   const dockerHost = inject('dockerHost');
   const image = inject('hostImage');
@@ -22,17 +27,25 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
   let key: string;
   let host: TestHost;
   let tinyTar: string;
+  let hostsBefore: string;
+  const upgradeNetwork = 'machine-e2e-upgrade';
 
   beforeAll(async () => {
     work = await tempStore('machine-e2e-generic-');
     store = join(work, 'store');
     key = await makeTestKey(work);
     host = await createTestHost({ dockerHost, image, name: 'e2e-generic-1', keyPath: key });
+    // An entry of the host's own, which provisioning must leave alone.
+    await host.exec(`echo '192.0.2.10 db.internal db' >> /etc/hosts`);
+    hostsBefore = (await host.exec('cat /etc/hosts')).stdout;
     tinyTar = await makeTinyImageTar(cacheDir);
   });
 
   afterAll(async () => {
     await host?.remove();
+    // The docker-driver machine of the upgrade test, if that test failed before its rm.
+    if (store) await machine(store, ['rm', '-f', '-y', 'gup-dk']);
+    if (dockerHost) await bash(`docker -H ${dockerHost} network rm ${upgradeNetwork} >/dev/null 2>&1 || true`);
     if (work) await rm(work, { recursive: true, force: true });
   });
 
@@ -80,6 +93,23 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
       expect(statSync(join(store, 'machines', 'gm1', f)).mode & 0o777).toBe(0o600);
     }
     expect(await readFile(join(store, 'machines', 'gm1', 'config.json'), 'utf8')).not.toMatch(/PRIVATE KEY/);
+  });
+
+  it('keeps exactly one /etc/hosts line for the machine however often it is provisioned, and leaves the rest alone', async () => {
+    // Twice as is, then twice after the host's name was changed behind machine's back (an
+    // admin, or cloud-init on boot), which provision puts back.
+    for (const drift of [false, false, true, true]) {
+      if (drift) expect((await host.exec('hostname e2e-generic-1')).code).toBe(0);
+      const p = await machine(store, ['provision', 'gm1']);
+      expect(p.stderr).toBe('');
+      expect(p.code).toBe(0);
+    }
+    expect((await host.exec('hostname')).stdout.trim()).toBe('gm1');
+    const hosts = (await host.exec('cat /etc/hosts')).stdout;
+    expect(hostsLinesNaming(hosts, 'gm1')).toEqual([expect.stringMatching(/^127\.0\.1\.1\s+gm1$/)]);
+    const others = (text: string) => text.split('\n').filter((l) => !hostsLinesNaming(l, 'gm1').length);
+    expect(others(hosts)).toEqual(others(hostsBefore));
+    expect(hosts).toContain('192.0.2.10 db.internal db\n');
   });
 
   it('lists the machine Running with its engine version', async () => {
@@ -143,13 +173,27 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
     expect(info.code).toBe(0);
   });
 
+  it("upgrade upgrades the engine packages installed on a Debian host, and docker works right after", async () => {
+    const r = await machine(store, ['upgrade', 'gm1']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Upgrading docker \(docker\.io\)\.\.\./);
+    expect(r.stdout).toContain('Restarting docker...');
+    expect((await host.exec("dpkg-query -W -f='${Status}' docker.io")).stdout).toBe('install ok installed');
+    const v = await withEnv(store, 'gm1', 'docker version --format "{{.Server.Version}}"');
+    expect(v.stderr).toBe('');
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+/);
+  });
+
   it('reports that a generic host cannot be stopped or started by the driver', async () => {
     const stop = await machine(store, ['stop', 'gm1']);
     expect(stop.code).toBe(1);
     expect(stop.stderr).toContain('generic driver does not support stop');
     const start = await machine(store, ['start', 'gm1']);
-    // Already running: nothing to do.
-    expect(start.code).toBe(0);
+    // Docker Machine's answer for a machine already running (exit 1, one line); issue #11
+    // asks generic to say it does not support start, as stop does.
+    expect(start.code).toBe(1);
+    expect(start.stderr).toMatch(/^(Machine "gm1" is already running\.|.*generic driver does not support start.*)\n$/);
     expect((await machine(store, ['status', 'gm1'])).stdout.trim()).toBe('Running');
   });
 
@@ -169,7 +213,7 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
     const pid = (await host.exec('systemctl show -p MainPID --value docker')).stdout.trim();
     const again = await machine(store, ['provision', 'gm2']);
     expect(again.code).toBe(0);
-    expect(again.stdout).toContain('Nothing to change');
+    expect(again.stdout).toContain('gm2: nothing to change');
     expect((await host.exec('systemctl show -p MainPID --value docker')).stdout.trim()).toBe(pid);
     const rm2 = await machine(store, ['rm', '-y', 'gm2']);
     expect(rm2.stdout).toContain('Successfully removed gm2');
@@ -190,6 +234,23 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
     expect(r.stdout).toContain('Successfully removed gm1');
     expect(existsSync(join(store, 'machines', 'gm1'))).toBe(false);
     expect((await machine(store, ['ls', '-q'])).stdout.trim()).toBe('');
+  });
+
+  it("a create whose engine options dockerd refuses fails with dockerd's own reason, in one line", async () => {
+    for (const [opt, reason] of [
+      ['garbage', /unknown flag: --garbage|flag provided but not defined: -garbage/],
+      ['log-level=nonsense', /unable to parse logging level: nonsense|unknown log level/i],
+    ] as const) {
+      const r = await machine(store, createArgs('gmbad', ['--engine-opt', opt]));
+      expect(r.code).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(reason);
+      // A ProvisionError's line, not an untyped "Error: ...".
+      expect(lines[0]).not.toMatch(/^Error: /);
+      expect(lines[0]).toMatch(/--engine-opt/);
+      expect(existsSync(join(store, 'machines', 'gmbad'))).toBe(false);
+    }
   });
 
   it('fails cleanly with a wrong SSH key', async () => {
@@ -250,5 +311,42 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
     expect(dropIn.stdout).toContain('--insecure-registry registry.local:5000');
     const rmr = await machine(legacy, ['rm', '-y', 'legacy-generic']);
     expect(rmr.code).toBe(0);
+  });
+
+  it('upgrade on a host whose engine is not from a package it knows says so in one line', async () => {
+    const c = await machine(store, createArgs('gmnopkg'));
+    expect(c.code).toBe(0);
+    // As on a host whose Docker came from static binaries: no package to upgrade.
+    expect((await host.exec('DEBIAN_FRONTEND=noninteractive dpkg -r --force-depends docker.io >/dev/null 2>&1')).code).toBe(0);
+    const r = await machine(store, ['upgrade', 'gmnopkg']);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/No Docker engine package .*installed on "gmnopkg"/);
+    expect(lines[0]).toContain('docker.io');
+    expect((await machine(store, ['rm', '-y', 'gmnopkg'])).code).toBe(0);
+  });
+
+  it('upgrade starts a stopped machine first, as Docker Machine did, then upgrades it', async () => {
+    // The generic driver cannot stop a host; a docker-driver machine on the same engine can.
+    const env = { MACHINE_CACHE_DIR: cacheDir };
+    const built = await machine(store, ['image', 'build', 'docker', '--docker-host', dockerHost], { env });
+    expect(built.stderr).toBe('');
+    const c = await machine(store, ['create', '-d', 'docker', '--docker-host', dockerHost, '--docker-network', upgradeNetwork, '--engine-install-url', 'distro', 'gup-dk'], { env });
+    expect(c.stderr).toBe('');
+    expect(c.code).toBe(0);
+    expect((await machine(store, ['stop', 'gup-dk'])).code).toBe(0);
+    expect((await machine(store, ['status', 'gup-dk'])).stdout.trim()).toBe('Stopped');
+
+    const r = await machine(store, ['upgrade', 'gup-dk']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Starting machine so machine can be upgraded...');
+    expect(r.stdout).toMatch(/Upgrading docker \(docker\.io\)\.\.\./);
+    expect((await machine(store, ['status', 'gup-dk'])).stdout.trim()).toBe('Running');
+    const info = await withEnv(store, 'gup-dk', 'docker info --format "{{.Name}}"');
+    expect(info.stderr).toBe('');
+    expect(info.stdout.trim()).toBe('gup-dk');
+    expect((await machine(store, ['rm', '-y', 'gup-dk'])).code).toBe(0);
   });
 });
