@@ -80,6 +80,13 @@ export interface Driver<S extends BaseSettings = BaseSettings> {
   /** A driver without SSH (none) cannot be provisioned. */
   readonly provisionable: boolean;
   /**
+   * The host existed before create and outlives rm (generic): a failed create puts back what
+   * provisioning changed on it, where other drivers remove the host they made.
+   */
+  readonly existingHost?: boolean;
+  /** False where start, stop, restart and kill are not the driver's to do (generic, none): refused whatever the state. */
+  readonly powerControl?: boolean;
+  /**
    * Where cloud-init installs the key during boot, sshd can answer before the key is in
    * place: authentication failures are retried for this long after create starts waiting.
    */

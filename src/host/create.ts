@@ -16,7 +16,7 @@ import type { Store } from '../store/store.js';
 import { driverContext, type Host } from './host.js';
 
 export { defaultEngineOptions, validateNewMachineName, type EngineOptions };
-import { certOrg, provisionMachine } from './provision.js';
+import { certOrg, discardHostBackup, provisionMachine, restoreHostAsFound } from './provision.js';
 import { waitForState } from './state.js';
 
 export interface GlobalTls {
@@ -151,7 +151,12 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
       );
       checkpoint();
       if (driver.provisionable) {
-        await provisionMachine(host, log, { waitSshMs: req.sshTimeoutMs ?? 120_000, pin: true, ...(req.signal ? { signal: req.signal } : {}) });
+        await provisionMachine(host, log, {
+          waitSshMs: req.sshTimeoutMs ?? 120_000,
+          pin: true,
+          backupFirst: driver.existingHost === true,
+          ...(req.signal ? { signal: req.signal } : {}),
+        });
         log.info('Docker is up and running!');
       }
       checkpoint();
@@ -159,6 +164,7 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
       checkpoint();
       config.Driver = driver.config();
       await store.save(config);
+      if (driver.existingHost && driver.provisionable) await discardHostBackup(host, log);
     } catch (err) {
       // An abort surfaces as whatever the interrupted step threw; say what happened.
       await rollback(store, host, log, req.signal?.aborted ? new InterruptedError(`Interrupted: removed what creating "${req.name}" had made`) : err);
@@ -171,6 +177,18 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
 async function rollback(store: Store, host: Host, log: Logger, cause: unknown): Promise<never> {
   if (cause instanceof InterruptedError) log.info(`Interrupted: removing what creating "${host.name}" made...`);
   log.debug(`create failed, removing what it made: ${(cause as Error).message}`);
+  // A host that is not ours to remove gets back what provisioning changed; one where
+  // provisioning never kept a copy (no SSH, no sudo) was not changed.
+  if (host.hostBackedUp) {
+    try {
+      await restoreHostAsFound(host, log);
+    } catch (restoreErr) {
+      throw new MachineError(
+        `${(cause as Error).message} (and putting the host back as it was failed: ${(restoreErr as Error).message}; its previous state is kept in ${(await import('../provision/restore.js')).backupDir(host.name)} on the host)`,
+        { cause },
+      );
+    }
+  }
   try {
     await host.driver.remove();
   } catch (removeErr) {

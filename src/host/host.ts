@@ -16,6 +16,8 @@ export interface Host {
   config: HostConfig;
   driver: Driver;
   store: Store;
+  /** Set once a create kept a copy of a host it did not make (generic): a rollback restores it. */
+  hostBackedUp?: boolean;
 }
 
 /** The store the command works on: `-s`, MACHINE_STORAGE_PATH or ~/.docker/machine. */

@@ -54,7 +54,16 @@ async function afterUp(host: Host, log: Logger, locked: boolean): Promise<void> 
 }
 
 /** `locked`: the caller already holds the machine's lock (upgrade starts a stopped machine under it). */
+/**
+ * A driver that cannot power its hosts (generic, none) says so for every power command,
+ * whatever the state: "already running" would suggest it could have started it.
+ */
+async function refuseWithoutPowerControl(host: Host, action: 'start' | 'stop' | 'restart' | 'kill'): Promise<void> {
+  if (host.driver.powerControl === false) await host.driver[action]();
+}
+
 export async function startHost(host: Host, log: Logger, opts: { locked?: boolean } = {}): Promise<void> {
+  await refuseWithoutPowerControl(host, 'start');
   if ((await host.driver.getState()) === 'Running') throw new HostAlreadyInStateError(host.name, 'Running');
   await host.driver.start();
   await waitForState(host.driver, 'Running', STATE_TIMEOUT_MS);
@@ -62,6 +71,7 @@ export async function startHost(host: Host, log: Logger, opts: { locked?: boolea
 }
 
 export async function stopHost(host: Host): Promise<void> {
+  await refuseWithoutPowerControl(host, 'stop');
   if ((await host.driver.getState()) === 'Stopped') throw new HostAlreadyInStateError(host.name, 'Stopped');
   await host.driver.stop();
   await waitForState(host.driver, 'Stopped', STATE_TIMEOUT_MS);
@@ -69,6 +79,7 @@ export async function stopHost(host: Host): Promise<void> {
 }
 
 export async function killHost(host: Host): Promise<void> {
+  await refuseWithoutPowerControl(host, 'kill');
   if ((await host.driver.getState()) === 'Stopped') throw new HostAlreadyInStateError(host.name, 'Stopped');
   await host.driver.kill();
   await waitForState(host.driver, 'Stopped', KILL_TIMEOUT_MS);
@@ -77,6 +88,7 @@ export async function killHost(host: Host): Promise<void> {
 
 /** A stopped machine is started; a running one restarted through its driver (Docker Machine's rule). */
 export async function restartHost(host: Host, log: Logger): Promise<void> {
+  await refuseWithoutPowerControl(host, 'restart');
   if ((await host.driver.getState()) === 'Stopped') await host.driver.start();
   else await host.driver.restart();
   await waitForState(host.driver, 'Running', STATE_TIMEOUT_MS);

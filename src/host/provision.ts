@@ -1,3 +1,4 @@
+import { ProvisionError } from '../errors.js';
 import { copyFile, readFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -86,7 +87,7 @@ export async function refreshCertsIfMoved(host: Host, log: Logger): Promise<void
 export async function provisionMachine(
   host: Host,
   log: Logger,
-  opts: { waitSshMs?: number; pin?: boolean; forceCerts?: boolean; signal?: AbortSignal } = {},
+  opts: { waitSshMs?: number; pin?: boolean; forceCerts?: boolean; signal?: AbortSignal; backupFirst?: boolean } = {},
 ): Promise<ProvisionResult> {
   // Under the certs lock: a CA replaced meanwhile (regenerate-certs --client-certs) is seen
   // whole or not at all. What goes to the engine is read here too, so that the CA it gets is
@@ -119,12 +120,41 @@ export async function provisionMachine(
       enginePort: host.driver.enginePort(),
       certs,
       log,
+      ...(opts.backupFirst ? { backupFirst: true, onBackup: () => (host.hostBackedUp = true) } : {}),
       verify: async () => {
         await engineVersion(url, tls, 5_000, (l) => log.debug(l));
       },
     });
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
+    session.close();
+  }
+}
+
+/**
+ * After a failed create on a host the driver did not make: puts back what provisioning
+ * changed (name, /etc/hosts, the engine's drop-in and certificates, its state). Nothing to
+ * do when provisioning never got to the host.
+ */
+export async function restoreHostAsFound(host: Host, log: Logger): Promise<void> {
+  const { restoreScript } = await import('../provision/restore.js');
+  const session = await connectHost(host, log, { waitMs: 15_000 });
+  try {
+    log.info('Restoring what provisioning changed on the host...');
+    const r = await rootRemote(session, host.driver.getSSHUsername()).exec('sh -s', { stdin: restoreScript(host.name) + '\n', timeoutMs: 120_000 });
+    if (r.code !== 0) throw new ProvisionError(`exit ${r.code}: ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-2).join(' | ')}`);
+  } finally {
+    session.close();
+  }
+}
+
+/** After a successful create: the copy of the host as found is no longer needed. */
+export async function discardHostBackup(host: Host, log: Logger): Promise<void> {
+  const { discardScript } = await import('../provision/restore.js');
+  const session = await connectHost(host, log);
+  try {
+    await rootRemote(session, host.driver.getSSHUsername()).run(discardScript(host.name));
+  } finally {
     session.close();
   }
 }

@@ -42,7 +42,7 @@ export async function upgradeEngine(host: Host, log: Logger): Promise<void> {
       );
     }
     log.info('Restarting docker...');
-    const restart = await remote.exec('sh -s', { stdin: startEngineScript(['systemctl restart docker.service']) + '\n' });
+    const restart = await remote.exec('sh -s', { stdin: startEngineScript(['(systemctl reset-failed docker.service 2>/dev/null || true)', 'systemctl restart docker.service']) + '\n' });
     if (restart.code !== 0) {
       throw (
         engineStartError(restart.stderr, `the upgraded engine refuses its configuration in ${DROPIN_PATH}: fix the engine options, then run "${progName()} provision ${host.name}"`) ??

@@ -84,6 +84,11 @@ const BY_ID: Record<string, OsFamily> = {
 
 /** Picks the family from ID, then from ID_LIKE; an unknown OS is a clear error. */
 export function detectFamily(os: Record<string, string>): OsFamily {
+  if (os['ID'] === 'boot2docker') {
+    throw new ProvisionError(
+      `${os['PRETTY_NAME'] || 'boot2docker'} is retired and machine does not provision it: its engine keeps the configuration Docker Machine gave it; make a new machine from a cloud image to manage the engine`,
+    );
+  }
   const ids = [os['ID'] ?? '', ...(os['ID_LIKE'] ?? '').split(/\s+/)].filter(Boolean);
   for (const id of ids) {
     const family = BY_ID[id.toLowerCase()];

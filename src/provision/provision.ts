@@ -8,6 +8,7 @@ import { shQuote, type Remote } from './remote.js';
 import { DROPIN_PATH, keepUnitArgs, REMOTE_CA, REMOTE_CERT, REMOTE_KEY, renderDropIn } from './engine-config.js';
 import { engineStartError, startEngineScript } from './engine-start.js';
 import { hostnameScript, hostsCheckScript } from './hostname.js';
+import { backupScript } from './restore.js';
 
 export interface ProvisionInput {
   remote: Remote;
@@ -20,6 +21,10 @@ export interface ProvisionInput {
   /** Checks the engine over TLS from this side; throws while it is not ready yet. */
   verify: () => Promise<void>;
   verifyTimeoutMs?: number;
+  /** Keep the host as found first (a create on a host the driver did not make): see restore.ts. */
+  backupFirst?: boolean;
+  /** Told once the copy of the host as found exists: from then on there is something to restore. */
+  onBackup?: () => void;
 }
 
 export interface ProvisionResult {
@@ -57,8 +62,10 @@ const factsScript = (machineName: string) => [
   'true',
 ].join('\n');
 
-async function gatherFacts(remote: Remote, machineName: string): Promise<Facts> {
-  const out = await remote.run(factsScript(machineName));
+async function gatherFacts(remote: Remote, machineName: string, backupFirst = false): Promise<Facts> {
+  // The copy of the host as found rides on the first round trip, before anything changes.
+  const backup = backupFirst ? `(\n${backupScript(machineName)}\n) >/dev/null 2>&1\n` : '';
+  const out = await remote.run(backup + factsScript(machineName));
   const sections = new Map<string, string>();
   let current = '';
   for (const line of out.split('\n')) {
@@ -96,7 +103,8 @@ const sha256 = (data: string | Buffer) => createHash('sha256').update(data).dige
 export async function provisionHost(input: ProvisionInput): Promise<ProvisionResult> {
   const { remote, log } = input;
   log.info('Detecting the provisioner...');
-  let facts = await gatherFacts(remote, input.machineName);
+  let facts = await gatherFacts(remote, input.machineName, input.backupFirst);
+  if (input.backupFirst) input.onBackup?.();
   const family = detectFamily(facts.os);
   const osName = facts.os['PRETTY_NAME'] || facts.os['ID'] || 'unknown';
   log.info(`Provisioning with ${facts.os['ID'] ?? family.name} (${osName})...`);
@@ -150,7 +158,10 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
   const steps = restart
     ? [
         ...(facts.enabled ? (changed.includes(DROPIN_PATH) ? ['systemctl daemon-reload'] : []) : ['systemctl enable docker.service >/dev/null 2>&1']),
-        ...(facts.failed ? ['systemctl reset-failed docker.service'] : []),
+        // Always: besides a failed state, it clears systemd's start counter. Debian's unit
+        // allows 3 starts a minute, which provision, regenerate-certs and start together
+        // exceed, and the next restart is then refused ("start-limit-hit").
+        '(systemctl reset-failed docker.service 2>/dev/null || true)',
         'systemctl restart docker.service',
       ]
     : [];

@@ -25,13 +25,22 @@ export interface CommandRunner {
  */
 export function rootRemote(runner: CommandRunner, user: string): Remote {
   const wrap = (command: string) => (user === 'root' ? command : `sudo -n sh -c ${shQuote(command)}`);
-  const exec = (command: string, opts?: { stdin?: string | Buffer; timeoutMs?: number }) =>
-    runner.exec(wrap(command), opts);
+  const exec = async (command: string, opts?: { stdin?: string | Buffer; timeoutMs?: number }) => {
+    const r = await runner.exec(wrap(command), opts);
+    // sudo -n never asks: a user without passwordless sudo gets this, whatever the command.
+    if (user !== 'root' && r.code !== 0 && /^sudo: (a password is required|a terminal is required|.*may not run sudo)/m.test(r.stderr)) {
+      throw new ProvisionError(
+        `User "${user}" needs passwordless sudo on the host (sudo -n refused: ${r.stderr.trim().split('\n').find((l) => l.startsWith('sudo:'))?.replace(/^sudo: /, '')}): add "${user} ALL=(ALL) NOPASSWD:ALL" to /etc/sudoers.d/${user}, or connect as root`,
+      );
+    }
+    return r;
+  };
   const run = async (command: string, opts?: { stdin?: string | Buffer; timeoutMs?: number }) => {
     const r = await exec(command, opts);
     if (r.code !== 0) {
       const last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop() ?? '';
-      throw new ProvisionError(`Command failed on the host (exit ${r.code}): ${command.slice(0, 120)}: ${last}`);
+      // The command's first line only: a script would make the message many lines long.
+      throw new ProvisionError(`Command failed on the host (exit ${r.code}): ${command.split('\n')[0]!.slice(0, 120)}: ${last}`);
     }
     return r.stdout;
   };

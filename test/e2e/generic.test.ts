@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestHost, makeTestKey, makeTinyImageTar, type TestHost } from '../harness/hosts.js';
-import { bash, machine, machineCmd, tempStore } from '../helpers/cli.js';
+import { bash, machine, machineCmd, machineInterrupted, tempStore } from '../helpers/cli.js';
 import { copyLegacyStore } from '../helpers/fixture.js';
 
 const skipReason = inject('e2eSkipReason');
@@ -190,10 +190,9 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
     expect(stop.code).toBe(1);
     expect(stop.stderr).toContain('generic driver does not support stop');
     const start = await machine(store, ['start', 'gm1']);
-    // Docker Machine's answer for a machine already running (exit 1, one line); issue #11
-    // asks generic to say it does not support start, as stop does.
+    // As stop does: the host is not machine's to power, whatever its state.
     expect(start.code).toBe(1);
-    expect(start.stderr).toMatch(/^(Machine "gm1" is already running\.|.*generic driver does not support start.*)\n$/);
+    expect(start.stderr).toBe('generic driver does not support start\n');
     expect((await machine(store, ['status', 'gm1'])).stdout.trim()).toBe('Running');
   });
 
@@ -251,6 +250,58 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
       expect(lines[0]).toMatch(/--engine-opt/);
       expect(existsSync(join(store, 'machines', 'gmbad'))).toBe(false);
     }
+  });
+
+  it("a failed create on a host whose engine serves another machine leaves that machine working and the host as it was", async () => {
+    expect((await machine(store, createArgs('ga'))).code).toBe(0);
+    const state = async () => (await host.exec(`hostname; sha256sum /etc/hosts /etc/hostname /etc/docker/ca.pem /etc/docker/server.pem /etc/docker/server-key.pem /etc/systemd/system/docker.service.d/10-machine.conf; systemctl is-active docker`)).stdout;
+    const before = await state();
+    // dockerd refuses the option: the create fails after naming the host, writing its
+    // certificates and drop-in and restarting the engine.
+    const r = await machine(store, createArgs('gb', ['--engine-opt', 'log-level=nonsense']));
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stdout).toContain('Restoring what provisioning changed on the host...');
+    expect(existsSync(join(store, 'machines', 'gb'))).toBe(false);
+    expect(await state()).toBe(before);
+    const v = await withEnv(store, 'ga', `docker info --format '{{.Name}}'`);
+    expect(v.stderr).toBe('');
+    expect(v.stdout.trim()).toBe('ga');
+    // Nothing of the failed create is left on the host.
+    expect((await host.exec('ls /var/lib/machine 2>/dev/null | wc -l')).stdout.trim()).toBe('0');
+    expect((await machine(store, ['rm', '-y', 'ga'])).code).toBe(0);
+  });
+
+  it('Ctrl-C during the engine install rolls back once, puts the host back, and says cleanup worked', async () => {
+    const fresh = await createTestHost({ dockerHost, image, name: 'e2e-generic-ctrlc', keyPath: key });
+    try {
+      const before = (await fresh.exec('hostname; cat /etc/hosts')).stdout;
+      const args = createArgs('gint').map((a) => (a === host.ip ? fresh.ip : a));
+      const r = await machineInterrupted(store, args, { when: /Installing Docker from the distribution's packages/ });
+      expect(r.signalled).toBe(true);
+      expect(r.code).toBe(130);
+      // One rollback, and no claim that it failed.
+      expect(r.stdout.match(/removing what creating "gint" made/g)).toHaveLength(1);
+      expect(r.stderr + r.stdout).not.toMatch(/cleanup failed|removing the half-made machine failed/i);
+      expect(r.stderr.trim().split('\n').pop()).toBe('Interrupted: removed what creating "gint" had made');
+      expect(existsSync(join(store, 'machines', 'gint'))).toBe(false);
+      expect((await fresh.exec('hostname; cat /etc/hosts')).stdout).toBe(before);
+      expect((await fresh.exec('test -e /etc/systemd/system/docker.service.d/10-machine.conf; echo $?')).stdout.trim()).toBe('1');
+    } finally {
+      await fresh.remove();
+    }
+  });
+
+  it('says that a user without passwordless sudo needs it, in one line, and changes nothing', async () => {
+    await host.exec('id nosudo >/dev/null 2>&1 || useradd -m -s /bin/bash nosudo; mkdir -p ~nosudo/.ssh; cp /root/.ssh/authorized_keys ~nosudo/.ssh/; chown -R nosudo: ~nosudo/.ssh');
+    const hostname = (await host.exec('hostname')).stdout;
+    const r = await machine(store, createArgs('gns').map((a) => (a === 'root' ? 'nosudo' : a)));
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'User "nosudo" needs passwordless sudo on the host (sudo -n refused: a password is required): add "nosudo ALL=(ALL) NOPASSWD:ALL" to /etc/sudoers.d/nosudo, or connect as root',
+    ]);
+    expect((await host.exec('hostname')).stdout).toBe(hostname);
+    expect(existsSync(join(store, 'machines', 'gns'))).toBe(false);
   });
 
   it('fails cleanly with a wrong SSH key', async () => {

@@ -52,6 +52,10 @@ describe('engine configuration', () => {
     expect(os('ID="opensuse-leap"\nID_LIKE="suse opensuse"')).toBe('suse');
     expect(os('ID=linuxish\nID_LIKE="rhel"')).toBe('redhat');
     expect(() => os('ID=plan9\nPRETTY_NAME="Plan 9"')).toThrow(/Unsupported operating system "Plan 9"/);
+    // A Docker Machine boot2docker VM: its engine keeps what Docker Machine set up.
+    expect(() => os('NAME=Boot2Docker\nVERSION=19.03.12\nID=boot2docker\nPRETTY_NAME="Boot2Docker 19.03.12"')).toThrow(
+      /^Boot2Docker 19\.03\.12 is retired and machine does not provision it: its engine keeps the configuration Docker Machine gave it; make a new machine from a cloud image to manage the engine/,
+    );
   });
 });
 

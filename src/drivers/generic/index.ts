@@ -13,6 +13,8 @@ const STATE_TIMEOUT_MS = 3_000;
 class GenericDriver implements Driver<GenericSettings> {
   readonly name = 'generic';
   readonly provisionable = true;
+  readonly existingHost = true;
+  readonly powerControl = false;
   private cfg: GenericSettings;
 
   constructor(private readonly ctx: DriverContext, saved?: GenericSettings) {

@@ -12,6 +12,7 @@ export type NoneSettings = SettingsOf<typeof NoneSettingsSchema>;
 class NoneDriver implements Driver<NoneSettings> {
   readonly name = 'none';
   readonly provisionable = false;
+  readonly powerControl = false;
   private cfg: NoneSettings;
 
   constructor(ctx: DriverContext, saved?: NoneSettings) {
