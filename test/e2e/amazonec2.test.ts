@@ -118,6 +118,24 @@ describe.skipIf(skipReason)(`amazonec2 driver against a local EC2 endpoint${skip
     expect(endpoint.groups.size).toBe(0);
   });
 
+  it("uses the user's own key given by --amazonec2-ssh-keypath without ever writing to it (#12)", async () => {
+    const dir = await tempStore('machine-e2e-ec2-key-');
+    const key = join(dir, 'my_key');
+    expect((await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'me@laptop', '-f', key])).code).toBe(0);
+    const before = [readFileSync(key), readFileSync(`${key}.pub`)];
+    const r = await machine(store, ['create', ...ec2Flags(url), '--amazonec2-ssh-keypath', key, 'awskey']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect([readFileSync(key), readFileSync(`${key}.pub`)]).toEqual(before);
+    // Its public half is what was imported, and the machine answers with it.
+    expect(endpoint.keyPairs.get('awskey')?.publicKey.trim()).toBe(before[1]!.toString().trim());
+    expect((await withEnv('awskey', "docker info --format '{{.Name}}'")).stdout.trim()).toBe('awskey');
+    expect((await machine(store, ['ssh', 'awskey', 'echo', 'ok'])).stdout.trim()).toBe('ok');
+    expect((await machine(store, ['rm', '-y', 'awskey'])).code).toBe(0);
+    expect([readFileSync(key), readFileSync(`${key}.pub`)]).toEqual(before);
+    expect(endpoint.keyPairs.has('awskey')).toBe(false);
+  });
+
   it('capacity errors, unreachable instances and bad credentials fail clearly and leave nothing', async () => {
     const [noCap, noCapUrl] = await endpointWith({ noCapacity: true });
     const r1 = await machine(store, ['create', ...ec2Flags(noCapUrl), 'aws2']);

@@ -43,6 +43,12 @@ export const Ec2SettingsSchema = settingsSchema({
   DeviceName: str('/dev/sda1'),
   IamInstanceProfile: str(),
   KeyName: str(),
+  /**
+   * The user's own private key (--amazonec2-ssh-keypath), under Docker Machine's name. Only
+   * ever read: without a key pair name, its public half is imported and the key is copied
+   * into the machine's folder (SSHKeyPath), as Docker Machine did.
+   */
+  SSHPrivateKeyPath: str(),
   /** The user's own key pair (--amazonec2-keypair-name): rm leaves it; one create imported goes with the machine. */
   ExistingKey: bool(),
   RequestSpotInstance: bool(),
@@ -178,7 +184,10 @@ class AmazonEc2Driver implements Driver<Ec2Settings> {
       IamInstanceProfile: flagString(flags['amazonec2-iam-instance-profile']),
       KeyName: flagString(flags['amazonec2-keypair-name']),
       ExistingKey: flagString(flags['amazonec2-keypair-name']) !== '',
-      SSHKeyPath: keyPath || machineFiles(this.ctx.machineDir).sshKey,
+      // With a key pair of the user's, their key is used where it is; otherwise the machine's
+      // folder holds the key (a copy of the user's, or one made for the machine).
+      SSHKeyPath: flagString(flags['amazonec2-keypair-name']) ? keyPath : keyPath ? machineFiles(this.ctx.machineDir).userKeyCopy : machineFiles(this.ctx.machineDir).sshKey,
+      SSHPrivateKeyPath: keyPath,
       SSHUser: flagString(flags['amazonec2-ssh-user'], D.SSHUser) || D.SSHUser,
       SSHPort: flagInt(flags['amazonec2-ssh-port'], D.SSHPort),
       RequestSpotInstance: flagBool(flags['amazonec2-request-spot-instance']),
@@ -203,7 +212,14 @@ class AmazonEc2Driver implements Driver<Ec2Settings> {
 
   async preCreateCheck(): Promise<void> {
     if (this.cfg.UserDataFile && !existsSync(this.cfg.UserDataFile)) throw new UsageError(`--amazonec2-userdata "${this.cfg.UserDataFile}" does not exist`);
-    if (this.cfg.KeyName && !existsSync(this.cfg.SSHKeyPath)) throw new UsageError(`--amazonec2-ssh-keypath "${this.cfg.SSHKeyPath}" does not exist`);
+    if (this.cfg.SSHPrivateKeyPath) {
+      if (!existsSync(this.cfg.SSHPrivateKeyPath)) throw new UsageError(`--amazonec2-ssh-keypath "${this.cfg.SSHPrivateKeyPath}" does not exist`);
+      // Read now: a file that is no private key fails before anything is made.
+      const { readPublicKey } = await import('../../ssh/keys.js');
+      await readPublicKey(this.cfg.SSHPrivateKeyPath).catch((err: Error) => {
+        throw new UsageError(`--amazonec2-ssh-keypath: ${err.message}`);
+      });
+    }
     // Credentials and region answer before anything is made.
     if (!this.cfg.AMI) this.cfg.AMI = await this.latestUbuntu();
   }
@@ -242,8 +258,18 @@ class AmazonEc2Driver implements Driver<Ec2Settings> {
       this.cfg.SubnetId = s.SubnetId;
     }
     if (!this.cfg.KeyName) {
-      const { generateKeyPair } = await import('../../ssh/keys.js');
-      const { publicKey } = await generateKeyPair(this.cfg.SSHKeyPath, `machine-${this.ctx.machineName}`);
+      const { generateKeyPair, readPublicKey } = await import('../../ssh/keys.js');
+      let publicKey: string;
+      if (this.cfg.SSHPrivateKeyPath) {
+        // The user's key is read and copied, never written.
+        publicKey = await readPublicKey(this.cfg.SSHPrivateKeyPath);
+        const { copyFile, chmod, writeFile } = await import('node:fs/promises');
+        await copyFile(this.cfg.SSHPrivateKeyPath, this.cfg.SSHKeyPath);
+        await chmod(this.cfg.SSHKeyPath, 0o600);
+        await writeFile(`${this.cfg.SSHKeyPath}.pub`, `${publicKey}\n`, { mode: 0o644 });
+      } else {
+        publicKey = (await generateKeyPair(this.cfg.SSHKeyPath, `machine-${this.ctx.machineName}`)).publicKey;
+      }
       await this.call('ImportKeyPair', (m, c) => c.send(new m.ImportKeyPairCommand({ KeyName: this.ctx.machineName, PublicKeyMaterial: Buffer.from(publicKey) })));
       this.cfg.KeyName = this.ctx.machineName;
       this.cfg.ExistingKey = false;
