@@ -123,7 +123,10 @@ describe.skipIf(skipReason)(`amazonec2 driver against a local EC2 endpoint${skip
     const key = join(dir, 'my_key');
     expect((await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'me@laptop', '-f', key])).code).toBe(0);
     const before = [readFileSync(key), readFileSync(`${key}.pub`)];
-    const r = await machine(store, ['create', ...ec2Flags(url), '--amazonec2-ssh-keypath', key, 'awskey']);
+    // Docker Machine's HOST:PORT form of --amazonec2-endpoint works too (#12, defect 8).
+    const hostPort = url.replace(/^http:\/\//, '').replace(/\/$/, '');
+    const flags = ec2Flags(url).map((a) => (a === url ? hostPort : a));
+    const r = await machine(store, ['create', ...flags, '--amazonec2-insecure-transport', '--amazonec2-ssh-keypath', key, 'awskey']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect([readFileSync(key), readFileSync(`${key}.pub`)]).toEqual(before);

@@ -91,6 +91,21 @@ export function awsError(err: unknown, doing: string): DriverError {
   return new DriverError(`AWS ${doing} failed (${code}): ${(e.message ?? '').trim()}${hint ? `: ${hint}` : ''}`, { cause: err });
 }
 
+/**
+ * --amazonec2-endpoint as a URL. Docker Machine documents HOST:PORT too, which the SDK cannot
+ * parse: a scheme is added, http:// with --amazonec2-insecure-transport, else https://.
+ */
+export function endpointUrl(raw: string, insecure: boolean): string {
+  if (!raw || /^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) return raw;
+  const url = `${insecure ? 'http' : 'https'}://${raw}`;
+  try {
+    new URL(url);
+  } catch {
+    throw new UsageError(`--amazonec2-endpoint "${raw}" is not a URL or HOST:PORT`);
+  }
+  return url;
+}
+
 class AmazonEc2Driver implements Driver<Ec2Settings> {
   readonly name = 'amazonec2';
   readonly provisionable = true;
@@ -197,7 +212,7 @@ class AmazonEc2Driver implements Driver<Ec2Settings> {
       UseEbsOptimizedInstance: flagBool(flags['amazonec2-use-ebs-optimized-instance']),
       UserDataFile: flagString(flags['amazonec2-userdata']),
       RetryCount: flagInt(flags['amazonec2-retries'], D.RetryCount),
-      Endpoint: flagString(flags['amazonec2-endpoint']),
+      Endpoint: endpointUrl(flagString(flags['amazonec2-endpoint']), flagBool(flags['amazonec2-insecure-transport'])),
       DisableSSL: flagBool(flags['amazonec2-insecure-transport']),
     };
     c.UsePrivateIP = flagBool(flags['amazonec2-use-private-address']) || c.PrivateIPOnly === true;
