@@ -14,10 +14,10 @@ import {
 import { CERTS_LOCK, machineFiles, storeCertFiles } from '../store/machine-files.js';
 import type { Store } from '../store/store.js';
 import { driverContext, type Host } from './host.js';
-
-export { defaultEngineOptions, validateNewMachineName, type EngineOptions };
 import { certOrg, discardHostBackup, provisionMachine, restoreHostAsFound } from './provision.js';
 import { waitForState } from './state.js';
+
+export { defaultEngineOptions, validateNewMachineName, type EngineOptions };
 
 export interface GlobalTls {
   caCertPath?: string;
@@ -127,8 +127,9 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
     await store.ensureMachineDir(req.name);
     // Saved before the driver makes anything, so that even a crash leaves a record rm can use.
     await store.save(config);
+    const interrupted = () => new InterruptedError(`Interrupted: removed what creating "${req.name}" had made`);
     const checkpoint = () => {
-      if (req.signal?.aborted) throw new InterruptedError(`Interrupted: removed what creating "${req.name}" had made`);
+      if (req.signal?.aborted) throw interrupted();
     };
     try {
       checkpoint();
@@ -167,7 +168,7 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
       if (driver.existingHost && driver.provisionable) await discardHostBackup(host, log);
     } catch (err) {
       // An abort surfaces as whatever the interrupted step threw; say what happened.
-      await rollback(store, host, log, req.signal?.aborted ? new InterruptedError(`Interrupted: removed what creating "${req.name}" had made`) : err);
+      await rollback(store, host, log, req.signal?.aborted ? interrupted() : err);
     }
     return host;
   });

@@ -70,21 +70,17 @@ export async function startHost(host: Host, log: Logger, opts: { locked?: boolea
   await afterUp(host, log, opts.locked ?? false);
 }
 
-export async function stopHost(host: Host): Promise<void> {
-  await refuseWithoutPowerControl(host, 'stop');
+/** stop and kill: the same path, the driver's gentle or abrupt way down. */
+async function bringDown(host: Host, action: 'stop' | 'kill', timeoutMs: number): Promise<void> {
+  await refuseWithoutPowerControl(host, action);
   if ((await host.driver.getState()) === 'Stopped') throw new HostAlreadyInStateError(host.name, 'Stopped');
-  await host.driver.stop();
-  await waitForState(host.driver, 'Stopped', STATE_TIMEOUT_MS);
+  await host.driver[action]();
+  await waitForState(host.driver, 'Stopped', timeoutMs);
   await saveDriverState(host);
 }
 
-export async function killHost(host: Host): Promise<void> {
-  await refuseWithoutPowerControl(host, 'kill');
-  if ((await host.driver.getState()) === 'Stopped') throw new HostAlreadyInStateError(host.name, 'Stopped');
-  await host.driver.kill();
-  await waitForState(host.driver, 'Stopped', KILL_TIMEOUT_MS);
-  await saveDriverState(host);
-}
+export const stopHost = (host: Host): Promise<void> => bringDown(host, 'stop', STATE_TIMEOUT_MS);
+export const killHost = (host: Host): Promise<void> => bringDown(host, 'kill', KILL_TIMEOUT_MS);
 
 /** A stopped machine is started; a running one restarted through its driver (Docker Machine's rule). */
 export async function restartHost(host: Host, log: Logger): Promise<void> {

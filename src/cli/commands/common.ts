@@ -26,45 +26,30 @@ export async function oneHost(cli: Cli, parsed: Parsed): Promise<Host> {
   return loadHost(cli.store, name!, cli.log);
 }
 
-/** Runs fn for every named machine; a failure on one is reported and the others still run. */
-export async function forEachHost(
-  cli: Cli,
-  parsed: Parsed,
-  fn: (host: Host) => Promise<void>,
-): Promise<number> {
-  let failed = 0;
-  for (const name of machineNames(cli, parsed)) {
-    try {
-      await fn(await loadHost(cli.store, name, cli.log));
-    } catch (err) {
-      if (!(err instanceof MachineError)) throw err;
-      cli.err(err.message);
-      failed++;
-    }
+/** fn on one machine: 0, or 1 with its one-line error printed; anything untyped is a bug and goes up. */
+async function onHost(cli: Cli, name: string, fn: (host: Host) => Promise<void>): Promise<number> {
+  try {
+    await fn(await loadHost(cli.store, name, cli.log));
+    return 0;
+  } catch (err) {
+    if (!(err instanceof MachineError)) throw err;
+    cli.err(err.message);
+    return 1;
   }
-  return failed ? 1 : 0;
+}
+
+/** Runs fn for every named machine in order (output scripts read, as from ip); a failure on one is reported and the others still run. */
+export async function forEachHost(cli: Cli, parsed: Parsed, fn: (host: Host) => Promise<void>): Promise<number> {
+  let failed = 0;
+  for (const name of machineNames(cli, parsed)) failed |= await onHost(cli, name, fn);
+  return failed;
 }
 
 /**
  * Like forEachHost, but every machine at once (power operations, rm, provision): the slow part
  * runs in parallel, as Docker Machine's did. Failures are reported each on its line.
  */
-export async function forEachHostParallel(
-  cli: Cli,
-  parsed: Parsed,
-  fn: (host: Host) => Promise<void>,
-): Promise<number> {
-  const results = await Promise.all(
-    machineNames(cli, parsed).map(async (name) => {
-      try {
-        await fn(await loadHost(cli.store, name, cli.log));
-        return 0;
-      } catch (err) {
-        if (!(err instanceof MachineError)) throw err;
-        cli.err(err.message);
-        return 1;
-      }
-    }),
-  );
+export async function forEachHostParallel(cli: Cli, parsed: Parsed, fn: (host: Host) => Promise<void>): Promise<number> {
+  const results = await Promise.all(machineNames(cli, parsed).map((name) => onHost(cli, name, fn)));
   return results.some((r) => r) ? 1 : 0;
 }
