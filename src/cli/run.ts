@@ -83,6 +83,8 @@ function interruptHandler(): AbortController {
   const controller = new AbortController();
   interruptController = controller;
   const onSignal = (sig: NodeJS.Signals) => {
+    // The terminal is gone: writes to it fail with EIO, which must not crash the cleanup.
+    if (sig === 'SIGHUP') for (const out of [process.stdout, process.stderr]) out.on('error', () => undefined);
     if (!controller.signal.aborted) {
       process.stderr.write(`${sig === 'SIGINT' ? 'Interrupted' : `Got ${sig}`}: stopping and cleaning up (again to quit at once)...\n`);
       controller.abort(new Error(`interrupted by ${sig}`));

@@ -85,7 +85,9 @@ export class SshSession {
         settled = true;
         opts.signal?.removeEventListener('abort', onAbort);
         client.removeAllListeners('ready');
-        client.end();
+        // Not end(): before the handshake it waits for a server that may never answer, and
+        // keeps the process alive until readyTimeout (an interrupted create exits late).
+        client.destroy();
         reject(err);
       };
       const onAbort = () => fail(opts.signal?.reason instanceof Error ? opts.signal.reason : new SshError('SSH connection aborted'));
