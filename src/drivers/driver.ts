@@ -39,6 +39,12 @@ export interface DriverContext {
   signal?: AbortSignal;
   /** A store-wide lock, for resources machines share (a network, a security group). */
   lock<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * During create: writes the driver's settings to the machine's record now. A driver calls
+   * it the moment it learns the id of something it made, so that a crash (kill -9) leaves a
+   * record `rm` can finish from.
+   */
+  saveProgress?(): Promise<void>;
 }
 
 /**
@@ -105,6 +111,12 @@ export interface DriverModule<S extends BaseSettings = BaseSettings> {
   readSettings(raw: unknown): S;
   /** Builds a driver for a new machine (saved undefined) or from its checked settings. */
   newDriver(ctx: DriverContext, saved?: S): Driver<S>;
+  /**
+   * For `ls`: the states of many of this driver's machines at once (one API call where the
+   * provider allows it, instead of one per machine), in the order given; an Error for a
+   * machine whose state could not be had. Drivers without it are asked one by one.
+   */
+  listStates?(drivers: Driver<S>[]): Promise<Array<MachineState | Error>>;
 }
 
 /**

@@ -57,7 +57,14 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
     const { log } = req;
     const mod = await loadDriver(req.driverName);
     const machineDir = store.machineDir(req.name);
-    const driver = mod.newDriver({ ...driverContext(store, req.name, log, req.signal), bootTimeoutMs: req.sshTimeoutMs ?? 120_000 });
+    // The record exists from just before driver.create(); until then there is nothing to save.
+    let record: HostConfig | undefined;
+    const saveProgress = async () => {
+      if (!record) return;
+      record.Driver = driver.config();
+      await store.save(record);
+    };
+    const driver = mod.newDriver({ ...driverContext(store, req.name, log, req.signal), bootTimeoutMs: req.sshTimeoutMs ?? 120_000, saveProgress });
     await driver.setConfigFromFlags(req.driverFlags);
     const files = machineFiles(machineDir);
     const storeCerts = storeCertFiles(store.certsDir);
@@ -127,6 +134,7 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
     await store.ensureMachineDir(req.name);
     // Saved before the driver makes anything, so that even a crash leaves a record rm can use.
     await store.save(config);
+    record = config;
     const interrupted = () => new InterruptedError(`Interrupted: removed what creating "${req.name}" had made`);
     const checkpoint = () => {
       if (req.signal?.aborted) throw interrupted();

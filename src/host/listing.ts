@@ -1,6 +1,7 @@
 import { engineVersion } from '../engine/tls-api.js';
 import { urlUsesTls } from './connection.js';
-import { clientTls, loadHost, swarmLabel } from './host.js';
+import { clientTls, loadHost, swarmLabel, type Host } from './host.js';
+import { loadDriver } from '../drivers/registry.js';
 import type { Store } from '../store/store.js';
 import type { MachineState } from '../drivers/driver.js';
 
@@ -36,11 +37,47 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export async function listMachines(store: Store, timeoutMs: number, names?: string[]): Promise<ListItem[]> {
   const all = names ?? (await store.list());
   const activeUrl = process.env.DOCKER_HOST ?? '';
-  return Promise.all(all.map((name) => describe(store, name, timeoutMs, activeUrl)));
+  const started = Date.now();
+  const hosts = await Promise.all(all.map((name) => loadHost(store, name).catch((err: Error) => err)));
+  const states = await batchedStates(hosts, timeoutMs);
+  return Promise.all(all.map((name, i) => describe(name, hosts[i]!, states.get(hosts[i]!), timeoutMs, activeUrl, started)));
 }
 
-async function describe(store: Store, name: string, timeoutMs: number, activeUrl: string): Promise<ListItem> {
-  const started = Date.now();
+/**
+ * States from drivers that answer for many machines in one call (amazonec2: one
+ * DescribeInstances per region), so that `ls` costs one round trip per provider, not one per
+ * machine.
+ */
+async function batchedStates(hosts: Array<Host | Error>, timeoutMs: number): Promise<Map<Host | Error, MachineState | Error>> {
+  const byDriver = new Map<string, Host[]>();
+  for (const h of hosts) {
+    if (h instanceof Error) continue;
+    byDriver.set(h.config.DriverName, [...(byDriver.get(h.config.DriverName) ?? []), h]);
+  }
+  const out = new Map<Host | Error, MachineState | Error>();
+  await Promise.all(
+    [...byDriver].map(async ([driverName, members]) => {
+      const mod = await loadDriver(driverName);
+      if (!mod.listStates) return;
+      try {
+        const states = await withTimeout(mod.listStates(members.map((h) => h.driver)), timeoutMs, 'state');
+        members.forEach((h, i) => out.set(h, states[i] ?? new Error('no state')));
+      } catch (err) {
+        for (const h of members) out.set(h, err as Error);
+      }
+    }),
+  );
+  return out;
+}
+
+async function describe(
+  name: string,
+  loaded: Host | Error,
+  batched: MachineState | Error | undefined,
+  timeoutMs: number,
+  activeUrl: string,
+  started: number,
+): Promise<ListItem> {
   const item: ListItem = {
     Name: name,
     Active: '-',
@@ -58,13 +95,15 @@ async function describe(store: Store, name: string, timeoutMs: number, activeUrl
     Labels: [],
   };
   try {
-    const host = await loadHost(store, name);
+    if (loaded instanceof Error) throw loaded;
+    const host = loaded;
     item.DriverName = host.config.DriverName;
     item.SwarmOptions = host.config.HostOptions.SwarmOptions;
     item.EngineOptions = host.config.HostOptions.EngineOptions;
     item.Labels = host.config.HostOptions.EngineOptions.Labels;
     item.Swarm = swarmLabel(host.config);
-    item.State = await withTimeout((host.driver.quickState ?? host.driver.getState).call(host.driver), timeoutMs, 'state');
+    if (batched instanceof Error) throw batched;
+    item.State = batched ?? (await withTimeout((host.driver.quickState ?? host.driver.getState).call(host.driver), timeoutMs, 'state'));
     if (item.State === 'Running') {
       item.URL = await withTimeout(host.driver.getURL(), timeoutMs, 'url');
       item.ActiveHost = activeUrl !== '' && activeUrl === item.URL;

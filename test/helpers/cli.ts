@@ -96,3 +96,33 @@ export function machineInterrupted(
     });
   });
 }
+
+/**
+ * Starts the CLI and hands back the child, for tests that kill it at a moment they choose
+ * (kill -9 mid-call); `done` resolves when it exits.
+ */
+export function machineSpawn(
+  store: string,
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+): { child: import('node:child_process').ChildProcessWithoutNullStreams; done: Promise<CliResult> } {
+  const started = Date.now();
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    env: { ...process.env, MACHINE_STORAGE_PATH: store, MACHINE_DEBUG: '', ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin.end();
+  const done = new Promise<CliResult>((resolvePromise, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code: code ?? (signal === 'SIGKILL' ? 137 : -1), stdout, stderr, ms: Date.now() - started });
+    });
+  });
+  return { child, done };
+}
