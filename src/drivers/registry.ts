@@ -12,6 +12,7 @@ const builtin: Record<string, () => Promise<{ default: DriverModule }>> = {
   docker: () => import('./docker/index.js'),
   qemu: () => import('./qemu/index.js'),
   amazonec2: () => import('./amazonec2/index.js'),
+  azure: () => import('./azure/index.js'),
   virtualbox: () => import('./virtualbox/index.js'),
 };
 

@@ -25,6 +25,7 @@ const sampleFlags: Record<string, FlagValues> = {
   qemu: { 'qemu-cpus': 4, 'qemu-memory': 4096, 'qemu-accel': 'tcg', 'qemu-network': 'socket-mcast', 'qemu-private-address': '10.77.0.11/24' },
   virtualbox: { 'virtualbox-memory': 2048, 'virtualbox-cpu-count': 2, 'virtualbox-hostonly-cidr': '192.168.56.1/24', 'virtualbox-no-share': true },
   amazonec2: { 'amazonec2-region': 'eu-west-1', 'amazonec2-instance-type': 't3.small', 'amazonec2-open-port': ['8080', '53/udp'], 'amazonec2-retries': 3 },
+  azure: { 'azure-subscription-id': '00000000-1111-2222-3333-444444444444', 'azure-location': 'westeurope', 'azure-open-port': ['8080'], 'azure-tags': 'team=ops' },
 };
 
 describe('driver settings', () => {

@@ -74,3 +74,25 @@ describe('layers', () => {
     expect(violations(edges)).toEqual([]);
   });
 });
+
+describe('cloud SDKs', () => {
+  // Each cloud's SDK is imported by its driver alone (type-only imports are free), so that no
+  // other command can load it by accident (README: `env`, `ls`, `config`, `url` stay fast).
+  const homes: Record<string, string> = { '@aws-sdk/': 'drivers/amazonec2/', '@azure/': 'drivers/azure/' };
+  it('are imported only inside their driver', () => {
+    const out: string[] = [];
+    for (const file of files(src)) {
+      const from = relative(src, file);
+      const text = readFileSync(file, 'utf8');
+      const specs = [
+        ...[...text.matchAll(/^\s*(?:import|export)\s+(?!type\s)[^'";]*?from\s+'([^']+)'/gm)].map((m) => m[1]!),
+        ...[...text.matchAll(/^\s*import\s+'([^']+)'/gm)].map((m) => m[1]!),
+        ...[...text.matchAll(/import\(\s*'([^']+)'\s*\)/g)].map((m) => m[1]!),
+      ];
+      for (const spec of specs) {
+        for (const [prefix, home] of Object.entries(homes)) if (spec.startsWith(prefix) && !from.startsWith(home)) out.push(`${from} imports ${spec}`);
+      }
+    }
+    expect(out).toEqual([]);
+  });
+});
