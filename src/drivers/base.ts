@@ -1,3 +1,4 @@
+import { HostNotRunningError } from '../errors.js';
 import type { Driver, DriverContext, DriverModule, FlagSpec } from './driver.js';
 import { PLUGIN_API_VERSION } from './driver.js';
 import { readSettings, type BaseSettings } from './settings.js';
@@ -38,4 +39,24 @@ export function flagBool(v: unknown): boolean {
 }
 export function flagList(v: unknown): string[] {
   return Array.isArray(v) ? v.map(String) : typeof v === 'string' && v ? [v] : [];
+}
+
+/** A driver's flag specs, named with its prefix as Docker Machine's are (`amazonec2-region`). */
+export function flagSpecFor(driver: string) {
+  return (name: string, type: FlagSpec['type'], description: string, def?: string | number, env?: string): FlagSpec => ({
+    name: `${driver}-${name}`,
+    type,
+    description,
+    ...(def !== undefined ? { default: def } : {}),
+    ...(env ? { env } : {}),
+  });
+}
+
+/**
+ * A cloud machine's address as recorded: none while it is stopped, since the provider gave
+ * it back (and may have given it to someone else).
+ */
+export function recordedAddress(settings: { IPAddress: string }, machine: string): string {
+  if (!settings.IPAddress) throw new HostNotRunningError(machine);
+  return settings.IPAddress;
 }

@@ -19,24 +19,7 @@ export function machine(
   args: string[],
   opts: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
-  const started = Date.now();
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
-      env: { ...process.env, MACHINE_STORAGE_PATH: store, MACHINE_DEBUG: '', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code: code ?? -1, stdout, stderr, ms: Date.now() - started });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
+  return machineSpawn(store, args, opts).done;
 }
 
 export async function tempStore(prefix = 'machine-store-'): Promise<string> {
@@ -104,14 +87,14 @@ export function machineInterrupted(
 export function machineSpawn(
   store: string,
   args: string[],
-  opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+  opts: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {},
 ): { child: import('node:child_process').ChildProcessWithoutNullStreams; done: Promise<CliResult> } {
   const started = Date.now();
   const child = spawn(process.execPath, [cliPath, ...args], {
     env: { ...process.env, MACHINE_STORAGE_PATH: store, MACHINE_DEBUG: '', ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  child.stdin.end();
+  child.stdin.end(opts.input ?? '');
   const done = new Promise<CliResult>((resolvePromise, reject) => {
     let stdout = '';
     let stderr = '';

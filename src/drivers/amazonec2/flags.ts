@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { UsageError } from '../../errors.js';
 import { machineFiles } from '../../store/machine-files.js';
-import { flagBool, flagInt, flagList, flagString } from '../base.js';
+import { flagBool, flagInt, flagList, flagSpecFor, flagString } from '../base.js';
 import type { FlagSpec, FlagValues } from '../driver.js';
 import { bool, defaultsOf, int, settingsSchema, str, strList, type SettingsOf } from '../settings.js';
 
@@ -71,13 +71,7 @@ export const Ec2SettingsSchema = settingsSchema({
 export type Ec2Settings = SettingsOf<typeof Ec2SettingsSchema>;
 export const D = defaultsOf(Ec2SettingsSchema);
 
-const f = (name: string, type: FlagSpec['type'], description: string, def?: string | number, env?: string): FlagSpec => ({
-  name: `amazonec2-${name}`,
-  type,
-  description,
-  ...(def !== undefined ? { default: def } : {}),
-  ...(env ? { env } : {}),
-});
+const f = flagSpecFor('amazonec2');
 
 export const ec2Flags: FlagSpec[] = [
   // No environment fallback here: the SDK's own chain reads AWS_ACCESS_KEY_ID & co. every

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Instance } from '@aws-sdk/client-ec2';
-import { DriverError, HostNotRunningError, UsageError } from '../../errors.js';
+import { DriverError, UsageError } from '../../errors.js';
 import { DEFAULT_ENGINE_PORT } from '../../engine/port.js';
 import { machineFiles } from '../../store/machine-files.js';
-import { builtinModule, flagString, machineFields } from '../base.js';
+import { builtinModule, flagString, machineFields, recordedAddress } from '../base.js';
 import type { Driver, DriverContext, FlagValues, MachineState } from '../driver.js';
 import { newSettings } from '../settings.js';
 import { awsCode, Ec2Api, type Credentials } from './api.js';
@@ -410,9 +410,7 @@ class AmazonEc2Driver implements Driver<Ec2Settings> {
   }
 
   async getIP(): Promise<string> {
-    // No address recorded: stopped (AWS released it) or never started.
-    if (!this.cfg.IPAddress) throw new HostNotRunningError(this.ctx.machineName);
-    return this.cfg.IPAddress;
+    return recordedAddress(this.cfg, this.ctx.machineName);
   }
   async getPrivateIP(): Promise<string> {
     return this.cfg.PrivateIPAddress || this.cfg.IPAddress;

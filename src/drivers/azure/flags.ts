@@ -3,7 +3,7 @@ import { UsageError } from '../../errors.js';
 import { DEFAULT_ENGINE_PORT } from '../../engine/port.js';
 import { parseCidr } from '../../net/ipv4.js';
 import { machineFiles } from '../../store/machine-files.js';
-import { flagBool, flagInt, flagList, flagString } from '../base.js';
+import { flagBool, flagInt, flagList, flagSpecFor, flagString } from '../base.js';
 import type { FlagSpec, FlagValues } from '../driver.js';
 import { bool, defaultsOf, int, settingsSchema, str, strList, type SettingsOf } from '../settings.js';
 
@@ -60,13 +60,7 @@ export const CLOUDS: Record<string, { arm: string; authority: string }> = {
   AzureUSGovernmentCloud: { arm: 'https://management.usgovcloudapi.net', authority: 'https://login.microsoftonline.us' },
 };
 
-const f = (name: string, type: FlagSpec['type'], description: string, def?: string | number, env?: string): FlagSpec => ({
-  name: `azure-${name}`,
-  type,
-  description,
-  ...(def !== undefined ? { default: def } : {}),
-  ...(env ? { env } : {}),
-});
+const f = flagSpecFor('azure');
 
 export const azureFlags: FlagSpec[] = [
   f('environment', 'string', 'Azure environment: AzurePublicCloud, AzureChinaCloud, AzureUSGovernmentCloud', D.Environment, 'AZURE_ENVIRONMENT'),

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { DriverError, HostNotRunningError, UsageError } from '../../errors.js';
-import { builtinModule, machineFields } from '../base.js';
+import { DriverError, UsageError } from '../../errors.js';
+import { builtinModule, machineFields, recordedAddress } from '../base.js';
 import type { Driver, DriverContext, FlagValues, MachineState } from '../driver.js';
 import { newSettings } from '../settings.js';
 import { tcpReachable } from '../tcp.js';
@@ -388,8 +388,7 @@ class AzureDriver implements Driver<AzureSettings> {
   }
 
   async getIP(): Promise<string> {
-    if (!this.cfg.IPAddress) throw new HostNotRunningError(this.ctx.machineName);
-    return this.cfg.IPAddress;
+    return recordedAddress(this.cfg, this.ctx.machineName);
   }
   async getPrivateIP(): Promise<string> {
     return this.cfg.PrivateIPAddress || this.cfg.IPAddress;
