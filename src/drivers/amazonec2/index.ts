@@ -262,6 +262,7 @@ class AmazonEc2Driver implements Driver<Ec2Settings> {
     for (const name of this.cfg.SecurityGroupNames) {
       let group = existing.find((g) => g.GroupName === name);
       if (!group) {
+        this.step();
         const made = await this.api.call('CreateSecurityGroup', (m, c, o) =>
           c.send(
             new m.CreateSecurityGroupCommand({
