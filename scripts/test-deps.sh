@@ -14,6 +14,7 @@ command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v qemu-img >/dev/null || need+=(qemu-utils)
 command -v isoinfo >/dev/null || need+=(genisoimage)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
+command -v go >/dev/null || need+=(golang-go)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "test-deps: installing ${need[*]}"
