@@ -79,6 +79,8 @@ export class PreCreateCheckError extends MachineError {
 }
 
 export class DriverError extends MachineError {}
+/** No built-in driver, JS plugin or plugin binary of that name. */
+export class DriverNotFoundError extends DriverError {}
 export class SshError extends MachineError {}
 export class ProvisionError extends MachineError {}
 export class CertError extends MachineError {}

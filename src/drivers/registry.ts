@@ -1,8 +1,8 @@
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { DriverError, progName } from '../errors.js';
+import { DriverError, DriverNotFoundError, progName } from '../errors.js';
 import { PLUGIN_API_VERSION, type DriverModule } from './driver.js';
 
 // Each driver's module (and so its SDK) loads only when that driver is used.
@@ -47,12 +47,60 @@ async function loadPlugin(name: string): Promise<DriverModule> {
   for (const file of candidates) {
     if (existsSync(file)) return importPlugin(pathToFileURL(resolvePackageEntry(file)).href, name);
   }
+  let resolved: string | undefined;
   try {
-    const resolved = createRequire(join(process.cwd(), 'noop.js')).resolve(pkg);
-    return importPlugin(pathToFileURL(resolved).href, name);
+    resolved = createRequire(join(process.cwd(), 'noop.js')).resolve(pkg);
   } catch {
-    throw unknownDriver(name);
+    // Not an npm package: perhaps one of Docker Machine's plugin binaries.
   }
+  if (resolved) return importPlugin(pathToFileURL(resolved).href, name);
+  const binary = findPluginBinary(name);
+  if (binary) return (await import('./binary/index.js')).binaryModule(binary);
+  throw unknownDriver(name);
+}
+
+/** Docker Machine's core drivers, which a docker-machine or rancher-machine binary serves itself. */
+const DOCKER_MACHINE_CORE = ['azure', 'digitalocean', 'exoscale', 'generic', 'google', 'hyperv', 'none', 'openstack', 'rackspace', 'softlayer', 'virtualbox', 'vmwarefusion', 'vmwarevcloudair', 'vmwarevsphere', 'amazonec2'];
+
+function pluginSearchPath(): string[] {
+  return [...(process.env.MACHINE_DRIVER_PATH ?? '').split(':'), ...(process.env.PATH ?? '').split(':')].filter(Boolean);
+}
+
+/**
+ * A docker-machine-driver-NAME binary in MACHINE_DRIVER_PATH or PATH; for Docker Machine's
+ * core drivers, a docker-machine or rancher-machine binary serving it.
+ */
+function findPluginBinary(name: string): { name: string; path: string; driverEnv?: string } | undefined {
+  const dirs = pluginSearchPath();
+  const executable = (p: string) => {
+    try {
+      accessSync(p, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const dir of dirs) {
+    const p = join(dir, `docker-machine-driver-${name}`);
+    if (executable(p)) return { name, path: p };
+  }
+  if (DOCKER_MACHINE_CORE.includes(name)) {
+    for (const bin of ['docker-machine', 'rancher-machine']) {
+      for (const dir of dirs) {
+        const p = join(dir, bin);
+        if (executable(p)) return { name, path: p, driverEnv: name };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** For create and its help: the module with its flags, which a plugin binary is asked for. */
+export async function loadDriverWithFlags(name: string): Promise<DriverModule> {
+  const mod = await loadDriver(name);
+  const withFlags = mod as DriverModule & { loadFlags?: () => Promise<unknown> };
+  if (withFlags.loadFlags) await withFlags.loadFlags();
+  return mod;
 }
 
 function resolvePackageEntry(path: string): string {
@@ -80,7 +128,7 @@ async function importPlugin(url: string, name: string): Promise<DriverModule> {
 }
 
 function unknownDriver(name: string): DriverError {
-  return new DriverError(
-    `Driver "${name}" not found. Built-in drivers: ${builtinDriverNames().join(', ')}; plugins are looked up as machine-driver-${name} (see "${progName()} help create")`,
+  return new DriverNotFoundError(
+    `Driver "${name}" not found. Built-in drivers: ${builtinDriverNames().join(', ')}; plugins are looked up as machine-driver-${name} (MACHINE_DRIVER_PATH or npm) and docker-machine-driver-${name} (MACHINE_DRIVER_PATH, then PATH) (see "${progName()} help create")`,
   );
 }

@@ -1,7 +1,7 @@
-import { UsageError, progName } from '../../errors.js';
+import { DriverNotFoundError, UsageError, progName } from '../../errors.js';
 import type { Cli, Command } from '../context.js';
 import { formatOptions, list, str, type OptionSpecs, type Parsed } from '../args.js';
-import { builtinDriverNames, loadDriver, type DriverModule, type FlagValue } from '../../host/drivers.js';
+import { builtinDriverNames, loadDriverWithFlags as loadDriver, type DriverModule, type FlagValue } from '../../host/drivers.js';
 import { createMachine, defaultEngineOptions, type CreateRequest } from '../../host/create.js';
 
 export const baseOptions: OptionSpecs = {
@@ -83,7 +83,12 @@ const create: Command = {
   options: baseOptions,
   async resolveOptions(args) {
     // An unknown driver is reported by run, with the list of drivers; help still works.
-    const mod = await loadDriver(findDriverName(args) || 'virtualbox').catch(() => undefined);
+    // Only a driver that does not exist is left to run to report; a plugin that fails
+    // to start says so here.
+    const mod = await loadDriver(findDriverName(args) || 'virtualbox').catch((err: unknown) => {
+      if (err instanceof DriverNotFoundError) return undefined;
+      throw err;
+    });
     return { ...baseOptions, ...retiredOptions, ...(mod ? driverOptions(mod) : {}) };
   },
   run: runCreate,

@@ -1,7 +1,7 @@
-import { MachineError, UsageError, progName } from '../../errors.js';
+import { DriverNotFoundError, MachineError, UsageError, progName } from '../../errors.js';
 import type { Cli, Command } from '../context.js';
 import { str, type OptionSpecs, type Parsed } from '../args.js';
-import { loadDriver } from '../../host/drivers.js';
+import { loadDriverWithFlags as loadDriver } from '../../host/drivers.js';
 import { baseOptions, driverOptions, findDriverName, requestFromFlags } from './create.js';
 import { tabwrite } from '../table.js';
 import type { Host } from '../../host/host.js';
@@ -113,7 +113,12 @@ const swarm: Command = {
   options: { ...rmOptions },
   async resolveOptions(args) {
     if (args[0] !== 'create') return rmOptions;
-    const mod = await loadDriver(findDriverName(args) || 'virtualbox').catch(() => undefined);
+    // Only a driver that does not exist is left to run to report; a plugin that fails
+    // to start says so here.
+    const mod = await loadDriver(findDriverName(args) || 'virtualbox').catch((err: unknown) => {
+      if (err instanceof DriverNotFoundError) return undefined;
+      throw err;
+    });
     return { ...baseOptions, ...createOptions, ...(mod ? driverOptions(mod) : {}) };
   },
   async run(cli, parsed) {
