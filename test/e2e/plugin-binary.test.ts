@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestHost, makeTestKey, type TestHost } from '../harness/hosts.js';
 import { sh } from '../harness/exec.js';
-import { bash, machine, machineCmd, repoRoot, tempStore } from '../helpers/cli.js';
+import { bash, machine, machineCmd, machineInterrupted, repoRoot, tempStore } from '../helpers/cli.js';
 
 // #14: Docker Machine's driver plugins. The plugin here is written in Go with the standard
 // library only (test/plugin-go/main.go): it speaks libmachine's protocol (net/rpc over HTTP,
@@ -82,6 +82,29 @@ describe.skipIf(why)(`Docker Machine driver plugin binaries${why ? ` (skipped: $
     expect(rm.stderr).toBe('');
     expect(rm.stdout).toContain('Successfully removed plug1');
     // No plugin process outlives the commands.
+    expect((await sh('pgrep', ['-f', 'docker-machine-driver-testplug'])).stdout.trim()).toBe('');
+  });
+
+  it("a docker-machine binary on PATH serves Docker Machine's core drivers that machine has none of", async () => {
+    const bin = await tempStore('machine-e2e-dm-bin-');
+    await sh('cp', [join(env.MACHINE_DRIVER_PATH!, 'docker-machine-driver-testplug'), join(bin, 'docker-machine')]);
+    const r = await machine(store, ['create', '-d', 'digitalocean', '--help'], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--testplug-served-as.*Served as driver digitalocean/);
+    // A name Docker Machine never had is not sent there.
+    const other = await machine(store, ['create', '-d', 'nosuchcore', '--help'], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(other.stdout).not.toMatch(/testplug/);
+  });
+
+  it('Ctrl-C during a plugin call ends the plugin at once, removes the machine and leaves no process', async () => {
+    const r = await machineInterrupted(store, ['create', ...flags(), '--testplug-slow-create', 'plug5'], { env, when: /Creating slowly/ });
+    expect(r.signalled).toBe(true);
+    expect(r.code).toBe(130);
+    // Not the minute the plugin's Create takes.
+    expect(r.ms).toBeLessThan(30_000);
+    expect(r.stderr).toMatch(/Interrupted: removed what creating "plug5" had made/);
+    expect((await machine(store, ['ls', '-q'], { env })).stdout).not.toContain('plug5');
     expect((await sh('pgrep', ['-f', 'docker-machine-driver-testplug'])).stdout.trim()).toBe('');
   });
 

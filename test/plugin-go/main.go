@@ -88,6 +88,11 @@ func (s *Server) GetCreateFlags(_ *struct{}, reply *[]Flag) error {
 		&IntFlag{Name: "testplug-ssh-port", Usage: "SSH port", EnvVar: "TESTPLUG_SSH_PORT", Value: 22},
 		&StringSliceFlag{Name: "testplug-label", Usage: "A label (repeatable)", Value: []string{}},
 		&BoolFlag{Name: "testplug-die-in-create", Usage: "Exit in the middle of Create", EnvVar: "TESTPLUG_DIE_IN_CREATE"},
+		&BoolFlag{Name: "testplug-slow-create", Usage: "Take a minute in Create"},
+	}
+	// A binary serving several drivers (docker-machine, rancher-machine) is told which one.
+	if served := os.Getenv("MACHINE_PLUGIN_DRIVER_NAME"); served != "" {
+		*reply = append(*reply, &StringFlag{Name: "testplug-served-as", Usage: "Served as driver " + served})
 	}
 	return nil
 }
@@ -99,7 +104,7 @@ func (s *Server) GetConfigRaw(_ *struct{}, reply *[]byte) error {
 	return err
 }
 
-var dieInCreate bool
+var dieInCreate, slowCreate bool
 
 func (s *Server) SetConfigFromFlags(flags *interface{}, _ *struct{}) error {
 	f, ok := (*flags).(*RPCFlags)
@@ -114,6 +119,7 @@ func (s *Server) SetConfigFromFlags(flags *interface{}, _ *struct{}) error {
 	s.d.SSHPort = port
 	s.d.Labels, _ = f.Values["testplug-label"].([]string)
 	dieInCreate, _ = f.Values["testplug-die-in-create"].(bool)
+	slowCreate, _ = f.Values["testplug-slow-create"].(bool)
 	if s.d.IPAddress == "" {
 		return errors.New("testplug driver requires the --testplug-ip-address option")
 	}
@@ -141,6 +147,10 @@ func (s *Server) Create(_, _ *struct{}) error {
 		return err
 	}
 	s.d.SSHKeyPath = s.keyPath()
+	if slowCreate {
+		fmt.Println("Creating slowly...")
+		time.Sleep(time.Minute)
+	}
 	if dieInCreate {
 		fmt.Fprintln(os.Stderr, "testplug: dying in the middle of Create")
 		os.Exit(3)

@@ -86,16 +86,32 @@ class BinaryPluginDriver implements Driver {
     return plugin;
   }
 
-  /** A call that may change the driver's settings: they are read back after it. */
+  /**
+   * A call that may change the driver's settings: they are read back after it. An interrupt
+   * ends the plugin at once, as Docker Machine did: the rollback starts a fresh one to remove
+   * what the machine has.
+   */
   private async act(method: string, argType?: GoType, arg?: unknown): Promise<void> {
     const plugin = await this.driver();
+    const signal = this.ctx.signal;
+    let onAbort = () => undefined as void;
+    const interrupted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        plugin.kill();
+        reject(signal!.reason instanceof Error ? signal!.reason : new DriverError(`interrupted during ${method}`));
+      };
+    });
+    // Calls made once interrupted are the rollback's own (Remove): they run to the end.
+    if (signal && !signal.aborted) signal.addEventListener('abort', onAbort, { once: true });
+    interrupted.catch(() => undefined);
     try {
-      await plugin.call(method, argType, arg);
+      await Promise.race([plugin.call(method, argType, arg), interrupted]);
     } catch (err) {
       this.forgetIfDead(plugin);
       throw err;
     } finally {
-      const raw = await plugin.call<Buffer>('GetConfigRaw').catch(() => undefined);
+      signal?.removeEventListener('abort', onAbort);
+      const raw = plugin.dead ? undefined : await plugin.call<Buffer>('GetConfigRaw').catch(() => undefined);
       if (raw?.length) this.raw = JSON.parse(raw.toString('utf8'));
     }
   }
