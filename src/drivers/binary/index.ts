@@ -39,7 +39,7 @@ function toFlagSpec(f: McnFlag): FlagSpec | undefined {
   }
 }
 
-/** SetConfigFromFlags' argument: an interface holding *rpcdriver.RpcFlags, every declared flag in it. */
+/** SetConfigFromFlags' argument: an interface holding *rpcdriver.RPCFlags (RpcFlags before 0.5.1), every declared flag in it. */
 const RPC_FLAGS = gt.struct('RPCFlags', [['Values', gt.map(gt.string, gt.interface)]]);
 function rpcFlags(specs: FlagSpec[], values: FlagValues, legacy: boolean) {
   const out: Record<string, { goType: string; type: GoType; value: unknown }> = {};
