@@ -200,7 +200,7 @@ export function binaryModule(binary: PluginBinary): DriverModule & { loadFlags()
       mod.flags = await loadFlags();
       return mod.flags;
     },
-    // The plugin's JSON is its own: kept as it is, base fields checked.
+    // The plugin's JSON is its own: kept as it is (only its being an object is checked).
     readSettings: (raw: unknown) => {
       if (!raw || typeof raw !== 'object') throw new DriverError(`driver ${binary.name}: its settings are not a JSON object`);
       return raw as BaseSettings;
