@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestHost, makeTestKey, type TestHost } from '../harness/hosts.js';
 import { sh } from '../harness/exec.js';
+import { copyLegacyStore } from '../helpers/fixture.js';
 import { bash, machine, machineCmd, machineInterrupted, repoRoot, tempStore } from '../helpers/cli.js';
 
 // #14: Docker Machine's driver plugins. The plugin here is written in Go with the standard
@@ -83,6 +84,68 @@ describe.skipIf(why)(`Docker Machine driver plugin binaries${why ? ` (skipped: $
     expect(rm.stdout).toContain('Successfully removed plug1');
     // No plugin process outlives the commands.
     expect((await sh('pgrep', ['-f', 'docker-machine-driver-testplug'])).stdout.trim()).toBe('');
+  });
+
+  it('a store Docker Machine wrote with a plugin driver loads and works: ls, status, provision, env, stop, start and rm go through the plugin', async () => {
+    // Docker Machine ran every driver as a plugin and kept in config.json what the plugin's
+    // GetConfigRaw returned. Its generic machine's JSON is what this plugin keeps too, so the
+    // fixture's legacy-generic becomes a testplug machine by its DriverName alone; its address
+    // is pointed at a real host that lets in the key Docker Machine copied into the store.
+    const dm = await copyLegacyStore(join(await tempStore('machine-e2e-dmplug-'), 'store'));
+    const file = join(dm, 'machines', 'legacy-generic', 'config.json');
+    const written = JSON.parse(readFileSync(file, 'utf8'));
+    const legacyHost = await createTestHost({ dockerHost, image, keyPath: join(dm, 'machines', 'legacy-generic', 'key') });
+    try {
+      written.DriverName = 'testplug';
+      written.Driver.IPAddress = legacyHost.ip;
+      writeFileSync(file, JSON.stringify(written, null, 4));
+
+      const ls = await machine(dm, ['ls', '--format', '{{.Name}} {{.DriverName}} {{.State}}', '--filter', 'name=legacy-generic'], { env });
+      expect(ls.stdout.trim()).toBe('legacy-generic testplug Running');
+      expect((await machine(dm, ['status', 'legacy-generic'], { env })).stdout.trim()).toBe('Running');
+      // The paths in the record follow the store to where it is now, not /home/user.
+      expect((await machine(dm, ['inspect', '--format', '{{.Driver.SSHKeyPath}}', 'legacy-generic'], { env })).stdout.trim()).toBe(
+        join(dm, 'machines', 'legacy-generic', 'key'),
+      );
+      // Docker Machine never got the engine up; provisioning through the plugin's SSH details does,
+      // with the engine options Docker Machine recorded.
+      const prov = await machine(dm, ['provision', 'legacy-generic'], { env });
+      expect(prov.stderr).toBe('');
+      expect(prov.code).toBe(0);
+      const info = await bash(`set -e; eval "$(${machineCmd(dm)} env legacy-generic)"; docker info --format '{{.Name}} {{json .Labels}}'`, env);
+      expect(info.stderr).toBe('');
+      expect(info.stdout).toMatch(/^legacy-generic .*"env=test".*"provider=testplug"/);
+
+      expect((await machine(dm, ['stop', 'legacy-generic'], { env })).code).toBe(0);
+      expect((await machine(dm, ['status', 'legacy-generic'], { env })).stdout.trim()).toBe('Stopped');
+      // The plugin's own state went back into config.json in Docker Machine's shape.
+      const saved = JSON.parse(readFileSync(file, 'utf8'));
+      expect(saved).toMatchObject({ ConfigVersion: 3, DriverName: 'testplug', Name: 'legacy-generic', Driver: { Stopped: true, MachineName: 'legacy-generic' } });
+      expect(saved.HostOptions.EngineOptions.Labels).toEqual(['env=test']);
+      expect((await machine(dm, ['start', 'legacy-generic'], { env })).code).toBe(0);
+      expect((await machine(dm, ['status', 'legacy-generic'], { env })).stdout.trim()).toBe('Running');
+      const rm = await machine(dm, ['rm', '-y', 'legacy-generic'], { env });
+      expect(rm.stderr).toBe('');
+      expect((await machine(dm, ['ls', '-q'], { env })).stdout.trim()).toBe('legacy-none');
+      expect((await sh('pgrep', ['-f', 'docker-machine-driver-testplug'])).stdout.trim()).toBe('');
+    } finally {
+      await legacyHost.remove();
+    }
+  });
+
+  it('a plugin built before Docker Machine 0.5.1 (service RpcServerDriver, type RpcFlags) creates and removes a machine', async () => {
+    const old = { ...env, TESTPLUG_LEGACY: '1' };
+    const help = await machine(store, ['create', '-d', 'testplug', '--help'], { env: old });
+    expect(help.stdout).toMatch(/--testplug-ip-address/);
+    const r = await machine(store, ['create', ...flags(), '--testplug-label', 'old', 'plug6'], { env: old });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const cfg = JSON.parse(readFileSync(join(store, 'machines', 'plug6', 'config.json'), 'utf8'));
+    // The flags reached the plugin: it decoded them under the old type name.
+    expect(cfg.Driver).toMatchObject({ IPAddress: host.ip, Labels: ['old'] });
+    expect((await machine(store, ['status', 'plug6'], { env: old })).stdout.trim()).toBe('Running');
+    expect((await machine(store, ['rm', '-y', 'plug6'], { env: old })).code).toBe(0);
+    expect((await machine(store, ['ls', '-q'], { env: old })).stdout).not.toContain('plug6');
   });
 
   it("a docker-machine binary on PATH serves Docker Machine's core drivers that machine has none of", async () => {

@@ -192,7 +192,14 @@ func main() {
 		fmt.Println("This is a Docker Machine plugin binary.\nPlugin binaries are not intended to be invoked directly.")
 		os.Exit(1)
 	}
-	gob.RegisterName("*rpcdriver.RPCFlags", &RPCFlags{})
+	// TESTPLUG_LEGACY: behave as a plugin built with Docker Machine 0.5.0, whose service and
+	// flags type had the names they were given before 0.5.1.
+	legacy := os.Getenv("TESTPLUG_LEGACY") != ""
+	service, flagsType := "RPCServerDriver", "*rpcdriver.RPCFlags"
+	if legacy {
+		service, flagsType = "RpcServerDriver", "*rpcdriver.RpcFlags"
+	}
+	gob.RegisterName(flagsType, &RPCFlags{})
 	gob.RegisterName("*mcnflag.StringFlag", &StringFlag{})
 	gob.RegisterName("*mcnflag.IntFlag", &IntFlag{})
 	gob.RegisterName("*mcnflag.BoolFlag", &BoolFlag{})
@@ -201,7 +208,7 @@ func main() {
 		time.Sleep(time.Hour)
 	}
 	s := &Server{d: &Driver{}, heartbeat: make(chan bool), closing: make(chan bool)}
-	if err := rpc.RegisterName("RPCServerDriver", s); err != nil {
+	if err := rpc.RegisterName(service, s); err != nil {
 		panic(err)
 	}
 	rpc.HandleHTTP()
