@@ -148,7 +148,7 @@ describe.skipIf(why)(`Docker Machine driver plugin binaries${why ? ` (skipped: $
     expect((await machine(store, ['ls', '-q'], { env: old })).stdout).not.toContain('plug6');
   });
 
-  it("a docker-machine binary on PATH serves Docker Machine's core drivers that machine has none of", async () => {
+  it("a docker-machine (or rancher-machine) binary on PATH serves Docker Machine's core drivers that machine has none of", async () => {
     const bin = await tempStore('machine-e2e-dm-bin-');
     await sh('cp', [join(env.MACHINE_DRIVER_PATH!, 'docker-machine-driver-testplug'), join(bin, 'docker-machine')]);
     const r = await machine(store, ['create', '-d', 'digitalocean', '--help'], { env: { PATH: `${bin}:${process.env.PATH}` } });
@@ -158,6 +158,12 @@ describe.skipIf(why)(`Docker Machine driver plugin binaries${why ? ` (skipped: $
     // A name Docker Machine never had is not sent there.
     const other = await machine(store, ['create', '-d', 'nosuchcore', '--help'], { env: { PATH: `${bin}:${process.env.PATH}` } });
     expect(other.stdout).not.toMatch(/testplug/);
+    // Rancher's fork, found the same way when docker-machine is absent.
+    const rancher = await tempStore('machine-e2e-rancher-bin-');
+    await sh('cp', [join(env.MACHINE_DRIVER_PATH!, 'docker-machine-driver-testplug'), join(rancher, 'rancher-machine')]);
+    const r2 = await machine(store, ['create', '-d', 'exoscale', '--help'], { env: { PATH: `${rancher}:${process.env.PATH}` } });
+    expect(r2.code).toBe(0);
+    expect(r2.stdout).toMatch(/--testplug-served-as.*Served as driver exoscale/);
   });
 
   it('Ctrl-C during a plugin call ends the plugin at once, removes the machine and leaves no process', async () => {
