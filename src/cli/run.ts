@@ -44,6 +44,7 @@ export const commands: Array<{ name: string; description: string; load: Loader; 
   { name: 'stop', description: 'Stop a machine', load: () => import('./commands/lifecycle.js').then((m) => ({ default: m.stop })) },
   { name: 'upgrade', description: 'Upgrade a machine to the latest version of Docker', load: () => import('./commands/upgrade.js') },
   { name: 'url', description: 'Get the URL of a machine', load: () => import('./commands/url.js') },
+  { name: 'use', description: "Point the docker CLI at a machine through a docker context", load: () => import('./commands/use.js') },
   { name: 'version', description: 'Show the Docker Machine version or a machine docker version', load: () => import('./commands/version.js') },
   { name: 'help', description: 'Shows a list of commands or help for one command', load: async () => ({ default: helpCommand }) },
 ];

@@ -3,6 +3,7 @@ import { engineVersion } from '../engine/tls-api.js';
 import type { Logger } from '../log.js';
 import { clientTls, saveDriverState, type Host } from './host.js';
 import { refreshCertsIfMoved } from './provision.js';
+import { followContext } from './context.js';
 import { waitForState } from './state.js';
 
 // How long power operations wait for the driver's state, and then for the engine: a VM
@@ -51,6 +52,8 @@ async function afterUp(host: Host, log: Logger, locked: boolean): Promise<void> 
   await saveDriverState(host, { locked });
   await refreshCertsIfMoved(host, log);
   await waitForEngine(host, log);
+  // A new address or port (a driver's new lease or forward) reaches the machine's docker context.
+  await followContext(host, log);
 }
 
 /** `locked`: the caller already holds the machine's lock (upgrade starts a stopped machine under it). */

@@ -1,5 +1,6 @@
 import { engineVersion } from '../engine/tls-api.js';
 import { urlUsesTls } from './connection.js';
+import { machineOfCurrentContext } from './context.js';
 import { clientTls, loadHost, swarmLabel, type Host } from './host.js';
 import { loadDriver } from '../drivers/registry.js';
 import type { Store } from '../store/store.js';
@@ -39,8 +40,11 @@ export async function listMachines(store: Store, timeoutMs: number, names?: stri
   const activeUrl = process.env.DOCKER_HOST ?? '';
   const started = Date.now();
   const hosts = await Promise.all(all.map((name) => loadHost(store, name).catch((err: Error) => err)));
+  // Without DOCKER_HOST, the docker CLI talks to its current context's machine, if machine made it.
+  const byContext = await machineOfCurrentContext(store);
   const states = await batchedStates(hosts, timeoutMs);
-  return Promise.all(all.map((name, i) => describe(name, hosts[i]!, states.get(hosts[i]!), timeoutMs, activeUrl, started)));
+  const isActive = (name: string, url: string) => name === byContext || (activeUrl !== '' && activeUrl === url);
+  return Promise.all(all.map((name, i) => describe(name, hosts[i]!, states.get(hosts[i]!), timeoutMs, isActive, started)));
 }
 
 /**
@@ -75,7 +79,7 @@ async function describe(
   loaded: Host | Error,
   batched: MachineState | Error | undefined,
   timeoutMs: number,
-  activeUrl: string,
+  isActive: (name: string, url: string) => boolean,
   started: number,
 ): Promise<ListItem> {
   const item: ListItem = {
@@ -106,7 +110,7 @@ async function describe(
     item.State = batched ?? (await withTimeout((host.driver.quickState ?? host.driver.getState).call(host.driver), timeoutMs, 'state'));
     if (item.State === 'Running') {
       item.URL = await withTimeout(host.driver.getURL(), timeoutMs, 'url');
-      item.ActiveHost = activeUrl !== '' && activeUrl === item.URL;
+      item.ActiveHost = isActive(name, item.URL);
       item.Active = item.ActiveHost ? '*' : '-';
       // An engine without TLS (none driver on :2375, ssh://) is not asked through the TLS client.
       if (host.driver.provisionable || urlUsesTls(item.URL)) {

@@ -7,6 +7,7 @@ import { engineVersion } from '../engine/tls-api.js';
 import { rootRemote } from '../provision/remote.js';
 import { provisionHost, type ProvisionResult } from '../provision/provision.js';
 import { checkServerCertFor } from '../certs/index.js';
+import { followContext } from './context.js';
 import { clientTls, type Host } from './host.js';
 import { connectHost } from './ssh.js';
 import { CERTS_LOCK } from '../store/machine-files.js';
@@ -108,10 +109,11 @@ export async function provisionMachine(
   // with it, and create's rollback takes over.
   const onAbort = () => session.close();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
+  let result: ProvisionResult;
   try {
     const url = await host.driver.getURL();
     const tls = clientTls(host);
-    return await provisionHost({
+    result = await provisionHost({
       remote: rootRemote(session, host.driver.getSSHUsername()),
       machineName: host.name,
       driverName: host.driver.name,
@@ -129,6 +131,9 @@ export async function provisionMachine(
     opts.signal?.removeEventListener('abort', onAbort);
     session.close();
   }
+  // New certificates or a new CA: the machine's docker context gets them too.
+  await followContext(host, log);
+  return result;
 }
 
 /**

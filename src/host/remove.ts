@@ -2,6 +2,7 @@ import { MachineError, progName } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { Host } from './host.js';
+import { dropContext } from './context.js';
 
 /**
  * Removes the driver's resources, then the record. Without --force a driver failure keeps
@@ -31,4 +32,5 @@ export async function removeMachine(
     }
   }
   await store.remove(name);
+  await dropContext(store, name, opts.log);
 }

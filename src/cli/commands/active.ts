@@ -11,8 +11,9 @@ const active: Command = {
     timeout: { type: 'string', short: 't', description: 'Timeout in seconds, default to 10s', default: '10', placeholder: 'seconds' },
   },
   async run(cli, parsed) {
-    const dockerHost = process.env.DOCKER_HOST ?? '';
-    if (!dockerHost) throw new MachineError('No active host found');
+    // DOCKER_HOST, or else the docker CLI's current context when machine made it.
+    const { machineOfCurrentContext } = await import('../../host/context.js');
+    if (!process.env.DOCKER_HOST && !(await machineOfCurrentContext(cli.store))) throw new MachineError('No active host found');
     const items = await listMachines(cli.store, Number(str(parsed.values['timeout'])) * 1000);
     const hit = items.find((i) => i.ActiveHost);
     if (!hit) throw new MachineError('No active host found');

@@ -17,6 +17,7 @@ export const baseOptions: OptionSpecs = {
   'swarm-init': { type: 'boolean', description: 'Make this machine the first manager of a new swarm-mode cluster named after it' },
   'swarm-join': { type: 'string', description: 'Join the swarm-mode cluster that this manager machine leads', placeholder: 'manager' },
   'swarm-role': { type: 'string', description: 'Role when joining: worker or manager', default: 'worker', placeholder: 'role' },
+  context: { type: 'boolean', description: 'Make a docker context for the machine and make it current (machine use NAME)', env: 'MACHINE_CONTEXT' },
   'wait-timeout': { type: 'string', description: 'Seconds to wait for the machine to run and answer SSH', default: '120', env: 'MACHINE_WAIT_TIMEOUT', placeholder: 'seconds' },
 };
 
@@ -151,6 +152,7 @@ async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
     throw new UsageError(`Invalid command line: expected one machine name, got "${parsed.positionals.join(' ')}"; put flags before the name`);
   }
   const request = await requestFromFlags(cli, parsed.values);
+  if (parsed.values['context'] === true) await (await import('../../host/context.js')).assertContextFree(cli.store, name);
   const { swarmStepFromFlags } = await import('../../swarm/cluster.js');
   const swarm = await swarmStepFromFlags(cli.store, name, {
     init: parsed.values['swarm-init'] === true,
@@ -158,7 +160,12 @@ async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
     role: str(parsed.values['swarm-role']),
     log: cli.log,
   });
-  await createMachine(cli.store, { ...request, name, ...(swarm ? { afterProvision: swarm } : {}) });
+  const host = await createMachine(cli.store, { ...request, name, ...(swarm ? { afterProvision: swarm } : {}) });
+  if (parsed.values['context'] === true) {
+    const context = await (await import('../../host/context.js')).useMachineContext(host);
+    cli.out(`Docker context "${context}" is now current: docker commands reach ${name} with no variables set`);
+    return;
+  }
   cli.out(
     `To see how to connect your Docker Client to the Docker Engine running on this virtual machine, run: ${progName()} env ${name}`,
   );

@@ -17,6 +17,7 @@ const env: Command = {
     shell: { type: 'string', description: 'Force environment to be configured for a specified shell: [fish, cmd, powershell, tcsh, emacs, bash, zsh], default is auto-detect', placeholder: 'shell' },
     unset: { type: 'boolean', short: 'u', description: 'Unset variables instead of setting them' },
     'no-proxy': { type: 'boolean', description: 'Add machine IP to NO_PROXY environment variable' },
+    context: { type: 'boolean', description: "Set DOCKER_CONTEXT to the machine's docker context (made or updated now) instead of DOCKER_HOST" },
   },
   async run(cli, parsed) {
     const shell = detectShell(str(parsed.values['shell']));
@@ -24,6 +25,7 @@ const env: Command = {
       if (parsed.positionals.length) throw new UsageError('Expected no machine name when the -u flag is present');
       const syn = shellSyntax(shell, 'env -u');
       const lines = VARS.map(syn.unset);
+      if (parsed.values['context']) lines.push(syn.unset('DOCKER_CONTEXT'));
       if (parsed.values['no-proxy']) lines.push(syn.unset('NO_PROXY'));
       cli.out([...lines, syn.hint].join('\n'));
       return;
@@ -32,11 +34,21 @@ const env: Command = {
     const host = await loadHost(cli.store, name!, cli.log);
     const target = parsed.values['swarm'] ? await (await import('../../swarm/cluster.js')).swarmManagerOf(host) : host;
     const info = await connectionInfo(target);
-    const hintArgs = ['env', ...(shell !== detectShell('') ? [`--shell ${shell}`] : []), ...(parsed.values['swarm'] ? ['--swarm'] : []), info.name].join(' ');
+    const viaContext = parsed.values['context'] === true;
+    const hintArgs = ['env', ...(shell !== detectShell('') ? [`--shell ${shell}`] : []), ...(parsed.values['swarm'] ? ['--swarm'] : []), ...(viaContext ? ['--context'] : []), info.name].join(' ');
     const syn = shellSyntax(shell, hintArgs);
     // A plain engine (none driver, tcp://...:2375) gets no TLS variables, and loses any left
-    // from a machine before.
-    const lines = info.tls
+    // from a machine before. Through a context, DOCKER_HOST and the TLS variables go: the
+    // docker CLI would prefer them to DOCKER_CONTEXT.
+    const lines = viaContext
+      ? [
+          syn.unset('DOCKER_TLS_VERIFY'),
+          syn.unset('DOCKER_HOST'),
+          syn.unset('DOCKER_CERT_PATH'),
+          syn.set('DOCKER_CONTEXT', await (await import('../../host/context.js')).ensureContext(target)),
+          syn.set('DOCKER_MACHINE_NAME', info.name),
+        ]
+      : info.tls
       ? [syn.set('DOCKER_TLS_VERIFY', '1'), syn.set('DOCKER_HOST', info.url), syn.set('DOCKER_CERT_PATH', info.certDir), syn.set('DOCKER_MACHINE_NAME', info.name)]
       : [syn.unset('DOCKER_TLS_VERIFY'), syn.set('DOCKER_HOST', info.url), syn.unset('DOCKER_CERT_PATH'), syn.set('DOCKER_MACHINE_NAME', info.name)];
     if (parsed.values['no-proxy']) {
