@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { CertMismatchError, MachineError, progName } from '../errors.js';
 import { checkServerCertFor } from '../certs/index.js';
 import { clientTls, type Host } from './host.js';
+import { engineVersionOverSsh, sshEngineUrl, transportOf } from './transport.js';
+import { silentLogger } from '../log.js';
 
 export interface ConnectionInfo {
   name: string;
@@ -31,8 +33,12 @@ export function urlUsesTls(url: string): boolean {
  * offline); a mismatch, as after an IP change, names `regenerate-certs` as the fix.
  */
 export async function connectionInfo(target: Host): Promise<ConnectionInfo> {
-  const url = await target.driver.getURL();
+  const url = await engineUrl(target);
   const dialHost = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  if (overSsh(target)) {
+    // No certificate to check: the pinned host key guards this way in (ssh-config.ts).
+    return { name: target.name, url, ip: dialHost, ...clientTls(target), tls: false };
+  }
   // A driver without provisioning (none) points at an engine whose certificate we never made.
   if (target.driver.provisionable) {
     const certPath = target.config.HostOptions.AuthOptions.ServerCertPath;
@@ -51,8 +57,25 @@ export async function connectionInfo(target: Host): Promise<ConnectionInfo> {
 }
 
 
-/** The engine's version over TLS (`version NAME`): one API call, bounded by timeoutMs. */
+const overSsh = (host: Host) => transportOf(host.config.HostOptions.EngineOptions) === 'ssh';
+
+/** Where the docker CLI dials the machine's engine: the driver's TLS URL, or ssh://USER@HOST:PORT. */
+export async function engineUrl(host: Host): Promise<string> {
+  if (!overSsh(host)) return host.driver.getURL();
+  return sshEngineUrl(host.driver.getSSHUsername(), await host.driver.getSSHHostname(), await host.driver.getSSHPort());
+}
+
+/** The engine's version (`version NAME`): one API call over TLS, or one command over SSH, bounded by timeoutMs. */
 export async function engineVersionOf(host: Host, timeoutMs: number): Promise<string> {
+  if (overSsh(host)) {
+    const { connectHost } = await import('./ssh.js');
+    const session = await connectHost(host, silentLogger);
+    try {
+      return await engineVersionOverSsh(session, timeoutMs);
+    } finally {
+      session.close();
+    }
+  }
   const { engineVersion } = await import('../engine/tls-api.js');
   return (await engineVersion(await host.driver.getURL(), clientTls(host), timeoutMs)).Version;
 }

@@ -3,7 +3,9 @@ import { engineVersion } from '../engine/tls-api.js';
 import type { Logger } from '../log.js';
 import { clientTls, saveDriverState, type Host } from './host.js';
 import { refreshCertsIfMoved } from './provision.js';
-import { followContext } from './context.js';
+import { followMachine } from './follow.js';
+import { engineVersionOf } from './connection.js';
+import { transportOf } from './transport.js';
 import { waitForState } from './state.js';
 
 // How long power operations wait for the driver's state, and then for the engine: a VM
@@ -27,13 +29,15 @@ export async function waitForEngine(host: Host, log: Logger, opts: { timeoutMs?:
   const timeoutMs = opts.timeoutMs ?? ENGINE_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   const tls = clientTls(host);
+  const overSsh = transportOf(host.config.HostOptions.EngineOptions) === 'ssh';
   let delay = 200;
   let last = '';
   while (Date.now() < deadline) {
     opts.signal?.throwIfAborted();
     try {
-      const url = await host.driver.getURL();
-      await engineVersion(url, tls, Math.min(5_000, Math.max(500, deadline - Date.now())), (l) => log.debug(l));
+      const budget = Math.min(5_000, Math.max(500, deadline - Date.now()));
+      if (overSsh) await engineVersionOf(host, budget);
+      else await engineVersion(await host.driver.getURL(), tls, budget, (l) => log.debug(l));
       return;
     } catch (err) {
       last = (err as Error).message;
@@ -52,8 +56,8 @@ async function afterUp(host: Host, log: Logger, locked: boolean): Promise<void> 
   await saveDriverState(host, { locked });
   await refreshCertsIfMoved(host, log);
   await waitForEngine(host, log);
-  // A new address or port (a driver's new lease or forward) reaches the machine's docker context.
-  await followContext(host, log);
+  // A new address or port (a driver's new lease or forward) reaches its ssh entry and docker context.
+  await followMachine(host, log);
 }
 
 /** `locked`: the caller already holds the machine's lock (upgrade starts a stopped machine under it). */

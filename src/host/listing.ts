@@ -1,5 +1,5 @@
 import { engineVersion } from '../engine/tls-api.js';
-import { urlUsesTls } from './connection.js';
+import { engineUrl, urlUsesTls } from './connection.js';
 import { machineOfCurrentContext } from './context.js';
 import { clientTls, loadHost, swarmLabel, type Host } from './host.js';
 import { loadDriver } from '../drivers/registry.js';
@@ -109,11 +109,12 @@ async function describe(
     if (batched instanceof Error) throw batched;
     item.State = batched ?? (await withTimeout((host.driver.quickState ?? host.driver.getState).call(host.driver), timeoutMs, 'state'));
     if (item.State === 'Running') {
-      item.URL = await withTimeout(host.driver.getURL(), timeoutMs, 'url');
+      item.URL = await withTimeout(engineUrl(host), timeoutMs, 'url');
       item.ActiveHost = isActive(name, item.URL);
       item.Active = item.ActiveHost ? '*' : '-';
       // An engine without TLS (none driver on :2375, ssh://) is not asked through the TLS client.
-      if (host.driver.provisionable || urlUsesTls(item.URL)) {
+      // Nor is one reached over SSH: a login per machine would make ls slow (its version is `version NAME`).
+      if (urlUsesTls(item.URL) || (host.driver.provisionable && !item.URL.startsWith('ssh:'))) {
         try {
           const v = await engineVersion(item.URL, clientTls(host), Math.max(1000, timeoutMs - (Date.now() - started)));
           item.DockerVersion = `v${v.Version}`;

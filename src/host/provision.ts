@@ -7,7 +7,8 @@ import { engineVersion } from '../engine/tls-api.js';
 import { rootRemote } from '../provision/remote.js';
 import { provisionHost, type ProvisionResult } from '../provision/provision.js';
 import { checkServerCertFor } from '../certs/index.js';
-import { followContext } from './context.js';
+import { followMachine } from './follow.js';
+import { engineVersionOverSsh, transportOf } from './transport.js';
 import { clientTls, type Host } from './host.js';
 import { connectHost } from './ssh.js';
 import { CERTS_LOCK } from '../store/machine-files.js';
@@ -78,6 +79,7 @@ export async function ensureServerCert(host: Host, log: Logger, force = false): 
  * until they ran regenerate-certs.
  */
 export async function refreshCertsIfMoved(host: Host, log: Logger): Promise<void> {
+  if (transportOf(host.config.HostOptions.EngineOptions) === 'ssh') return;
   if (!host.driver.provisionable || !existsSync(host.config.HostOptions.AuthOptions.ServerCertPath)) return;
   const missing = uncovered(host, await serverCertHosts(host));
   if (!missing.length) return;
@@ -94,7 +96,11 @@ export async function provisionMachine(
   // whole or not at all. What goes to the engine is read here too, so that the CA it gets is
   // the one that signed its certificate and the client pair the checks below use.
   const auth = host.config.HostOptions.AuthOptions;
+  // Over SSH the engine has no TLS port, so no certificate (the client pair is still copied:
+  // switching back to TLS needs it, and it costs nothing).
+  const overSsh = transportOf(host.config.HostOptions.EngineOptions) === 'ssh';
   const certs = await host.store.withLock(CERTS_LOCK, async () => {
+    if (overSsh) return undefined;
     await copyClientCerts(host, log);
     await ensureServerCert(host, log, opts.forceCerts);
     return {
@@ -115,24 +121,27 @@ export async function provisionMachine(
     const tls = clientTls(host);
     result = await provisionHost({
       remote: rootRemote(session, host.driver.getSSHUsername()),
+      sshUser: host.driver.getSSHUsername(),
       machineName: host.name,
       driverName: host.driver.name,
       engine: host.config.HostOptions.EngineOptions,
       // Inside the host; the URL's port differs where a driver publishes it elsewhere.
       enginePort: host.driver.enginePort(),
-      certs,
+      ...(certs ? { certs } : {}),
       log,
       ...(opts.backupFirst ? { backupFirst: true, onBackup: () => (host.hostBackedUp = true) } : {}),
-      verify: async () => {
-        await engineVersion(url, tls, 5_000, (l) => log.debug(l));
-      },
+      verify: overSsh
+        ? async () => void (await engineVersionOverSsh(session, 5_000))
+        : async () => {
+            await engineVersion(url, tls, 5_000, (l) => log.debug(l));
+          },
     });
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     session.close();
   }
-  // New certificates or a new CA: the machine's docker context gets them too.
-  await followContext(host, log);
+  // New certificates, a new CA or a new transport: the ssh entry and docker context follow.
+  await followMachine(host, log);
   return result;
 }
 

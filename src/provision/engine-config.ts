@@ -23,16 +23,19 @@ function systemdQuote(arg: string): string {
 
 export function dockerdArgs(input: DropInInput): string[] {
   const e = input.engine;
+  // Over the SSH transport the unix socket is the only way in: no TCP port, no TLS.
+  const overSsh = e.Transport === 'ssh';
   const args = [
     '-H',
     input.socketActivated ? 'fd://' : 'unix:///var/run/docker.sock',
-    '-H',
-    `tcp://0.0.0.0:${input.enginePort}`,
+    ...(overSsh ? [] : ['-H', `tcp://0.0.0.0:${input.enginePort}`]),
     ...input.keptArgs,
   ];
   if (e.StorageDriver) args.push('--storage-driver', e.StorageDriver);
   if (e.GraphDir) args.push('--data-root', e.GraphDir);
-  if (e.TlsVerify !== false) {
+  if (overSsh) {
+    // Nothing: the socket is reached through sshd, which did the authentication.
+  } else if (e.TlsVerify !== false) {
     args.push('--tlsverify', '--tlscacert', REMOTE_CA, '--tlscert', REMOTE_CERT, '--tlskey', REMOTE_KEY);
   } else {
     args.push('--tls', '--tlscert', REMOTE_CERT, '--tlskey', REMOTE_KEY);

@@ -12,13 +12,16 @@ import { backupScript } from './restore.js';
 
 export interface ProvisionInput {
   remote: Remote;
+  /** The SSH login: over the SSH transport it must reach the engine's socket (docker group). */
+  sshUser?: string;
   machineName: string;
   driverName: string;
   engine: EngineOptions;
   enginePort: number;
-  certs: { ca: Buffer; serverCert: Buffer; serverKey: Buffer };
+  /** The engine's TLS files; none for an engine reached over SSH only. */
+  certs?: { ca: Buffer; serverCert: Buffer; serverKey: Buffer };
   log: Logger;
-  /** Checks the engine over TLS from this side; throws while it is not ready yet. */
+  /** Checks the engine the way the client will reach it; throws while it is not ready yet. */
   verify: () => Promise<void>;
   verifyTimeoutMs?: number;
   /** Keep the host as found first (a create on a host the driver did not make): see restore.ts. */
@@ -131,12 +134,11 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
     }
   }
 
-  log.info('Copying certs to the remote machine...');
-  const files: Array<[string, Buffer | string, number]> = [
-    [REMOTE_CA, input.certs.ca, 0o644],
-    [REMOTE_CERT, input.certs.serverCert, 0o644],
-    [REMOTE_KEY, input.certs.serverKey, 0o600],
-  ];
+  const files: Array<[string, Buffer | string, number]> = [];
+  if (input.certs) {
+    log.info('Copying certs to the remote machine...');
+    files.push([REMOTE_CA, input.certs.ca, 0o644], [REMOTE_CERT, input.certs.serverCert, 0o644], [REMOTE_KEY, input.certs.serverKey, 0o600]);
+  }
   log.info('Setting Docker configuration on the remote daemon...');
   const unitArgs = splitExecStart(facts.unitExecStart);
   const dropIn = renderDropIn({
@@ -171,8 +173,19 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
     await applyChanges(remote, toWrite, steps);
   }
 
+  // The docker CLI's dial-stdio runs as the SSH user: outside root, the docker group opens the
+  // socket to it. Takes effect on the next login, which is every docker command's.
+  const user = input.sshUser;
+  if (input.engine.Transport === 'ssh' && user && user !== 'root') {
+    await remote.run(`id -nG ${shQuote(user)} | tr ' ' '\\n' | grep -qx docker || usermod -aG docker ${shQuote(user)}`);
+  }
+
   log.info('Checking connection to Docker...');
-  await waitFor(input.verify, input.verifyTimeoutMs ?? 60_000, 'the Docker daemon to answer over TLS on port ' + input.enginePort);
+  await waitFor(
+    input.verify,
+    input.verifyTimeoutMs ?? 60_000,
+    input.engine.Transport === 'ssh' ? 'the Docker daemon to answer on its socket' : `the Docker daemon to answer over TLS on port ${input.enginePort}`,
+  );
   return { family: family.name, os: osName, installed, changed };
 }
 

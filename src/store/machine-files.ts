@@ -17,6 +17,16 @@ export function storeCertFiles(certsDir: string) {
   };
 }
 
+/** The store's OpenSSH client file: it includes every machine's ssh_config; ~/.ssh/config includes it. */
+export function storeSshConfig(root: string): string {
+  return join(root, 'ssh_config');
+}
+
+/** The store remembers here that the user said no to touching ~/.ssh/config: asked once. */
+export function storeSshConfigDeclined(root: string): string {
+  return join(root, '.ssh_config-declined');
+}
+
 /** What a machine's folder (machines/NAME) holds; each driver uses only its own part. */
 export function machineFiles(dir: string) {
   return {
@@ -35,6 +45,8 @@ export function machineFiles(dir: string) {
     clientKey: join(dir, 'key.pem'),
     serverCert: join(dir, 'server.pem'),
     serverKey: join(dir, 'server-key.pem'),
+    /** Its OpenSSH client entry (ssh machine-NAME, and the docker CLI over ssh://). */
+    sshConfig: join(dir, 'ssh_config'),
     /** A VM's serial console: the first place to look when it does not come up. */
     console: join(dir, 'console.log'),
     /** Cloud credentials given as flags: 0600, never in config.json. */

@@ -27,6 +27,8 @@ export const EngineOptionsSchema = v.looseObject({
   TlsVerify: v.optional(v.boolean(), true),
   RegistryMirror: strList,
   InstallURL: str,
+  // machine's own: "ssh" for an engine reached over SSH only (host/transport.ts); absent is TLS.
+  Transport: v.optional(v.picklist(['tls', 'ssh'])),
 });
 
 export const SwarmOptionsSchema = v.looseObject({

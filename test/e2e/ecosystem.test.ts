@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestHost, makeTestKey, type TestHost } from '../harness/hosts.js';
-import { bash, machine, tempStore } from '../helpers/cli.js';
+import { createTestHost, makeTestKey, makeTinyImageTar, type TestHost } from '../harness/hosts.js';
+import { bash, machine, machineCmd, tempStore } from '../helpers/cli.js';
 
 // #15: machine in the Docker ecosystem: docker contexts, the SSH transport, proxies, mount
 // and port forwarding, each checked the way a user would, with the docker CLI and ssh.
@@ -99,5 +99,92 @@ describe.skipIf(skipReason)(`docker contexts${skipReason ? ` (skipped: ${skipRea
     expect(r.stderr.trim()).toBe('A docker context named "machine-ctx2" exists and was not made for this machine: remove it with "docker context rm machine-ctx2" and try again');
     expect((await machine(store, ['ls', '-q'], { env })).stdout.trim()).toBe('');
     expect((await docker(dockerConfig, `docker context inspect machine-ctx2 --format '{{.Endpoints.docker.Host}}'`)).stdout.trim()).toBe('tcp://127.0.0.1:9');
+  });
+});
+
+describe.skipIf(skipReason)(`the SSH transport${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  const dockerHost = inject('dockerHost');
+  const image = inject('hostImage');
+  let work: string;
+  let store: string;
+  let key: string;
+  let host: TestHost;
+  let home: string;
+  let env: Record<string, string | undefined>;
+  let tinyTar: string;
+
+  beforeAll(async () => {
+    work = await tempStore('machine-e2e-sshtransport-');
+    store = join(work, 'store');
+    // The user's home, with its ~/.ssh/config. OpenSSH reads the config of the user's passwd
+    // entry, not of HOME; the ssh on this PATH gives it HOME's explicitly, so the test uses
+    // the real OpenSSH client on a home it owns instead of root's.
+    home = join(work, 'home');
+    const bin = join(work, 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'ssh'), '#!/bin/sh\nexec /usr/bin/ssh -F "$HOME/.ssh/config" "$@"\n');
+    chmodSync(join(bin, 'ssh'), 0o755);
+    env = { HOME: home, PATH: `${bin}:${process.env.PATH}`, DOCKER_CONFIG: join(work, 'docker-config'), DOCKER_HOST: undefined, DOCKER_CONTEXT: undefined };
+    key = await makeTestKey(work);
+    host = await createTestHost({ dockerHost, image, keyPath: key });
+    tinyTar = await makeTinyImageTar(process.env.MACHINE_TEST_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'machine-test'));
+  });
+  afterAll(async () => {
+    await host?.remove();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const listening2376 = async () => (await host.exec(`ss -ltnH 'sport = :2376' | wc -l`)).stdout.trim();
+  const withEnv = (script: string) => bash(`set -e; eval "$(${machineCmd(store)} env st1)"; ${script}`, env);
+
+  it('a typo in --engine-transport is one line, and nothing is made', async () => {
+    const r = await machine(store, ['create', '-d', 'generic', '--generic-ip-address', host.ip, '--generic-ssh-key', key, '--engine-transport', 'sssh', 'st0'], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('--engine-transport takes "tls" or "ssh", not "sssh"');
+    expect((await machine(store, ['ls', '-q'], { env })).stdout.trim()).toBe('');
+    expect(existsSync(join(home, '.ssh', 'config'))).toBe(false);
+  });
+
+  it('runs docker over ssh:// with no TLS port open; ssh machine-NAME works; it switches to TLS and back; a changed host key is refused', async () => {
+    const made = await machine(
+      store,
+      ['create', '-d', 'generic', '--engine-install-url', 'distro', '--generic-ip-address', host.ip, '--generic-ssh-key', key, '--engine-transport', 'ssh', '--ssh-config', 'st1'],
+      { env },
+    );
+    expect(made.stderr).toBe('');
+    expect(made.code).toBe(0);
+    expect(made.stdout).toContain(`Added the machines' SSH entries to ${join(home, '.ssh', 'config')}`);
+    expect(readFileSync(join(home, '.ssh', 'config'), 'utf8')).toContain(`Include "${join(store, 'ssh_config')}"`);
+    expect((await machine(store, ['url', 'st1'], { env })).stdout.trim()).toBe(`ssh://root@${host.ip}:22`);
+    const e = (await machine(store, ['env', '--shell', 'bash', 'st1'], { env })).stdout;
+    expect(e).toContain(`export DOCKER_HOST="ssh://root@${host.ip}:22"`);
+    expect(e).toContain('unset DOCKER_TLS_VERIFY');
+    expect(await listening2376()).toBe('0');
+    // The docker CLI's own ssh, with the entry machine wrote: version, load and run.
+    const run = await withEnv(`docker version --format '{{.Server.Os}}'; docker import ${tinyTar} e2e-tiny:1 >/dev/null; docker run --rm e2e-tiny:1 /bin/busybox echo hello-over-ssh`);
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim().split('\n')).toEqual(['linux', 'hello-over-ssh']);
+    expect((await bash('ssh machine-st1 hostname', env)).stdout.trim()).toBe('st1');
+    expect((await machine(store, ['ls', '--format', '{{.Name}} {{.State}} {{.URL}}'], { env })).stdout.trim()).toBe(`st1 Running ssh://root@${host.ip}:22`);
+    expect((await machine(store, ['version', 'st1'], { env })).stdout.trim()).toMatch(/^\d+\.\d+/);
+
+    // To TLS: the port opens and env goes back to tcp:// with certificates.
+    const toTls = await machine(store, ['provision', '--engine-transport', 'tls', 'st1'], { env });
+    expect(toTls.stderr).toBe('');
+    expect(toTls.code).toBe(0);
+    expect(await listening2376()).toBe('1');
+    expect((await withEnv(`echo $DOCKER_HOST; docker info --format '{{.Name}}'`)).stdout.trim()).toBe(`tcp://${host.ip}:2376\nst1`);
+    // And back: the port closes again.
+    expect((await machine(store, ['provision', '--engine-transport', 'ssh', 'st1'], { env })).code).toBe(0);
+    expect(await listening2376()).toBe('0');
+    expect(JSON.parse(readFileSync(join(store, 'machines', 'st1', 'config.json'), 'utf8')).HostOptions.EngineOptions.Transport).toBe('ssh');
+    expect((await withEnv(`docker info --format '{{.Name}}'`)).stdout.trim()).toBe('st1');
+
+    // The host is reinstalled behind machine's back: a new host key. The docker CLI's ssh refuses it.
+    await host.exec('rm -f /etc/ssh/ssh_host_* && ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key && systemctl restart ssh');
+    const refused = await withEnv(`docker version --format '{{.Server.Os}}'`);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
+    expect((await machine(store, ['rm', '-f', '-y', 'st1'], { env })).code).toBe(0);
   });
 });

@@ -3,6 +3,7 @@ import type { Cli, Command } from '../context.js';
 import { formatOptions, list, str, type OptionSpecs, type Parsed } from '../args.js';
 import { builtinDriverNames, loadDriverWithFlags as loadDriver, type DriverModule, type FlagValue } from '../../host/drivers.js';
 import { createMachine, defaultEngineOptions, type CreateRequest } from '../../host/create.js';
+import { parseTransport, withTransport } from '../../host/transport.js';
 
 export const baseOptions: OptionSpecs = {
   driver: { type: 'string', short: 'd', description: 'Driver to create machine with.', default: 'virtualbox', env: 'MACHINE_DRIVER', placeholder: 'name' },
@@ -17,6 +18,8 @@ export const baseOptions: OptionSpecs = {
   'swarm-init': { type: 'boolean', description: 'Make this machine the first manager of a new swarm-mode cluster named after it' },
   'swarm-join': { type: 'string', description: 'Join the swarm-mode cluster that this manager machine leads', placeholder: 'manager' },
   'swarm-role': { type: 'string', description: 'Role when joining: worker or manager', default: 'worker', placeholder: 'role' },
+  'engine-transport': { type: 'string', description: 'How the docker CLI reaches the engine: "tls" (TCP port 2376, certificates) or "ssh" (ssh://, no port open)', default: 'tls', env: 'MACHINE_ENGINE_TRANSPORT', placeholder: 'tls|ssh' },
+  'ssh-config': { type: 'boolean', description: "Allow adding an Include of the machines' SSH entries to ~/.ssh/config (asked on a terminal otherwise)" },
   context: { type: 'boolean', description: 'Make a docker context for the machine and make it current (machine use NAME)', env: 'MACHINE_CONTEXT' },
   'wait-timeout': { type: 'string', description: 'Seconds to wait for the machine to run and answer SSH', default: '120', env: 'MACHINE_WAIT_TIMEOUT', placeholder: 'seconds' },
 };
@@ -129,6 +132,11 @@ export async function requestFromFlags(cli: Cli, v: Parsed['values']): Promise<O
   engine.Labels = list(v['engine-label']);
   engine.StorageDriver = str(v['engine-storage-driver']);
   engine.Env = list(v['engine-env']);
+  if (parseTransport(str(v['engine-transport']) || 'tls') === 'ssh') {
+    // The none driver points at an engine it did not set up: there is nothing to make listen on SSH.
+    if (driverName === 'none') throw new UsageError('--engine-transport ssh needs a driver that sets up the engine; the none driver only records the URL given to it');
+    Object.assign(engine, withTransport(engine, 'ssh'));
+  }
   for (const e of engine.Env) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new UsageError(`--engine-env "${e}" must be KEY=VALUE`);
   }
@@ -161,6 +169,10 @@ async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
     log: cli.log,
   });
   const host = await createMachine(cli.store, { ...request, name, ...(swarm ? { afterProvision: swarm } : {}) });
+  if (host.config.HostOptions.EngineOptions.Transport === 'ssh') {
+    const { offerSshInclude } = await import('../ssh-include.js');
+    await offerSshInclude(cli, cli.store, name, parsed.values['ssh-config'] === true);
+  }
   if (parsed.values['context'] === true) {
     const context = await (await import('../../host/context.js')).useMachineContext(host);
     cli.out(`Docker context "${context}" is now current: docker commands reach ${name} with no variables set`);

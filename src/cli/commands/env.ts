@@ -1,4 +1,4 @@
-import { UsageError } from '../../errors.js';
+import { UsageError, progName } from '../../errors.js';
 import type { Command } from '../context.js';
 import { str } from '../args.js';
 import { machineNames } from './common.js';
@@ -58,6 +58,11 @@ const env: Command = {
       lines.push(syn.set('NO_PROXY', entries.join(',')));
     }
     cli.out([...lines, syn.hint].join('\n'));
+    // Over SSH the docker CLI's ssh needs the machine's entry; without it, say so where eval does not swallow it.
+    if (info.url.startsWith('ssh:')) {
+      const inc = await import('../../host/ssh-config.js');
+      if (inc.sshIncludeState(cli.store) !== 'included') cli.err(inc.includeAdvice(cli.store, info.name, progName()));
+    }
   },
 };
 export default env;

@@ -8,7 +8,8 @@ const url: Command = {
   options: {},
   async run(cli, parsed) {
     const host = await oneHost(cli, parsed);
-    cli.out(await host.driver.getURL());
+    const { engineUrl } = await import('../../host/connection.js');
+    cli.out(await engineUrl(host));
   },
 };
 export default url;
