@@ -32,6 +32,8 @@ export const commands: Array<{ name: string; description: string; load: Loader; 
   { name: 'ip', description: 'Get the IP address of a machine', load: () => import('./commands/ip.js') },
   { name: 'kill', description: 'Kill a machine', load: () => import('./commands/lifecycle.js').then((m) => ({ default: m.kill })) },
   { name: 'ls', description: 'List machines', load: () => import('./commands/ls.js') },
+  { name: 'mount', description: 'Mount or unmount a directory from a machine with SSHFS.', load: () => import('./commands/mount.js') },
+  { name: 'port-forward', description: "Forward local ports to the machine's ports through SSH", load: () => import('./commands/port-forward.js') },
   { name: 'provision', description: 'Re-provision existing machines', load: () => import('./commands/provision.js') },
   { name: 'regenerate-certs', description: 'Regenerate TLS Certificates for a machine', load: () => import('./commands/regenerate-certs.js') },
   { name: 'restart', description: 'Restart a machine', load: () => import('./commands/lifecycle.js').then((m) => ({ default: m.restart })) },

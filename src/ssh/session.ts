@@ -274,6 +274,22 @@ export class SshSession {
     this.client.end();
   }
 
+  /**
+   * A TCP connection to host:port as the machine sees it (a direct-tcpip channel), for port
+   * forwarding. Not counted against the command slots: forwards live long and sshd limits
+   * sessions, not these.
+   */
+  async forwardOut(host: string, port: number): Promise<ClientChannel> {
+    this.debug(`${this.prefix} forward to ${host}:${port}`);
+    return this.open<ClientChannel>(`a forward to ${host}:${port}`, (cb) => this.client.forwardOut('127.0.0.1', 0, host, port, cb));
+  }
+
+  /** Resolves with why, once the connection is gone (the machine stopped, the network went). */
+  whenLost(): Promise<Error> {
+    if (this.lost) return Promise.resolve(this.lost);
+    return new Promise((resolve) => this.client.once('close', () => resolve(this.lost ?? new Error('connection closed'))));
+  }
+
   private async withSftp(fn: (sftp: SFTPWrapper) => Promise<void>): Promise<void> {
     const sftp = await this.sftp();
     try {

@@ -47,6 +47,9 @@ export function machineFiles(dir: string) {
     serverKey: join(dir, 'server-key.pem'),
     /** Its OpenSSH client entry (ssh machine-NAME, and the docker CLI over ssh://). */
     sshConfig: join(dir, 'ssh_config'),
+    /** The background port forwarder (port-forward -d): its pid and forwards, and its log. */
+    portForwardPid: join(dir, 'port-forward.pid'),
+    portForwardLog: join(dir, 'port-forward.log'),
     /** A VM's serial console: the first place to look when it does not come up. */
     console: join(dir, 'console.log'),
     /** Cloud credentials given as flags: 0600, never in config.json. */

@@ -3,7 +3,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestHost, makeTestKey, makeTinyImageTar, type TestHost } from '../harness/hosts.js';
-import { bash, machine, machineCmd, tempStore } from '../helpers/cli.js';
+import { bash, machine, machineCmd, machineSpawn, tempStore } from '../helpers/cli.js';
+import { createServer } from 'node:net';
 
 // #15: machine in the Docker ecosystem: docker contexts, the SSH transport, proxies, mount
 // and port forwarding, each checked the way a user would, with the docker CLI and ssh.
@@ -186,5 +187,109 @@ describe.skipIf(skipReason)(`the SSH transport${skipReason ? ` (skipped: ${skipR
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
     expect((await machine(store, ['rm', '-f', '-y', 'st1'], { env })).code).toBe(0);
+  });
+});
+
+/** A local port nobody listens on now. */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+describe.skipIf(skipReason)(`mount and port-forward${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  const dockerHost = inject('dockerHost');
+  const image = inject('hostImage');
+  let work: string;
+  let store: string;
+  let key: string;
+  let host: TestHost;
+
+  beforeAll(async () => {
+    work = await tempStore('machine-e2e-mountfwd-');
+    store = join(work, 'store');
+    key = await makeTestKey(work);
+    host = await createTestHost({ dockerHost, image, keyPath: key });
+    const made = await machine(store, ['create', '-d', 'generic', '--engine-install-url', 'distro', '--generic-ip-address', host.ip, '--generic-ssh-key', key, 'mf1']);
+    if (made.code !== 0) throw new Error(`create failed: ${made.stderr}`);
+  });
+  afterAll(async () => {
+    if (work) {
+      await machine(store, ['port-forward', '--stop', 'mf1']);
+      await bash(`fusermount3 -u ${join(work, 'mnt')} 2>/dev/null || true`);
+    }
+    await host?.remove();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('mount reads and writes files of the machine; mount -u lets go; without sshfs it is one line', async () => {
+    await host.exec('mkdir -p /srv/data && echo from-the-machine > /srv/data/a.txt');
+    const mnt = join(work, 'mnt');
+    const m = await machine(store, ['mount', 'mf1:/srv/data', mnt]);
+    expect(m.stderr).toBe('');
+    expect(m.code).toBe(0);
+    expect(readFileSync(join(mnt, 'a.txt'), 'utf8')).toBe('from-the-machine\n');
+    writeFileSync(join(mnt, 'b.txt'), 'from-here\n');
+    expect((await host.exec('cat /srv/data/b.txt')).stdout).toBe('from-here\n');
+    const u = await machine(store, ['mount', '-u', 'mf1:/srv/data', mnt]);
+    expect(u.code).toBe(0);
+    expect(existsSync(join(mnt, 'a.txt'))).toBe(false);
+
+    const noSshfs = await machine(store, ['mount', 'mf1:/srv/data', mnt], { env: { PATH: join(work, 'no-tools') } });
+    expect(noSshfs.code).toBe(1);
+    expect(noSshfs.stderr.trim()).toBe('sshfs is not installed: install it (Debian and Ubuntu: apt-get install sshfs) to mount a folder of a machine');
+  });
+
+  it('port-forward reaches a port published on the machine, in the foreground and in the background; a port in use is one line', async () => {
+    const tinyTar = await makeTinyImageTar(process.env.MACHINE_TEST_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'machine-test'));
+    const web = await bash(
+      `set -e; eval "$(${machineCmd(store)} env mf1)"; docker import ${tinyTar} e2e-tiny:1 >/dev/null; ` +
+        `docker run -d -p 8081:80 e2e-tiny:1 /bin/busybox sh -c '/bin/busybox mkdir /www && echo hello-forward > /www/index.html && exec /bin/busybox httpd -f -p 80 -h /www' >/dev/null`,
+    );
+    expect(web.stderr).toBe('');
+    const get = async (port: number) => (await fetch(`http://127.0.0.1:${port}/`)).text();
+
+    // Foreground: until Ctrl-C.
+    const p1 = await freePort();
+    const fg = machineSpawn(store, ['port-forward', 'mf1', `${p1}:8081`]);
+    let out = '';
+    await new Promise<void>((resolve) => fg.child.stdout.on('data', (d: Buffer) => ((out += d.toString()), out.includes('Forwarding') && resolve())));
+    expect(out.trim()).toBe(`Forwarding 127.0.0.1:${p1} -> mf1:8081 (Ctrl-C to stop)`);
+    expect(await get(p1)).toBe('hello-forward\n');
+    fg.child.kill('SIGINT');
+    expect((await fg.done).code).toBe(130);
+    await expect(get(p1)).rejects.toThrow();
+
+    // Background: -d returns once forwarding works; --stop ends that process.
+    const p2 = await freePort();
+    const bg = await machine(store, ['port-forward', '-d', 'mf1', `${p2}:8081`]);
+    expect(bg.stderr).toBe('');
+    expect(bg.stdout).toMatch(new RegExp(`^Forwarding 127.0.0.1:${p2} -> mf1:8081 in the background \\(pid (\\d+)\\); stop it with "machine port-forward --stop mf1"`));
+    expect(await get(p2)).toBe('hello-forward\n');
+    const again = await machine(store, ['port-forward', '-d', 'mf1', `${await freePort()}:8081`]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already forwards 127.0.0.1:\d+ -> mf1:8081 in the background/);
+    const stop = await machine(store, ['port-forward', '--stop', 'mf1']);
+    expect(stop.stdout.trim()).toBe(`Stopped forwarding 127.0.0.1:${p2} -> mf1:8081`);
+    await expect(get(p2)).rejects.toThrow();
+    expect(existsSync(join(store, 'machines', 'mf1', 'port-forward.pid'))).toBe(false);
+
+    // A local port in use: one line, and nothing left running.
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const taken = (busy.address() as { port: number }).port;
+    try {
+      const r = await machine(store, ['port-forward', '-d', 'mf1', `${taken}:8081`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(`Local port ${taken} is in use: pick another with LOCAL:REMOTE (e.g. ${taken + 1}:8081)`);
+      expect(existsSync(join(store, 'machines', 'mf1', 'port-forward.pid'))).toBe(false);
+      const bad = await machine(store, ['port-forward', 'mf1', '80:99999']);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr.trim()).toBe('Invalid port forward "80:99999": ports are numbers from 1 to 65535, written [LOCAL:]REMOTE (e.g. 8080:80)');
+    } finally {
+      busy.close();
+    }
   });
 });
