@@ -8,6 +8,8 @@ import type { Logger } from '../log.js';
 import { machineFiles } from '../store/machine-files.js';
 import { writeFileAtomic } from '../sys/atomic.js';
 import type { Forward } from '../ssh/forward.js';
+
+export { parseForwards } from '../ssh/forward.js';
 import type { Host } from './host.js';
 import { assertRunning } from './lifecycle.js';
 import { connectHost } from './ssh.js';

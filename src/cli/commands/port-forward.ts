@@ -19,7 +19,6 @@ const portForward: Command = {
     const [name, ...specs] = parsed.positionals;
     if (!name) throw new UsageError(`Error: No machine name specified (usage: ${progName()} port-forward [-d] NAME [LOCAL:]REMOTE...)`);
     const pf = await import('../../host/port-forward.js');
-    const { parseForwards } = await import('../../ssh/forward.js');
     if (parsed.values['stop']) {
       if (specs.length) throw new UsageError('--stop takes only the machine name');
       const host = await loadHost(cli.store, name, cli.log);
@@ -27,7 +26,7 @@ const portForward: Command = {
       return;
     }
     if (!specs.length) throw new UsageError(`Error: No port to forward (usage: ${progName()} port-forward NAME [LOCAL:]REMOTE..., e.g. 8080:80)`);
-    const forwards = parseForwards(specs);
+    const forwards = pf.parseForwards(specs);
     const host = await loadHost(cli.store, name, cli.log);
     const what = pf.describeForwards(name, forwards);
     const inBackground = process.env[BACKGROUND_ENV] === '1';
