@@ -164,6 +164,7 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
           waitSshMs: req.sshTimeoutMs ?? 120_000,
           pin: true,
           backupFirst: driver.existingHost === true,
+          proxyFromEnvironment: true,
           ...(req.signal ? { signal: req.signal } : {}),
         });
         log.info('Docker is up and running!');

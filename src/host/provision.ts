@@ -8,6 +8,7 @@ import { rootRemote } from '../provision/remote.js';
 import { provisionHost, type ProvisionResult } from '../provision/provision.js';
 import { checkServerCertFor } from '../certs/index.js';
 import { followMachine } from './follow.js';
+import { machineProxy } from './proxy.js';
 import { engineVersionOverSsh, transportOf } from './transport.js';
 import { clientTls, type Host } from './host.js';
 import { connectHost } from './ssh.js';
@@ -90,7 +91,7 @@ export async function refreshCertsIfMoved(host: Host, log: Logger): Promise<void
 export async function provisionMachine(
   host: Host,
   log: Logger,
-  opts: { waitSshMs?: number; pin?: boolean; forceCerts?: boolean; signal?: AbortSignal; backupFirst?: boolean } = {},
+  opts: { waitSshMs?: number; pin?: boolean; forceCerts?: boolean; signal?: AbortSignal; backupFirst?: boolean; proxyFromEnvironment?: boolean } = {},
 ): Promise<ProvisionResult> {
   // Under the certs lock: a CA replaced meanwhile (regenerate-certs --client-certs) is seen
   // whole or not at all. What goes to the engine is read here too, so that the CA it gets is
@@ -109,6 +110,7 @@ export async function provisionMachine(
       serverKey: await readFile(auth.ServerKeyPath),
     };
   });
+  const proxy = await machineProxy(host, opts.proxyFromEnvironment ?? false);
   log.info('Waiting for SSH to be available...');
   const session = await connectHost(host, log, { waitMs: opts.waitSshMs ?? 120_000, pin: opts.pin, ...(opts.signal ? { signal: opts.signal } : {}) });
   // An interrupt closes the session: the remote command under way (an engine install) ends
@@ -128,6 +130,7 @@ export async function provisionMachine(
       // Inside the host; the URL's port differs where a driver publishes it elsewhere.
       enginePort: host.driver.enginePort(),
       ...(certs ? { certs } : {}),
+      ...(proxy ? { proxy } : {}),
       log,
       ...(opts.backupFirst ? { backupFirst: true, onBackup: () => (host.hostBackedUp = true) } : {}),
       verify: overSsh

@@ -6,16 +6,19 @@ import { get as httpsGet } from 'node:https';
 import { basename, join } from 'node:path';
 import { DriverError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { proxyAgentFor } from '../sys/proxy.js';
 
 import { arch } from 'node:os';
 
 /** Debian 12 genericcloud for the host's architecture. */
 export const DEFAULT_IMAGE_URL = `https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-${arch() === 'arm64' ? 'arm64' : 'amd64'}.qcow2`;
 
-function fetch(url: string, redirects = 5): Promise<import('node:http').IncomingMessage> {
+async function fetch(url: string, redirects = 5): Promise<import('node:http').IncomingMessage> {
+  // Through HTTP(S)_PROXY unless NO_PROXY names the host; each redirect is looked up again.
+  const agent = await proxyAgentFor(url);
   return new Promise((resolve, reject) => {
     const getter = url.startsWith('https:') ? httpsGet : httpGet;
-    getter(url, (res) => {
+    getter(url, agent ? { agent } : {}, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location && redirects > 0) {
         res.resume();

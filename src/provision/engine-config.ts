@@ -15,6 +15,20 @@ export interface DropInInput {
   enginePort: number;
   driverName: string;
   engine: EngineOptions;
+  /** The user's proxy for dockerd (pulls, pushes); --engine-env's own values win over it. */
+  proxy?: { HTTP_PROXY: string; HTTPS_PROXY: string; NO_PROXY: string };
+}
+
+/** The proxy variables, both spellings as programs read either, that --engine-env does not set itself. */
+export function proxyEnvironment(proxy: DropInInput['proxy'], engineEnv: string[] = []): string[] {
+  if (!proxy) return [];
+  const given = new Set(engineEnv.map((e) => e.slice(0, e.indexOf('=')).toUpperCase()));
+  const out: string[] = [];
+  for (const name of ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'] as const) {
+    if (!proxy[name] || given.has(name)) continue;
+    out.push(`${name}=${proxy[name]}`, `${name.toLowerCase()}=${proxy[name]}`);
+  }
+  return out;
 }
 
 function systemdQuote(arg: string): string {
@@ -61,7 +75,7 @@ export function renderDropIn(input: DropInInput): string {
     'ExecStart=',
     `ExecStart=${[input.dockerdPath, ...dockerdArgs(input)].map(systemdQuote).join(' ')}`,
   ];
-  for (const env of input.engine.Env) lines.push(`Environment=${systemdQuote(env)}`);
+  for (const env of [...proxyEnvironment(input.proxy, input.engine.Env), ...input.engine.Env]) lines.push(`Environment=${systemdQuote(env)}`);
   return lines.join('\n') + '\n';
 }
 

@@ -5,13 +5,15 @@ import type { EngineOptions } from '../store/schema.js';
 import { detectFamily, type OsFamily } from './families.js';
 import { parseOsRelease } from './os-release.js';
 import { shQuote, type Remote } from './remote.js';
-import { DROPIN_PATH, keepUnitArgs, REMOTE_CA, REMOTE_CERT, REMOTE_KEY, renderDropIn } from './engine-config.js';
+import { DROPIN_PATH, keepUnitArgs, proxyEnvironment, REMOTE_CA, REMOTE_CERT, REMOTE_KEY, renderDropIn } from './engine-config.js';
 import { engineStartError, startEngineScript } from './engine-start.js';
 import { hostnameScript, hostsCheckScript } from './hostname.js';
 import { backupScript } from './restore.js';
 
 export interface ProvisionInput {
   remote: Remote;
+  /** The user's proxy: for the engine install and in dockerd's environment (NO_PROXY already holds the machine's addresses). */
+  proxy?: { HTTP_PROXY: string; HTTPS_PROXY: string; NO_PROXY: string };
   /** The SSH login: over the SSH transport it must reach the engine's socket (docker group). */
   sshUser?: string;
   machineName: string;
@@ -125,7 +127,7 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
 
   let installed = false;
   if (!facts.dockerd) {
-    await installEngine(remote, family, facts.os, input.engine.InstallURL, log);
+    await installEngine(proxiedRemote(remote, proxyEnvironment(input.proxy)), family, facts.os, input.engine.InstallURL, log);
     installed = true;
     changed.push('engine');
     facts = await gatherFacts(remote, input.machineName);
@@ -148,6 +150,7 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
     enginePort: input.enginePort,
     driverName: input.driverName,
     engine: input.engine,
+    ...(input.proxy ? { proxy: input.proxy } : {}),
   });
   files.push([DROPIN_PATH, dropIn, 0o644]);
   const toWrite = files.filter(([path, data]) => facts.sums.get(path) !== sha256(data));
@@ -187,6 +190,13 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
     input.engine.Transport === 'ssh' ? 'the Docker daemon to answer on its socket' : `the Docker daemon to answer over TLS on port ${input.enginePort}`,
   );
   return { family: family.name, os: osName, installed, changed };
+}
+
+/** The install's commands (curl, the script, apt) run with the proxy in their environment. */
+function proxiedRemote(remote: Remote, env: string[]): Remote {
+  if (!env.length) return remote;
+  const prefix = `export ${env.map(shQuote).join(' ')}; `;
+  return { ...remote, exec: (c, o) => remote.exec(prefix + c, o), run: (c, o) => remote.run(prefix + c, o) };
 }
 
 async function installEngine(

@@ -47,6 +47,8 @@ export function machineFiles(dir: string) {
     serverKey: join(dir, 'server-key.pem'),
     /** Its OpenSSH client entry (ssh machine-NAME, and the docker CLI over ssh://). */
     sshConfig: join(dir, 'ssh_config'),
+    /** The proxy create or provision saw (0600: proxy URLs can carry credentials), for later provisioning. */
+    proxy: join(dir, 'proxy.json'),
     /** The background port forwarder (port-forward -d): its pid and forwards, and its log. */
     portForwardPid: join(dir, 'port-forward.pid'),
     portForwardLog: join(dir, 'port-forward.log'),

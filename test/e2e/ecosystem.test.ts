@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestHost, makeTestKey, makeTinyImageTar, type TestHost } from '../harness/hosts.js';
 import { bash, machine, machineCmd, machineSpawn, tempStore } from '../helpers/cli.js';
 import { createServer } from 'node:net';
+import { statSync } from 'node:fs';
+import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 
 // #15: machine in the Docker ecosystem: docker contexts, the SSH transport, proxies, mount
 // and port forwarding, each checked the way a user would, with the docker CLI and ssh.
@@ -291,5 +293,78 @@ describe.skipIf(skipReason)(`mount and port-forward${skipReason ? ` (skipped: ${
     } finally {
       busy.close();
     }
+  });
+});
+
+describe.skipIf(skipReason)(`proxies${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  const dockerHost = inject('dockerHost');
+  const image = inject('hostImage');
+  let work: string;
+  let store: string;
+  let key: string;
+  let host: TestHost;
+  const proxies: TestProxy[] = [];
+  // The test's install script, served by the proxy as get.machine.test: it notes the proxy it
+  // was run with, then installs Debian's engine from the mirror directly (the test proxy
+  // forwards nowhere but this machine).
+  const installScript = [
+    '#!/bin/sh',
+    'set -e',
+    'echo "$HTTP_PROXY $https_proxy" > /root/install-saw-proxy',
+    "env -u http_proxy -u HTTP_PROXY -u https_proxy -u HTTPS_PROXY sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io >/dev/null'",
+    '',
+  ].join('\n');
+
+  beforeAll(async () => {
+    work = await tempStore('machine-e2e-proxy-');
+    store = join(work, 'store');
+    key = await makeTestKey(work);
+    host = await createTestHost({ dockerHost, image, keyPath: key });
+  });
+  afterAll(async () => {
+    for (const p of proxies) await p.close();
+    await host?.remove();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const dockerdEnv = async () => (await host.exec('systemctl show docker.service -p Environment --value')).stdout.trim().split(/\s+/);
+  const proxyEnv = (url: string) => ({ HTTP_PROXY: url, HTTPS_PROXY: url, NO_PROXY: 'registry.corp', http_proxy: undefined, https_proxy: undefined, no_proxy: undefined });
+
+  it('create installs the engine through the proxy and gives dockerd the proxy; provision re-applies a new one; other commands keep it', async () => {
+    // The host reaches this machine at its bridge gateway: the proxy listens there.
+    const gateway = (await host.exec(`ip route | awk '/^default/ {print $3}'`)).stdout.trim();
+    const p1 = await startTestProxy({ host: gateway, origins: { 'get.machine.test': { '/install.sh': installScript } } });
+    proxies.push(p1);
+    const made = await machine(
+      store,
+      ['create', '-d', 'generic', '--engine-install-url', 'http://get.machine.test/install.sh', '--generic-ip-address', host.ip, '--generic-ssh-key', key, 'px1'],
+      { env: proxyEnv(p1.url) },
+    );
+    expect(made.stderr).toBe('');
+    expect(made.code).toBe(0);
+    expect(p1.log).toContain('GET http://get.machine.test/install.sh');
+    expect((await host.exec('cat /root/install-saw-proxy')).stdout.trim()).toBe(`${p1.url} ${p1.url}`);
+    const env1 = await dockerdEnv();
+    expect(env1).toContain(`HTTP_PROXY=${p1.url}`);
+    expect(env1).toContain(`https_proxy=${p1.url}`);
+    expect(env1).toContain(`NO_PROXY=registry.corp,${host.ip}`);
+    // Kept beside the record, never in config.json (a proxy URL can hold a password).
+    const dir = join(store, 'machines', 'px1');
+    expect(statSync(join(dir, 'proxy.json')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, 'config.json'), 'utf8')).not.toContain(p1.url);
+
+    // A new proxy: provision applies it.
+    const p2 = await startTestProxy({ host: gateway });
+    proxies.push(p2);
+    expect((await machine(store, ['provision', 'px1'], { env: proxyEnv(p2.url) })).code).toBe(0);
+    expect(await dockerdEnv()).toContain(`HTTP_PROXY=${p2.url}`);
+    // regenerate-certs from a shell without the proxy keeps the recorded one.
+    const bare = { HTTP_PROXY: undefined, HTTPS_PROXY: undefined, NO_PROXY: undefined, http_proxy: undefined, https_proxy: undefined, no_proxy: undefined };
+    expect((await machine(store, ['regenerate-certs', '-f', 'px1'], { env: bare })).code).toBe(0);
+    expect(await dockerdEnv()).toContain(`HTTP_PROXY=${p2.url}`);
+    // provision without proxy variables removes it.
+    expect((await machine(store, ['provision', 'px1'], { env: bare })).code).toBe(0);
+    expect((await dockerdEnv()).join(' ')).not.toMatch(/PROXY/i);
+    expect(existsSync(join(dir, 'proxy.json'))).toBe(false);
   });
 });

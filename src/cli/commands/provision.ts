@@ -26,7 +26,7 @@ const provision: Command = {
           cli.log.info(`${host.name}: switching the engine from ${before} to ${transport}...`);
           host.config.HostOptions.EngineOptions = withTransport(host.config.HostOptions.EngineOptions, transport);
         }
-        const result = await provisionMachine(host, cli.log, { signal: cli.signal });
+        const result = await provisionMachine(host, cli.log, { signal: cli.signal, proxyFromEnvironment: true });
         // Recorded once the engine listens the new way: a failure leaves the record as the host was.
         if (transport && transport !== before) await host.store.save(host.config);
         if (transportOf(host.config.HostOptions.EngineOptions) === 'ssh') overSsh.push(host.name);

@@ -1,3 +1,4 @@
+import { proxyAgentFor } from '../../sys/proxy.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { DriverError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -74,7 +75,11 @@ export class Ec2Api {
     const { EC2Client } = await sdk();
     const c = this.cfg();
     const credentials = this.credentials();
+    // The SDK ignores HTTP(S)_PROXY on its own: the agent for the endpoint it will call does it.
+    const endpointUrl = c.Endpoint || `https://ec2.${c.Region}.amazonaws.com/`;
+    const agent = await proxyAgentFor(endpointUrl);
     this.client = new EC2Client({
+      ...(agent ? { requestHandler: endpointUrl.startsWith('https:') ? { httpsAgent: agent } : { httpAgent: agent } } : {}),
       region: c.Region,
       maxAttempts: c.RetryCount + 1,
       ...(c.Endpoint ? { endpoint: c.Endpoint } : {}),
