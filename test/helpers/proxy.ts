@@ -48,8 +48,12 @@ export async function startTestProxy(opts: {
     up.on('error', () => res.writeHead(502).end());
     req.pipe(up);
   });
+  // Tunnels leave the server's bookkeeping: close() must end them itself.
+  const tunnels = new Set<import('node:net').Socket>();
   server.on('connect', (req, socket) => {
     log.push(`CONNECT ${req.url}`);
+    tunnels.add(socket as import('node:net').Socket);
+    socket.on('close', () => tunnels.delete(socket as import('node:net').Socket));
     const [host, port] = (req.url ?? '').split(':');
     if (!host || !allowed(host)) {
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
@@ -59,6 +63,8 @@ export async function startTestProxy(opts: {
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       up.pipe(socket).pipe(up);
     });
+    tunnels.add(up);
+    up.on('close', () => tunnels.delete(up));
     up.on('error', () => socket.destroy());
     socket.on('error', () => up.destroy());
   });
@@ -68,6 +74,6 @@ export async function startTestProxy(opts: {
     url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
     port,
     log,
-    close: () => new Promise((r) => (server.close(() => r()), server.closeAllConnections())),
+    close: () => new Promise((r) => (server.close(() => r()), server.closeAllConnections(), tunnels.forEach((t) => t.destroy()))),
   };
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { cachedImage } from '../../src/images/download.js';
 import { Ec2Api } from '../../src/drivers/amazonec2/api.js';
 import type { Ec2Settings } from '../../src/drivers/amazonec2/flags.js';
@@ -61,6 +61,32 @@ describe('the CLI through HTTP_PROXY', () => {
       expect(proxy.log).toHaveLength(1);
     } finally {
       await endpoint.close();
+    }
+  });
+});
+
+describe('the Azure SDK through HTTPS_PROXY', () => {
+  it('reads the proxy itself: ARM calls tunnel through it', async () => {
+    const { ArmEndpoint } = await import('../azure/server.js');
+    const { ResourceManagementClient } = await import('@azure/arm-resources');
+    const sub = '00000000-1111-2222-3333-444444444444';
+    const arm = new ArmEndpoint({ token: 't', subscriptionId: sub, retryAfter: 0 });
+    const url = await arm.listen();
+    try {
+      proxy = await startTestProxy({});
+      process.env.HTTPS_PROXY = proxy.url;
+      // Through a proxy the SDK does not apply tlsOptions to the tunnel: trust the endpoint's
+      // test CA process-wide instead, as NODE_EXTRA_CA_CERTS does for the CLI in the e2e tests.
+      const tls = await import('node:tls');
+      const before = tls.getCACertificates('default');
+      tls.setDefaultCACertificates([...before, arm.caPem]);
+      onTestFinished(() => tls.setDefaultCACertificates(before));
+      const credential = { getToken: async () => ({ token: 't', expiresOnTimestamp: Date.now() + 3600_000 }) };
+      const client = new ResourceManagementClient(credential, sub, { endpoint: url, tlsOptions: { ca: arm.caPem } });
+      await client.resourceGroups.createOrUpdate('rg', { location: 'westeurope' });
+      expect(proxy.log).toContain(`CONNECT ${new URL(url).host}`);
+    } finally {
+      await arm.close();
     }
   });
 });
