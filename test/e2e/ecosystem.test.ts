@@ -190,6 +190,26 @@ describe.skipIf(skipReason)(`the SSH transport${skipReason ? ` (skipped: ${skipR
     expect(refused.stderr).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
     expect((await machine(store, ['rm', '-f', '-y', 'st1'], { env })).code).toBe(0);
   });
+
+  it('swarm mode works over the SSH transport: a manager and a worker, the cluster seen through docker over ssh://', async () => {
+    const hosts = [await createTestHost({ dockerHost, image, keyPath: key }), await createTestHost({ dockerHost, image, keyPath: key })];
+    try {
+      const flags = (h: TestHost) => ['create', '-d', 'generic', '--engine-install-url', 'distro', '--generic-ip-address', h.ip, '--generic-ssh-key', key, '--engine-transport', 'ssh', '--ssh-config'];
+      const m = await machine(store, [...flags(hosts[0]!), '--swarm-init', 'sw1'], { env });
+      expect(m.stderr).toBe('');
+      expect(m.code).toBe(0);
+      const w = await machine(store, [...flags(hosts[1]!), '--swarm-join', 'sw1', 'sw2'], { env });
+      expect(w.stderr).toBe('');
+      expect(w.code).toBe(0);
+      const nodes = await bash(`set -e; eval "$(${machineCmd(store)} env sw1)"; echo $DOCKER_HOST; docker node ls --format '{{.Hostname}} {{.Status}}' | sort`, env);
+      expect(nodes.stderr).toBe('');
+      expect(nodes.stdout.trim().split('\n')).toEqual([`ssh://root@${hosts[0]!.ip}:22`, 'sw1 Ready', 'sw2 Ready']);
+      for (const h of hosts) expect((await h.exec(`ss -ltnH 'sport = :2376' | wc -l`)).stdout.trim()).toBe('0');
+      expect((await machine(store, ['rm', '-y', 'sw2', 'sw1'], { env })).code).toBe(0);
+    } finally {
+      for (const h of hosts) await h.remove();
+    }
+  });
 });
 
 /** A local port nobody listens on now. */
