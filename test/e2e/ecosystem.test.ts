@@ -18,9 +18,20 @@ function docker(dockerConfig: string, script: string) {
   return bash(script, { DOCKER_CONFIG: dockerConfig, DOCKER_HOST: undefined, DOCKER_CONTEXT: undefined, DOCKER_TLS_VERIFY: undefined, DOCKER_CERT_PATH: undefined });
 }
 
+/** A fresh folder with a store path and a test key, and a container host that lets the key in. */
+async function hostAndStore(prefix: string): Promise<{ work: string; store: string; key: string; host: TestHost }> {
+  const work = await tempStore(prefix);
+  const key = await makeTestKey(work);
+  const host = await createTestHost({ dockerHost: inject('dockerHost'), image: inject('hostImage'), keyPath: key });
+  return { work, store: join(work, 'store'), key, host };
+}
+
+async function cleanUp(host: TestHost | undefined, work: string | undefined): Promise<void> {
+  await host?.remove();
+  if (work) await rm(work, { recursive: true, force: true });
+}
+
 describe.skipIf(skipReason)(`docker contexts${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  const dockerHost = inject('dockerHost');
-  const image = inject('hostImage');
   let work: string;
   let store: string;
   let key: string;
@@ -29,16 +40,12 @@ describe.skipIf(skipReason)(`docker contexts${skipReason ? ` (skipped: ${skipRea
   let env: Record<string, string | undefined>;
 
   beforeAll(async () => {
-    work = await tempStore('machine-e2e-context-');
-    store = join(work, 'store');
+    ({ work, store, key, host } = await hostAndStore('machine-e2e-context-'));
     dockerConfig = join(work, 'docker-config');
     env = { DOCKER_CONFIG: dockerConfig, DOCKER_HOST: undefined, DOCKER_CONTEXT: undefined };
-    key = await makeTestKey(work);
-    host = await createTestHost({ dockerHost, image, keyPath: key });
   });
   afterAll(async () => {
-    await host?.remove();
-    if (work) await rm(work, { recursive: true, force: true });
+    await cleanUp(host, work);
   });
 
   it('create --context makes a context docker uses with no variables; ls and active show it; it follows a new CA; rm removes it', async () => {
@@ -117,8 +124,7 @@ describe.skipIf(skipReason)(`the SSH transport${skipReason ? ` (skipped: ${skipR
   let tinyTar: string;
 
   beforeAll(async () => {
-    work = await tempStore('machine-e2e-sshtransport-');
-    store = join(work, 'store');
+    ({ work, store, key, host } = await hostAndStore('machine-e2e-sshtransport-'));
     // The user's home, with its ~/.ssh/config. OpenSSH reads the config of the user's passwd
     // entry, not of HOME; the ssh on this PATH gives it HOME's explicitly, so the test uses
     // the real OpenSSH client on a home it owns instead of root's.
@@ -128,13 +134,10 @@ describe.skipIf(skipReason)(`the SSH transport${skipReason ? ` (skipped: ${skipR
     writeFileSync(join(bin, 'ssh'), '#!/bin/sh\nexec /usr/bin/ssh -F "$HOME/.ssh/config" "$@"\n');
     chmodSync(join(bin, 'ssh'), 0o755);
     env = { HOME: home, PATH: `${bin}:${process.env.PATH}`, DOCKER_CONFIG: join(work, 'docker-config'), DOCKER_HOST: undefined, DOCKER_CONTEXT: undefined };
-    key = await makeTestKey(work);
-    host = await createTestHost({ dockerHost, image, keyPath: key });
     tinyTar = await makeTinyImageTar(process.env.MACHINE_TEST_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'machine-test'));
   });
   afterAll(async () => {
-    await host?.remove();
-    if (work) await rm(work, { recursive: true, force: true });
+    await cleanUp(host, work);
   });
 
   const listening2376 = async () => (await host.exec(`ss -ltnH 'sport = :2376' | wc -l`)).stdout.trim();
@@ -222,18 +225,13 @@ async function freePort(): Promise<number> {
 }
 
 describe.skipIf(skipReason)(`mount and port-forward${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  const dockerHost = inject('dockerHost');
-  const image = inject('hostImage');
   let work: string;
   let store: string;
   let key: string;
   let host: TestHost;
 
   beforeAll(async () => {
-    work = await tempStore('machine-e2e-mountfwd-');
-    store = join(work, 'store');
-    key = await makeTestKey(work);
-    host = await createTestHost({ dockerHost, image, keyPath: key });
+    ({ work, store, key, host } = await hostAndStore('machine-e2e-mountfwd-'));
     const made = await machine(store, ['create', '-d', 'generic', '--engine-install-url', 'distro', '--generic-ip-address', host.ip, '--generic-ssh-key', key, 'mf1']);
     if (made.code !== 0) throw new Error(`create failed: ${made.stderr}`);
   });
@@ -242,8 +240,7 @@ describe.skipIf(skipReason)(`mount and port-forward${skipReason ? ` (skipped: ${
       await machine(store, ['port-forward', '--stop', 'mf1']);
       await bash(`fusermount3 -u ${join(work, 'mnt')} 2>/dev/null || true`);
     }
-    await host?.remove();
-    if (work) await rm(work, { recursive: true, force: true });
+    await cleanUp(host, work);
   });
 
   it('mount reads and writes files of the machine; mount -u lets go; without sshfs it is one line', async () => {
@@ -317,8 +314,6 @@ describe.skipIf(skipReason)(`mount and port-forward${skipReason ? ` (skipped: ${
 });
 
 describe.skipIf(skipReason)(`proxies${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  const dockerHost = inject('dockerHost');
-  const image = inject('hostImage');
   let work: string;
   let store: string;
   let key: string;
@@ -336,15 +331,11 @@ describe.skipIf(skipReason)(`proxies${skipReason ? ` (skipped: ${skipReason})` :
   ].join('\n');
 
   beforeAll(async () => {
-    work = await tempStore('machine-e2e-proxy-');
-    store = join(work, 'store');
-    key = await makeTestKey(work);
-    host = await createTestHost({ dockerHost, image, keyPath: key });
+    ({ work, store, key, host } = await hostAndStore('machine-e2e-proxy-'));
   });
   afterAll(async () => {
     for (const p of proxies) await p.close();
-    await host?.remove();
-    if (work) await rm(work, { recursive: true, force: true });
+    await cleanUp(host, work);
   });
 
   const dockerdEnv = async () => (await host.exec('systemctl show docker.service -p Environment --value')).stdout.trim().split(/\s+/);
