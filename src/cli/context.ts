@@ -34,17 +34,3 @@ export interface Command {
   stopAtPositional?: number;
   run(cli: Cli, parsed: Parsed): Promise<number | void>;
 }
-
-export function makeLogger(globals: Pick<Globals, 'debug'>, quiet = false): Logger {
-  const start = Date.now();
-  return {
-    info(message: string) {
-      if (quiet) return;
-      const secs = ((Date.now() - start) / 1000).toFixed(1).padStart(5);
-      process.stdout.write(`[${secs}s] ${message}\n`);
-    },
-    debug(message: string) {
-      if (globals.debug) process.stderr.write(`(debug) ${message}\n`);
-    },
-  };
-}

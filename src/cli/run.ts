@@ -1,7 +1,8 @@
 import { MachineError, UsageError, progName } from '../errors.js';
 import { openStore } from '../host/host.js';
 import { formatOptions, parseCommand, str, type OptionSpecs } from './args.js';
-import { makeLogger, type Cli, type Command, type Globals } from './context.js';
+import type { Cli, Command, Globals } from './context.js';
+import { makeCommandLogger, resolveMode, type CommandLogger } from './progress.js';
 import { VERSION } from '../version.js';
 
 export const globalOptions: OptionSpecs = {
@@ -102,6 +103,7 @@ function interruptHandler(): AbortController {
 
 export async function run(argv: string[]): Promise<number> {
   let debug = false;
+  let logger: CommandLogger | undefined;
   try {
     const { globalArgs, command, args } = splitGlobal(argv);
     const g = parseCommand('', globalArgs, globalOptions).values;
@@ -135,21 +137,31 @@ export async function run(argv: string[]): Promise<number> {
       tlsClientCert: str(g['tls-client-cert']),
       tlsClientKey: str(g['tls-client-key']),
     };
+    const parsed = parseCommand(cmd.name, args, specs, cmd.stopAtPositional ? { stopAtPositional: cmd.stopAtPositional } : {});
+    logger = makeCommandLogger(resolveMode(str(parsed.values['progress'])), debug);
+    const log = logger;
     const cli: Cli = {
       store,
       globals,
-      out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
-      err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
-      log: makeLogger(globals),
+      out: (t) => log.outLine(t.endsWith('\n') ? t.slice(0, -1) : t),
+      err: (t) => log.errorLine(t.endsWith('\n') ? t.slice(0, -1) : t),
+      log,
       // Installed by the commands that do long work: elsewhere (ssh) Ctrl-C keeps its usual meaning.
       get signal() {
         return interruptHandler().signal;
       },
     };
-    const parsed = parseCommand(cmd.name, args, specs, cmd.stopAtPositional ? { stopAtPositional: cmd.stopAtPositional } : {});
     const code = await cmd.run(cli, parsed);
-    return interruptController?.signal.aborted ? 130 : (code ?? 0);
+    const result = interruptController?.signal.aborted ? 130 : (code ?? 0);
+    await logger.finish(result === 0, result === 130 ? 'interrupted' : `exit status ${result}`);
+    return result;
   } catch (err) {
+    // In json mode the error is the stream's last event, not a text line.
+    if (logger?.mode === 'json') {
+      await logger.finish(false, err instanceof MachineError ? err.message : `${(err as Error)?.message ?? String(err)} (unexpected: run again with --debug)`);
+      return err instanceof MachineError ? err.exitCode : 1;
+    }
+    await logger?.finish(false);
     if (err instanceof MachineError) {
       process.stderr.write(`${err.message}\n`);
       if (debug && err.cause) process.stderr.write(`(debug) cause: ${String((err.cause as Error)?.stack ?? err.cause)}\n`);

@@ -89,15 +89,14 @@ export async function cachedImage(opts: {
       hash.update(chunk);
       got += chunk.length;
       if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-      if (total && process.stderr.isTTY && Date.now() - lastShown > 200) {
+      // The CLI's display shows bytes, percent and rate (a live line, or json events).
+      if (Date.now() - lastShown > 200) {
         lastShown = Date.now();
-        const pct = Math.floor((got / total) * 100);
-        const bar = '#'.repeat(Math.floor(pct / 4)).padEnd(25, '.');
-        process.stderr.write(`\r[${bar}] ${pct}% ${(got / 1e6).toFixed(0)}/${(total / 1e6).toFixed(0)} MB`);
+        opts.log.progress?.({ bytes: got, ...(total ? { total } : {}) });
       }
     }
     await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
-    if (process.stderr.isTTY && total) process.stderr.write('\n');
+    opts.log.progress?.({ bytes: got, ...(total ? { total } : {}) });
     const hex = hash.digest('hex');
     if (hex !== want.hex) {
       throw new DriverError(`Checksum mismatch for ${opts.url}: expected ${want.algo} ${want.hex.slice(0, 16)}…, got ${hex.slice(0, 16)}…; the download was discarded`);

@@ -192,6 +192,17 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
   return { family: family.name, os: osName, installed, changed };
 }
 
+/**
+ * The package an install is at, from the package manager's own lines (dpkg's "Unpacking X",
+ * "Setting up X", dnf's "Installing : X"), as the step's detail.
+ */
+export function installProgress(log: Logger): (line: string) => void {
+  return (line) => {
+    const m = /^(Unpacking|Setting up|Preparing to unpack \S+ \.\.\.|\s*Installing\s*:|\s*Upgrading\s*:)\s*([^\s(]+)/.exec(line);
+    if (m) log.progress?.({ detail: `${/^Setting/.test(m[1]!) ? 'setting up' : 'unpacking'} ${m[2]}` });
+  };
+}
+
 /** The install's commands (curl, the script, apt) run with the proxy in their environment. */
 function proxiedRemote(remote: Remote, env: string[]): Remote {
   if (!env.length) return remote;
@@ -206,9 +217,10 @@ async function installEngine(
   installURL: string,
   log: Logger,
 ): Promise<void> {
+  const onLine = installProgress(log);
   const distro = async () => {
     log.info(`Installing Docker from the distribution's packages (${family.distroEngine(os).join(' ')})...`);
-    await remote.run(family.install(family.distroEngine(os)), { timeoutMs: 20 * 60_000 });
+    await remote.run(family.install(family.distroEngine(os)), { timeoutMs: 20 * 60_000, onLine });
   };
   if (installURL === 'none') {
     throw new ProvisionError(
@@ -225,7 +237,7 @@ async function installEngine(
     log.info(`Could not fetch ${installURL} from the host; falling back to the distribution's package`);
     return distro();
   }
-  await remote.run('sh /tmp/machine-install-docker.sh && rm -f /tmp/machine-install-docker.sh', { timeoutMs: 20 * 60_000 });
+  await remote.run('sh /tmp/machine-install-docker.sh && rm -f /tmp/machine-install-docker.sh', { timeoutMs: 20 * 60_000, onLine });
 }
 
 /** Splits a systemd ExecStart= line into argv (handles quotes; drops the leading prefixes). */

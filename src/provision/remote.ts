@@ -9,14 +9,21 @@ export interface ExecResult {
 
 /** The little a provisioner needs of a host: run a command as root, write a file as root. */
 export interface Remote {
-  exec(command: string, opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<ExecResult>;
-  run(command: string, opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<string>;
+  exec(command: string, opts?: RemoteExecOptions): Promise<ExecResult>;
+  run(command: string, opts?: RemoteExecOptions): Promise<string>;
   writeFile(path: string, data: string | Buffer, mode?: number): Promise<void>;
+}
+
+export interface RemoteExecOptions {
+  stdin?: string | Buffer;
+  timeoutMs?: number;
+  /** Each line of stdout as it comes. */
+  onLine?: (line: string) => void;
 }
 
 /** What an SSH session offers (src/ssh's SshSession satisfies it). */
 export interface CommandRunner {
-  exec(command: string, opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<ExecResult>;
+  exec(command: string, opts?: RemoteExecOptions): Promise<ExecResult>;
 }
 
 /**
@@ -25,7 +32,7 @@ export interface CommandRunner {
  */
 export function rootRemote(runner: CommandRunner, user: string): Remote {
   const wrap = (command: string) => (user === 'root' ? command : `sudo -n sh -c ${shQuote(command)}`);
-  const exec = async (command: string, opts?: { stdin?: string | Buffer; timeoutMs?: number }) => {
+  const exec = async (command: string, opts?: RemoteExecOptions) => {
     const r = await runner.exec(wrap(command), opts);
     // sudo -n never asks: a user without passwordless sudo gets this, whatever the command.
     if (user !== 'root' && r.code !== 0 && /^sudo: (a password is required|a terminal is required|.*may not run sudo)/m.test(r.stderr)) {
@@ -35,7 +42,7 @@ export function rootRemote(runner: CommandRunner, user: string): Remote {
     }
     return r;
   };
-  const run = async (command: string, opts?: { stdin?: string | Buffer; timeoutMs?: number }) => {
+  const run = async (command: string, opts?: RemoteExecOptions) => {
     const r = await exec(command, opts);
     if (r.code !== 0) {
       const last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop() ?? '';

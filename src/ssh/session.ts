@@ -38,6 +38,8 @@ export interface ExecResult {
 export interface ExecOptions {
   stdin?: string | Buffer;
   timeoutMs?: number;
+  /** Each whole line of stdout as it comes (progress of a long install). */
+  onLine?: (line: string) => void;
 }
 
 // sshd allows 10 sessions per connection (MaxSessions); more at once fail to open, so callers
@@ -360,7 +362,14 @@ function collect(ch: ClientChannel, command: string, opts: ExecOptions, lost: ()
         }, opts.timeoutMs)
       : undefined;
     // Decoded once at the end: a chunk boundary may split a multi-byte character.
-    ch.on('data', (d: Buffer) => out.push(d));
+    let partial = '';
+    ch.on('data', (d: Buffer) => {
+      out.push(d);
+      if (!opts.onLine) return;
+      const lines = (partial + d.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) opts.onLine(l);
+    });
     ch.stderr.on('data', (d: Buffer) => err.push(d));
     ch.on('exit', (code: number | null, signal?: string) => (exit = { code, ...(signal ? { signal } : {}) }));
     ch.on('error', (e: Error) => settle(() => reject(new SshError(`SSH command failed: ${command.slice(0, 120)}: ${e.message}`, { cause: e }))));

@@ -1,9 +1,14 @@
 import { MachineError, UsageError } from '../../errors.js';
 import { loadHost, type Host } from '../../host/host.js';
 import type { Cli } from '../context.js';
-import type { Parsed } from '../args.js';
+import type { OptionSpecs, Parsed } from '../args.js';
 
 const DEFAULT_MACHINE = 'default';
+
+/** --progress, on the commands that do long work (cli/progress.ts). */
+export const progressOption: OptionSpecs = {
+  progress: { type: 'string', description: 'How to show progress: auto (a live display on a terminal), plain, tty, or json (events on stderr)', env: 'MACHINE_PROGRESS', placeholder: 'mode' },
+};
 
 /**
  * Docker Machine's rule: with no name, commands act on a machine called "default" if one

@@ -3,9 +3,11 @@ import type { Cli, Command } from '../context.js';
 import { formatOptions, list, str, type OptionSpecs, type Parsed } from '../args.js';
 import { builtinDriverNames, loadDriverWithFlags as loadDriver, type DriverModule, type FlagValue } from '../../host/drivers.js';
 import { createMachine, defaultEngineOptions, type CreateRequest } from '../../host/create.js';
+import { progressOption } from './common.js';
 import { parseTransport, withTransport } from '../../host/transport.js';
 
 export const baseOptions: OptionSpecs = {
+  ...progressOption,
   driver: { type: 'string', short: 'd', description: 'Driver to create machine with.', default: 'virtualbox', env: 'MACHINE_DRIVER', placeholder: 'name' },
   'engine-install-url': { type: 'string', description: 'Custom URL to use for engine installation; "distro" for the distribution\'s own package, "none" to skip', default: 'https://get.docker.com', env: 'MACHINE_DOCKER_INSTALL_URL', placeholder: 'url' },
   'engine-opt': { type: 'string', multiple: true, description: 'Specify arbitrary flags to include with the created engine in the form flag=value', placeholder: 'flag=value' },

@@ -1,6 +1,7 @@
 import { UsageError, progName } from '../../errors.js';
 import type { Command } from '../context.js';
 import { str } from '../args.js';
+import { progressOption } from './common.js';
 
 const image: Command = {
   name: 'image',
@@ -9,6 +10,7 @@ const image: Command = {
     "Build the base image a driver needs. 'image build docker' makes the docker driver's systemd + sshd image " +
     'from a Debian rootfs (debootstrap, run as root) and imports it into the engine; no registry is needed.',
   options: {
+    ...progressOption,
     'docker-host': { type: 'string', description: 'Docker engine to build for', default: 'unix:///var/run/docker.sock', env: 'MACHINE_DOCKER_HOST', placeholder: 'url' },
     'docker-image': { type: 'string', description: 'Tag of the image to build (default machine-host:bookworm, or machine-host:bookworm-engine with --engine)', placeholder: 'tag' },
     engine: { type: 'boolean', description: "Bake Debian's docker.io into the image: creates skip the engine install" },

@@ -1,6 +1,6 @@
 import { progName } from '../../errors.js';
 import type { Command } from '../context.js';
-import { forEachHostParallel } from './common.js';
+import { forEachHostParallel, progressOption } from './common.js';
 import type { Host } from '../../host/host.js';
 import type { Logger } from '../../log.js';
 
@@ -27,7 +27,7 @@ function lifecycle(action: Action): Command {
     name: action,
     usage: '[arg...]',
     description: w.description,
-    options: {},
+    options: { ...progressOption },
     async run(cli, parsed) {
       // Machines go in parallel, as with Docker Machine; each line is whole.
       const code = await forEachHostParallel(cli, parsed, async (host) => {

@@ -1,6 +1,6 @@
 import type { Command } from '../context.js';
 import { str } from '../args.js';
-import { forEachHostParallel } from './common.js';
+import { forEachHostParallel, progressOption } from './common.js';
 import { provisionMachine } from '../../host/provision.js';
 import { assertRunning } from '../../host/lifecycle.js';
 import { parseTransport, transportOf, withTransport } from '../../host/transport.js';
@@ -10,6 +10,7 @@ const provision: Command = {
   usage: '[OPTIONS] [arg...]',
   description: 'Re-provision existing machines',
   options: {
+    ...progressOption,
     'engine-transport': { type: 'string', description: 'Switch how the docker CLI reaches the engine: "tls" or "ssh"', placeholder: 'tls|ssh' },
     'ssh-config': { type: 'boolean', description: "Allow adding an Include of the machines' SSH entries to ~/.ssh/config" },
   },

@@ -1,6 +1,6 @@
 import { confirm } from '../prompt.js';
 import type { Command } from '../context.js';
-import { forEachHostParallel } from './common.js';
+import { forEachHostParallel, progressOption } from './common.js';
 import { provisionMachine } from '../../host/provision.js';
 import { assertRunning } from '../../host/lifecycle.js';
 
@@ -9,6 +9,7 @@ const regenerateCerts: Command = {
   usage: '[OPTIONS] [arg...]',
   description: 'Regenerate TLS Certificates for a machine',
   options: {
+    ...progressOption,
     force: { type: 'boolean', short: 'f', description: 'Force rebuild and do not prompt' },
     'client-certs': { type: 'boolean', description: 'Also regenerate client certificates and CA.' },
   },

@@ -1,6 +1,7 @@
 import { confirm } from '../prompt.js';
 import { HostDoesNotExistError, MachineError, UsageError } from '../../errors.js';
 import type { Command } from '../context.js';
+import { progressOption } from './common.js';
 import { loadHost } from '../../host/host.js';
 import { removeMachine } from '../../host/remove.js';
 
@@ -16,6 +17,7 @@ const rm: Command = {
   usage: '[OPTIONS] [arg...]',
   description: 'Remove a machine',
   options: {
+    ...progressOption,
     force: { type: 'boolean', short: 'f', description: 'Remove local configuration even if machine cannot be removed, also implies an automatic yes (`-y`)' },
     y: { type: 'boolean', short: 'y', description: 'Assumes automatic yes to proceed with remove, without prompting further user confirmation' },
   },

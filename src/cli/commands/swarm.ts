@@ -4,6 +4,7 @@ import { str, type OptionSpecs, type Parsed } from '../args.js';
 import { loadDriverWithFlags as loadDriver } from '../../host/drivers.js';
 import { baseOptions, driverOptions, findDriverName, requestFromFlags } from './create.js';
 import { tabwrite } from '../table.js';
+import { progressOption } from './common.js';
 import type { Host } from '../../host/host.js';
 
 const createOptions: OptionSpecs = {
@@ -11,6 +12,7 @@ const createOptions: OptionSpecs = {
   workers: { type: 'string', description: 'Number of worker nodes', default: '0', placeholder: 'N' },
 };
 const rmOptions: OptionSpecs = {
+  ...progressOption,
   force: { type: 'boolean', short: 'f', description: 'Remove local records even if a node cannot be removed' },
   y: { type: 'boolean', short: 'y', description: 'Do not ask for confirmation' },
 };

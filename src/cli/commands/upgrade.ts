@@ -1,12 +1,12 @@
 import type { Command } from '../context.js';
-import { forEachHostParallel } from './common.js';
+import { forEachHostParallel, progressOption } from './common.js';
 import { upgradeEngine } from '../../host/upgrade.js';
 
 const upgrade: Command = {
   name: 'upgrade',
   usage: '[arg...]',
   description: 'Upgrade a machine to the latest version of Docker',
-  options: {},
+  options: { ...progressOption },
   run: (cli, parsed) =>
     forEachHostParallel(cli, parsed, async (host) => {
       await host.store.withLock(host.name, () => upgradeEngine(host, cli.log));

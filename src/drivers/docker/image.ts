@@ -15,7 +15,15 @@ export async function buildBaseImage(opts: {
 }): Promise<void> {
   const recipe = opts.withEngine ? hostWithEngineRecipe : hostRecipe;
   opts.log.info(`Building the base image ${opts.tag} from a Debian ${recipe.suite} rootfs${opts.withEngine ? ' with docker.io' : ''} (cached in ${opts.cacheDir})...`);
-  const tar = await buildRootfsTarball({ recipe, cacheDir: opts.cacheDir, onProgress: (l) => opts.log.debug(l) });
+  // debootstrap's phases are steps; each package it fetches or unpacks is the step's detail
+  // (a live line on a terminal), so the minutes it takes are never silent.
+  let count = 0;
+  const onProgress = (line: string) => {
+    if (/^(debootstrap|packing)/.test(line)) opts.log.info(line.charAt(0).toUpperCase() + line.slice(1));
+    else opts.log.progress?.({ detail: `${++count} ${line}` });
+    opts.log.debug(line);
+  };
+  const tar = await buildRootfsTarball({ recipe, cacheDir: opts.cacheDir, onProgress });
   opts.log.info(`Importing ${tar} into ${opts.dockerHost} as ${opts.tag}...`);
   await importImage({ dockerHost: opts.dockerHost, tarPath: tar, tag: opts.tag });
 }
