@@ -5,6 +5,19 @@ import type { OptionSpecs, Parsed } from '../args.js';
 
 const DEFAULT_MACHINE = 'default';
 
+/** --format json on the commands that print one value (status, ip, url, version); anything else is refused. */
+export const jsonFormat: OptionSpecs = {
+  format: { type: 'string', short: 'f', description: 'Output format: json (the default is plain text)', placeholder: 'json' },
+};
+
+/** Whether --format asks for JSON; checked before any machine is looked at. */
+export function wantsJson(parsed: Parsed): boolean {
+  const f = parsed.values['format'];
+  if (f === undefined || f === '') return false;
+  if (f === 'json') return true;
+  throw new UsageError(`--format takes "json" here, not "${String(f)}"`);
+}
+
 /** --progress, on the commands that do long work (cli/progress.ts). */
 export const progressOption: OptionSpecs = {
   progress: { type: 'string', description: 'How to show progress: auto (a live display on a terminal), plain, tty, or json (events on stderr)', env: 'MACHINE_PROGRESS', placeholder: 'mode' },

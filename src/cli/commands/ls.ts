@@ -73,7 +73,7 @@ const ls: Command = {
     quiet: { type: 'boolean', short: 'q', description: 'Enable quiet mode' },
     filter: { type: 'string', multiple: true, description: 'Filter output based on conditions provided', placeholder: 'KEY=VALUE' },
     timeout: { type: 'string', short: 't', description: 'Timeout in seconds, default to 10s', default: '10', placeholder: 'seconds' },
-    format: { type: 'string', short: 'f', description: 'Pretty-print machines using a Go template', placeholder: 'template' },
+    format: { type: 'string', short: 'f', description: 'Pretty-print machines using a Go template, or "json" for one JSON array', placeholder: 'template' },
   },
   async run(cli, parsed) {
     const timeout = Number(str(parsed.values['timeout']));
@@ -90,6 +90,11 @@ const ls: Command = {
     const items = (await listMachines(cli.store, timeout * 1000)).filter(filter);
     if (parsed.values['quiet']) {
       for (const item of items) cli.out(item.Name);
+      return;
+    }
+    // One array of the same fields the templates see: a stable interface (README "JSON interfaces").
+    if (format === 'json') {
+      cli.out(JSON.stringify(items));
       return;
     }
     const { renderTemplate, splitTableFormat } = await import('../../template/go-template.js');

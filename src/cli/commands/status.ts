@@ -1,14 +1,16 @@
 import type { Command } from '../context.js';
-import { oneHost } from './common.js';
+import { jsonFormat, oneHost, wantsJson } from './common.js';
 
 const status: Command = {
   name: 'status',
-  usage: '[arg...]',
+  usage: '[OPTIONS] [arg...]',
   description: 'Get the status of a machine',
-  options: {},
+  options: { ...jsonFormat },
   async run(cli, parsed) {
+    const asJson = wantsJson(parsed);
     const host = await oneHost(cli, parsed);
-    cli.out(await host.driver.getState());
+    const state = await host.driver.getState();
+    cli.out(asJson ? JSON.stringify({ Name: host.name, State: state }) : state);
   },
 };
 export default status;

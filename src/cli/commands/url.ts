@@ -1,15 +1,17 @@
 import type { Command } from '../context.js';
-import { oneHost } from './common.js';
+import { jsonFormat, oneHost, wantsJson } from './common.js';
 
 const url: Command = {
   name: 'url',
-  usage: '[arg...]',
+  usage: '[OPTIONS] [arg...]',
   description: 'Get the URL of a machine',
-  options: {},
+  options: { ...jsonFormat },
   async run(cli, parsed) {
+    const asJson = wantsJson(parsed);
     const host = await oneHost(cli, parsed);
     const { engineUrl } = await import('../../host/connection.js');
-    cli.out(await engineUrl(host));
+    const u = await engineUrl(host);
+    cli.out(asJson ? JSON.stringify({ Name: host.name, URL: u }) : u);
   },
 };
 export default url;

@@ -1,21 +1,23 @@
 import type { Command } from '../context.js';
 import { progName } from '../../errors.js';
 import { VERSION } from '../../version.js';
-import { oneHost } from './common.js';
+import { jsonFormat, oneHost, wantsJson } from './common.js';
 import { engineVersionOf } from '../../host/connection.js';
 
 const version: Command = {
   name: 'version',
-  usage: '[arg...]',
+  usage: '[OPTIONS] [arg...]',
   description: 'Show the Docker Machine version or a machine docker version',
-  options: {},
+  options: { ...jsonFormat },
   async run(cli, parsed) {
+    const asJson = wantsJson(parsed);
     if (!parsed.positionals.length) {
-      cli.out(`${progName()} version ${VERSION}`);
+      cli.out(asJson ? JSON.stringify({ Version: VERSION }) : `${progName()} version ${VERSION}`);
       return;
     }
     const host = await oneHost(cli, parsed);
-    cli.out(await engineVersionOf(host, 10_000));
+    const engine = await engineVersionOf(host, 10_000);
+    cli.out(asJson ? JSON.stringify({ Version: VERSION, Name: host.name, EngineVersion: engine }) : engine);
   },
 };
 export default version;
