@@ -25,6 +25,7 @@ type Loader = () => Promise<{ default: Command }>;
 export const commands: Array<{ name: string; description: string; load: Loader; aliases?: string[] }> = [
   { name: 'accept-host-key', description: 'Trust the SSH host key a reinstalled machine offers now', load: () => import('./commands/accept-host-key.js') },
   { name: 'active', description: 'Print which machine is active', load: () => import('./commands/active.js') },
+  { name: 'completion', description: 'Print the shell completion script (bash, zsh, fish)', load: () => import('./commands/completion.js').then((m) => ({ default: m.completion })) },
   { name: 'config', description: 'Print the connection config for machine', load: () => import('./commands/config.js') },
   { name: 'create', description: 'Create a machine', load: () => import('./commands/create.js') },
   { name: 'env', description: 'Display the commands to set up the environment for the Docker client', load: () => import('./commands/env.js') },
@@ -49,6 +50,7 @@ export const commands: Array<{ name: string; description: string; load: Loader; 
   { name: 'url', description: 'Get the URL of a machine', load: () => import('./commands/url.js') },
   { name: 'use', description: "Point the docker CLI at a machine through a docker context", load: () => import('./commands/use.js') },
   { name: 'version', description: 'Show the Docker Machine version or a machine docker version', load: () => import('./commands/version.js') },
+  { name: '__complete', description: 'Completion candidates (for the completion scripts)', load: () => import('./commands/completion.js').then((m) => ({ default: m.complete })) },
   { name: 'help', description: 'Shows a list of commands or help for one command', load: async () => ({ default: helpCommand }) },
 ];
 
@@ -190,7 +192,7 @@ export function mainHelp(): string {
     formatOptions(globalOptions),
     '',
     'Commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.description}`),
+    ...commands.filter((c) => !c.name.startsWith('_')).map((c) => `  ${c.name.padEnd(width)}${c.description}`),
     '',
     `Run '${p} COMMAND --help' for more information on a command.`,
     '',
