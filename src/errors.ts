@@ -95,7 +95,12 @@ export class CertMismatchError extends MachineError {
 }
 
 export class HostKeyMismatchError extends SshError {
-  constructor(readonly machine: string, host: string, expected: string, got: string) {
+  constructor(
+    readonly machine: string,
+    readonly host: string,
+    readonly expected: string,
+    readonly got: string,
+  ) {
     super(
       `SSH host key for ${host} changed (pinned ${expected}, offered ${got}): possible man-in-the-middle. ` +
         `If the host was really reinstalled, run "${progName()} accept-host-key ${machine}" to trust its new key`,

@@ -153,11 +153,11 @@ function tty(debug: boolean): CommandLogger {
     info(message, lane = '') {
       void load().then(() => {
         const prev = lanes.get(lane);
-        // One machine: its finished steps stay on screen. Several: one line each.
-        if (prev && (lanes.size === 1 || !lane)) persist(line(lane, prev, '✔'));
         lanes.set(lane, { step: message, since: Date.now() });
         ensureTimer();
-        render();
+        // One machine: its finished steps stay on screen. Several: one line each.
+        if (prev && (lanes.size === 1 || !lane)) persist(line(lane, prev, '✔'));
+        else render();
       });
     },
     progress(done, lane = '') {

@@ -1,4 +1,5 @@
-import { MachineError, UsageError, progName } from '../errors.js';
+import { HostKeyMismatchError, MachineError, UsageError, progName } from '../errors.js';
+import type { Store } from '../store/store.js';
 import { openStore } from '../host/host.js';
 import { formatOptions, parseCommand, str, type OptionSpecs } from './args.js';
 import type { Cli, Command, Globals } from './context.js';
@@ -103,9 +104,10 @@ function interruptHandler(): AbortController {
   return controller;
 }
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(argv: string[], opts: { keyAccepted?: boolean } = {}): Promise<number> {
   let debug = false;
   let logger: CommandLogger | undefined;
+  let opened: Store | undefined;
   try {
     const { globalArgs, command, args } = splitGlobal(argv);
     const g = parseCommand('', globalArgs, globalOptions).values;
@@ -130,6 +132,7 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     const store = openStore(str(g['storage-path']), (m) => process.stderr.write(`${m}\n`));
+    opened = store;
     const globals: Globals = {
       debug,
       nativeSsh: g['native-ssh'] === true,
@@ -164,6 +167,10 @@ export async function run(argv: string[]): Promise<number> {
       return err instanceof MachineError ? err.exitCode : 1;
     }
     await logger?.finish(false);
+    // A person at a terminal decides about a changed host key; scripts get the refusal.
+    if (err instanceof HostKeyMismatchError && opened && !opts.keyAccepted && (await offerNewHostKey(opened, err))) {
+      return run(argv, { keyAccepted: true });
+    }
     if (err instanceof MachineError) {
       process.stderr.write(`${err.message}\n`);
       if (debug && err.cause) process.stderr.write(`(debug) cause: ${String((err.cause as Error)?.stack ?? err.cause)}\n`);
@@ -176,6 +183,22 @@ export async function run(argv: string[]): Promise<number> {
     if (debug) process.stderr.write(`${e?.stack ?? ''}\n`);
     return 1;
   }
+}
+
+/** Shows both fingerprints and asks; on yes the new key is pinned (accept-host-key's way) and the command runs again. */
+async function offerNewHostKey(store: Store, err: HostKeyMismatchError): Promise<boolean> {
+  const { interactive, ask } = await import('./prompt.js');
+  if (!interactive()) return false;
+  process.stderr.write(
+    `The SSH host key of "${err.machine}" (${err.host}) changed:\n  pinned  ${err.expected}\n  offered ${err.got}\n` +
+      'Trust the new key only if the machine was really reinstalled; otherwise someone may be in the middle.\n',
+  );
+  if (!(await ask(`Trust the new host key of ${err.machine}?`))) return false;
+  const { loadHost } = await import('../host/host.js');
+  const { acceptHostKey } = await import('../host/ssh.js');
+  const { after } = await acceptHostKey(await loadHost(store, err.machine), makeCommandLogger('plain', false, true));
+  process.stderr.write(`Pinned ${after} for "${err.machine}"; running the command again.\n`);
+  return true;
 }
 
 export function mainHelp(): string {

@@ -23,6 +23,8 @@ export interface FlagSpec {
   env?: string;
   /** Smallest value an int flag takes; 0 unless set (Docker Machine's -1 = "all CPUs"). */
   min?: number;
+  /** The driver refuses to create without it: the guided create on a terminal asks for it. */
+  required?: boolean;
 }
 
 /** Create flags as parsed by the CLI: ints are numbers, repeatable flags lists. */
@@ -83,6 +85,8 @@ export interface Driver<S extends BaseSettings = BaseSettings> {
   getSSHKeyPath(): string;
   /** Address other machines reach this one at (swarm advertise); defaults to getIP. */
   getPrivateIP?(): Promise<string>;
+  /** What `rm` deletes besides the record, for its confirmation ("instance i-0abc, key pair k"). */
+  describeRemoval?(): string;
   /** A driver without SSH (none) cannot be provisioned. */
   readonly provisionable: boolean;
   /**

@@ -4,6 +4,7 @@ import { formatOptions, list, str, type OptionSpecs, type Parsed } from '../args
 import { builtinDriverNames, loadDriverWithFlags as loadDriver, type DriverModule, type FlagValue } from '../../host/drivers.js';
 import { createMachine, defaultEngineOptions, type CreateRequest } from '../../host/create.js';
 import { progressOption } from './common.js';
+import { interactive } from '../prompt.js';
 import { parseTransport, withTransport } from '../../host/transport.js';
 
 export const baseOptions: OptionSpecs = {
@@ -156,7 +157,22 @@ export async function requestFromFlags(cli: Cli, v: Parsed['values']): Promise<O
 }
 
 async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
-  const name = parsed.positionals[0];
+  let name = parsed.positionals[0];
+  let guided: string | undefined;
+  if (!name && interactive()) {
+    const { guidedCreate } = await import('../guided-create.js');
+    const explicit = process.argv.some((a) => a === '-d' || a === '--driver' || a.startsWith('--driver=')) || process.env.MACHINE_DRIVER ? str(parsed.values['driver']) : undefined;
+    const choice = await guidedCreate({ ...(explicit ? { driverGiven: explicit } : {}), drivers: builtinDriverNames(), load: loadDriver });
+    const mod = await loadDriver(choice.driver);
+    // The chosen driver's flags as parsing would have set them: env, then defaults, then the answers.
+    for (const f of mod.flags.filter((x) => x.type === 'string' || x.type === 'int')) {
+      const fromEnv = f.env ? process.env[f.env] : undefined;
+      if (parsed.values[f.name] === undefined && (fromEnv || f.default !== undefined)) parsed.values[f.name] = fromEnv || String(f.default);
+    }
+    Object.assign(parsed.values, choice.flags, { driver: choice.driver });
+    name = choice.name;
+    guided = choice.commandLine;
+  }
   if (!name) throw new UsageError(`Error: No machine name specified (usage: ${progName()} create -d DRIVER [OPTIONS] NAME)`);
   if (parsed.positionals.length > 1) {
     throw new UsageError(`Invalid command line: expected one machine name, got "${parsed.positionals.join(' ')}"; put flags before the name`);
@@ -183,6 +199,7 @@ async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
   cli.out(
     `To see how to connect your Docker Client to the Docker Engine running on this virtual machine, run: ${progName()} env ${name}`,
   );
+  if (guided) cli.out(`The same without questions: ${guided}`);
 }
 
 export default create;

@@ -1,15 +1,27 @@
-import { confirm } from '../prompt.js';
+import { ask, confirm, interactive } from '../prompt.js';
+import type { Store } from '../../store/store.js';
 import { HostDoesNotExistError, MachineError, UsageError } from '../../errors.js';
 import type { Command } from '../context.js';
 import { progressOption } from './common.js';
 import { loadHost } from '../../host/host.js';
 import { removeMachine } from '../../host/remove.js';
 
-function confirmRemoval(names: string[]): Promise<boolean> {
-  process.stdout.write(
-    `About to remove ${names.join(', ')}\nWARNING: This action will delete both local reference and remote instance.\n`,
+async function confirmRemoval(store: Store, names: string[]): Promise<boolean> {
+  if (!interactive()) {
+    // Docker Machine's words, for the scripts that pipe "y" into them.
+    process.stdout.write(`About to remove ${names.join(', ')}\nWARNING: This action will delete both local reference and remote instance.\n`);
+    return confirm('Are you sure? (y/n): ');
+  }
+  // A person: name what goes with each machine, the cloud resources too.
+  const lines = await Promise.all(
+    names.map(async (name) => {
+      const host = await loadHost(store, name).catch(() => undefined);
+      const what = host?.driver.describeRemoval?.() ?? (host ? `what the ${host.config.DriverName} driver made for it` : 'its record');
+      return `  ${name}: ${what}`;
+    }),
   );
-  return confirm('Are you sure? (y/n): ');
+  process.stdout.write(`About to remove:\n${lines.join('\n')}\n`);
+  return ask(names.length === 1 ? `Remove ${names[0]}?` : `Remove these ${names.length} machines?`);
 }
 
 const rm: Command = {
@@ -25,7 +37,7 @@ const rm: Command = {
     const names = parsed.positionals;
     if (!names.length) throw new UsageError('Error: Expected to get one or more machine names as arguments');
     const force = parsed.values['force'] === true;
-    if (!force && !parsed.values['y'] && !(await confirmRemoval(names))) {
+    if (!force && !parsed.values['y'] && !(await confirmRemoval(cli.store, names))) {
       cli.err('Aborting removal: nothing was changed');
       return 1;
     }

@@ -30,6 +30,14 @@ const STATES: Record<string, MachineState> = {
 class AmazonEc2Driver implements Driver<Ec2Settings> {
   readonly name = 'amazonec2';
   readonly provisionable = true;
+
+  describeRemoval(): string {
+    const c = this.config();
+    const parts = [c.InstanceId ? `EC2 instance ${c.InstanceId} in ${c.Region} and its volume` : `the EC2 instance made for it in ${c.Region}`];
+    if (c.KeyName && !c.ExistingKey) parts.push(`key pair ${c.KeyName}`);
+    if (c.CreatedSecurityGroupIds.length) parts.push(`security group ${c.CreatedSecurityGroupIds.join(', ')} (if no other machine uses it)`);
+    return parts.join(', ');
+  }
   // cloud-init puts the key in place during boot; sshd can answer before that.
   readonly sshKeySettleMs = 5 * 60_000;
   private cfg: Ec2Settings;

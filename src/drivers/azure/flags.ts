@@ -65,7 +65,7 @@ const f = flagSpecFor('azure');
 export const azureFlags: FlagSpec[] = [
   f('environment', 'string', 'Azure environment: AzurePublicCloud, AzureChinaCloud, AzureUSGovernmentCloud', D.Environment, 'AZURE_ENVIRONMENT'),
   f('resource-manager-endpoint', 'string', 'ARM endpoint of an Azure Stack Hub (https://...)', undefined, 'AZURE_RESOURCE_MANAGER_ENDPOINT'),
-  f('subscription-id', 'string', 'Azure subscription ID (required)', undefined, 'AZURE_SUBSCRIPTION_ID'),
+  { ...f('subscription-id', 'string', 'Azure subscription ID (required)', undefined, 'AZURE_SUBSCRIPTION_ID'), required: true },
   f('tenant-id', 'string', 'Tenant of the service principal (with --azure-client-id)', undefined, 'AZURE_TENANT_ID'),
   f('client-id', 'string', 'Service principal ID (default: DefaultAzureCredential: environment, workload identity, managed identity, Azure CLI login)', undefined, 'AZURE_CLIENT_ID'),
   f('client-secret', 'string', 'Service principal secret (never stored: later commands read AZURE_CLIENT_SECRET)', undefined, 'AZURE_CLIENT_SECRET'),

@@ -30,6 +30,11 @@ const IN_USE = /InUse|CannotBeDeleted|NicInUse/;
 class AzureDriver implements Driver<AzureSettings> {
   readonly name = 'azure';
   readonly provisionable = true;
+
+  describeRemoval(): string {
+    const c = this.config();
+    return `Azure VM ${c.MachineName} with its disk, NIC and public IP in resource group ${c.ResourceGroup} (the group itself if it is left empty)`;
+  }
   // cloud-init writes the key during first boot; sshd may answer before.
   readonly sshKeySettleMs = 5 * 60_000;
   private cfg: AzureSettings;

@@ -26,6 +26,11 @@ export class MachineContainerGoneError extends DriverError {
 export class DockerDriver implements Driver<DockerSettings> {
   readonly name = 'docker';
   readonly provisionable = true;
+
+  describeRemoval(): string {
+    const c = this.config();
+    return `container ${c.ContainerID ? c.ContainerID.slice(0, 12) : c.MachineName}${c.VolumeName ? ` and volume ${c.VolumeName}` : ''} on ${c.DockerHost}`;
+  }
   private cfg: DockerSettings;
   private apiClient?: EngineApi;
   private readonly isNew: boolean;

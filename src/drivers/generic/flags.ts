@@ -18,7 +18,7 @@ export type GenericSettings = SettingsOf<typeof GenericSettingsSchema>;
 const D = defaultsOf(GenericSettingsSchema);
 
 export const genericFlags: FlagSpec[] = [
-  { name: 'generic-ip-address', type: 'string', description: 'IP Address of machine', env: 'GENERIC_IP_ADDRESS' },
+  { name: 'generic-ip-address', type: 'string', description: 'IP Address of machine', env: 'GENERIC_IP_ADDRESS', required: true },
   { name: 'generic-ssh-user', type: 'string', description: 'SSH user', default: D.SSHUser, env: 'GENERIC_SSH_USER' },
   { name: 'generic-ssh-key', type: 'string', description: 'SSH private key path (default: ~/.ssh/id_ed25519 or id_rsa)', env: 'GENERIC_SSH_KEY' },
   { name: 'generic-ssh-port', type: 'int', description: 'SSH port', default: D.SSHPort, env: 'GENERIC_SSH_PORT' },

@@ -13,6 +13,10 @@ const STATE_TIMEOUT_MS = 3_000;
 class GenericDriver implements Driver<GenericSettings> {
   readonly name = 'generic';
   readonly provisionable = true;
+
+  describeRemoval(): string {
+    return `the record only: the host ${this.config().IPAddress} and its engine stay`;
+  }
   readonly existingHost = true;
   readonly powerControl = false;
   private cfg: GenericSettings;

@@ -12,6 +12,10 @@ export type NoneSettings = SettingsOf<typeof NoneSettingsSchema>;
 class NoneDriver implements Driver<NoneSettings> {
   readonly name = 'none';
   readonly provisionable = false;
+
+  describeRemoval(): string {
+    return 'the record only: the engine stays';
+  }
   readonly powerControl = false;
   private cfg: NoneSettings;
 
@@ -80,6 +84,6 @@ class NoneDriver implements Driver<NoneSettings> {
 export default builtinModule<NoneSettings>({
   name: 'none',
   schema: NoneSettingsSchema,
-  flags: [{ name: 'url', type: 'string', description: 'URL of the engine (tcp://HOST:PORT)', env: 'NONE_URL' }],
+  flags: [{ name: 'url', type: 'string', description: 'URL of the engine (tcp://HOST:PORT)', env: 'NONE_URL', required: true }],
   newDriver: (ctx, saved) => new NoneDriver(ctx, saved),
 });

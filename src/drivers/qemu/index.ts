@@ -46,6 +46,10 @@ function pidAlive(pid: number): boolean {
 class QemuDriver implements Driver<QemuSettings> {
   readonly name = 'qemu';
   readonly provisionable = true;
+
+  describeRemoval(): string {
+    return `the QEMU virtual machine and its disk in ${this.ctx.machineDir}`;
+  }
   readonly sshKeySettleMs = 10 * 60_000;
   private cfg: QemuSettings;
   private readonly files: ReturnType<typeof machineFiles>;

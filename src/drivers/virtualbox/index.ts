@@ -40,6 +40,10 @@ function localPath(urlOrPath: string): string | undefined {
 class VirtualboxDriver implements Driver<VirtualboxSettings> {
   readonly name = 'virtualbox';
   readonly provisionable = true;
+
+  describeRemoval(): string {
+    return `the VirtualBox VM ${this.config().MachineName} and its disk`;
+  }
   // cloud-init installs the key during boot: sshd may turn it away for a while first.
   readonly sshKeySettleMs = 5 * 60_000;
   private cfg: VirtualboxSettings;
