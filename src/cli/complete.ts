@@ -2,10 +2,8 @@
 // `machine __complete INDEX WORD...` for the candidates of word INDEX, so commands, flags
 // (a driver's own too) and machine names are known in one place, this one.
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { OptionSpecs } from './args.js';
 import { commands, globalOptions } from './run.js';
-import { resolveStoreRoot } from '../store/paths.js';
 
 /** Commands whose positional arguments are machine names. */
 const TAKES_MACHINES = new Set([
@@ -22,11 +20,11 @@ function flagsOf(specs: OptionSpecs): string[] {
   return out;
 }
 
-function machineNames(words: string[]): string[] {
+async function machineNames(words: string[]): Promise<string[]> {
   const i = words.findIndex((w) => w === '-s' || w === '--storage-path');
-  const root = resolveStoreRoot(i >= 0 ? words[i + 1] : undefined);
   try {
-    return readdirSync(join(root, 'machines'), { withFileTypes: true })
+    const { openStore } = await import('../host/host.js');
+    return readdirSync(openStore(i >= 0 ? words[i + 1] : undefined).machinesDir, { withFileTypes: true })
       .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
       .map((e) => e.name);
   } catch {
@@ -52,7 +50,7 @@ export async function complete(index: number, words: string[]): Promise<string[]
   const prev = before.at(-1);
   if (name === 'completion') return pick(['bash', 'zsh', 'fish']);
   if ((name === 'create' || (name === 'swarm' && args[0] === 'create')) && (prev === '-d' || prev === '--driver')) {
-    const { builtinDriverNames } = await import('../drivers/registry.js');
+    const { builtinDriverNames } = await import('../host/drivers.js');
     return pick(builtinDriverNames());
   }
   if (current.startsWith('-')) {
@@ -60,8 +58,8 @@ export async function complete(index: number, words: string[]): Promise<string[]
     return pick(flagsOf(specs));
   }
   if (name === 'swarm' && args.length === 0) return pick(['create', 'ls', 'inspect', 'rm']);
-  if (name === 'mount' || name === 'scp') return pick(machineNames(words).map((m) => `${m}:`));
-  if (TAKES_MACHINES.has(name)) return pick(machineNames(words));
+  if (name === 'mount' || name === 'scp') return pick((await machineNames(words)).map((m) => `${m}:`));
+  if (TAKES_MACHINES.has(name)) return pick(await machineNames(words));
   return [];
 }
 

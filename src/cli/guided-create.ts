@@ -3,8 +3,7 @@
 // offered as the default), ending with the command line that does the same, so that the
 // next time it can be typed or scripted.
 import { progName } from '../errors.js';
-import type { DriverModule } from '../drivers/driver.js';
-import { shQuote } from '../sys/shell-quote.js';
+import type { DriverModule } from '../host/drivers.js';
 
 const DESCRIBED: Record<string, string> = {
   docker: 'system containers on a local Docker engine (seconds)',
@@ -15,6 +14,9 @@ const DESCRIBED: Record<string, string> = {
   azure: 'a virtual machine on Azure',
   none: 'an engine someone else runs (a URL)',
 };
+
+/** POSIX shell quoting for the printed command line. */
+const quote = (v: string) => (/^[A-Za-z0-9_./:@=,+-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
 
 export interface GuidedChoice {
   driver: string;
@@ -47,6 +49,6 @@ export async function guidedCreate(opts: {
       validate: (v) => v.trim() !== '' || `${driver} needs --${spec.name}`,
     });
   }
-  const commandLine = [progName(), 'create', '-d', driver, ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, shQuote(v)]), name].join(' ');
+  const commandLine = [progName(), 'create', '-d', driver, ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, quote(v)]), name].join(' ');
   return { driver, name, flags, commandLine };
 }
