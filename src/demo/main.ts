@@ -4,9 +4,10 @@ import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { engineAnswers, startDemoEngine, stopDemoEngine } from './engine.js';
 
-// `npm run demo`: a 3-node swarm of docker-driver machines on this machine, a stack on it,
-// and where its replicas run. Every step is the `machine` or `docker` command a user would
-// type, printed before it runs.
+// `npm run demo`: a 3-node swarm of docker-driver machines on this machine (or QEMU VMs with
+// --driver qemu), then the talk's story on it (story.ts): a service and where it runs, a port
+// answering from every node, a scale, a stack with a secret, the routing mesh where the kernel
+// allows. Every step is the `machine` or `docker` command a user would type.
 
 const CLI = resolve(__dirname, '..', 'cli', 'main.cjs');
 const CLUSTER = 'demo';
@@ -67,27 +68,44 @@ function tinyImageTar(): string {
 async function clean(): Promise<void> {
   step('Removing the demo swarm and the engine the demo started');
   await sh(process.execPath, [CLI, 'swarm', 'rm', '-y', '-f', CLUSTER]);
+  // --driver qemu makes its nodes one by one (the cluster is named after the manager).
+  await sh(process.execPath, [CLI, 'rm', '-y', '-f', `${CLUSTER}-manager-1`, `${CLUSTER}-worker-1`, `${CLUSTER}-worker-2`], { quiet: true });
   if (stopDemoEngine(stateDir)) process.stdout.write(`Stopped the demo's dockerd (state in ${stateDir})\n`);
   step('Clean.');
 }
 
+/** The nodes as machines made them: a docker-driver swarm (seconds), or VMs with their own kernel (--driver qemu). */
+async function makeSwarm(driver: string, dockerHost: string): Promise<string[]> {
+  if (driver === 'qemu') {
+    step('Creating 3 QEMU virtual machines on a private network, then a swarm over it (minutes: VMs boot, the mesh needs their kernels)');
+    const net = ['-d', 'qemu', '--qemu-network', 'socket-mcast', '--engine-install-url', 'distro'];
+    await machine(['create', ...net, '--qemu-private-address', '10.78.0.11/24', '--swarm-init', `${CLUSTER}-manager-1`]);
+    await machine(['create', ...net, '--qemu-private-address', '10.78.0.12/24', '--swarm-join', `${CLUSTER}-manager-1`, `${CLUSTER}-worker-1`]);
+    await machine(['create', ...net, '--qemu-private-address', '10.78.0.13/24', '--swarm-join', `${CLUSTER}-manager-1`, `${CLUSTER}-worker-2`]);
+  } else {
+    const flags = ['-d', 'docker', '--docker-host', dockerHost, '--engine-install-url', 'distro'];
+    await machine(['image', 'build', 'docker', '--docker-host', dockerHost]);
+    step('Creating a swarm of 1 manager and 2 workers (machines are created in parallel)');
+    await machine(['swarm', 'create', CLUSTER, ...flags, '--managers', '1', '--workers', '2']);
+  }
+  return [`${CLUSTER}-manager-1`, `${CLUSTER}-worker-1`, `${CLUSTER}-worker-2`];
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes('--clean')) return clean();
+  const d = process.argv.indexOf('--driver');
+  const driver = d >= 0 ? process.argv[d + 1] ?? '' : 'docker';
+  if (driver !== 'docker' && driver !== 'qemu') throw new Error(`--driver takes docker or qemu, not "${driver}"`);
   step('Checking for a local Docker engine, the packages and the base image');
   await ensurePackages();
   let dockerHost = process.env.MACHINE_DOCKER_HOST || 'unix:///var/run/docker.sock';
-  if (!(await engineAnswers(dockerHost))) {
+  if (driver === 'docker' && !(await engineAnswers(dockerHost))) {
     if (process.getuid?.() !== 0) throw new Error(`no Docker engine answers at ${dockerHost}: start one, or run the demo as root to let it start its own`);
     step(`No engine answers at ${dockerHost}: starting a dockerd of the demo's own`);
     dockerHost = (await startDemoEngine(stateDir)).host;
     process.stdout.write(`dockerd is up at ${dockerHost}\n`);
   }
-  const flags = ['-d', 'docker', '--docker-host', dockerHost, '--engine-install-url', 'distro'];
-  await machine(['image', 'build', 'docker', '--docker-host', dockerHost]);
-
-  step('Creating a swarm of 1 manager and 2 workers (machines are created in parallel)');
-  await machine(['swarm', 'create', CLUSTER, ...flags, '--managers', '1', '--workers', '2']);
-  const nodes = [`${CLUSTER}-manager-1`, `${CLUSTER}-worker-1`, `${CLUSTER}-worker-2`];
+  const nodes = await makeSwarm(driver, dockerHost);
 
   step('Importing a small busybox image into every node (no registry is needed)');
   const tar = tinyImageTar();
@@ -96,22 +114,37 @@ async function main(): Promise<void> {
   }
   rmSync(resolve(tar, '..'), { recursive: true, force: true });
 
-  step('Deploying a stack with 3 replicas through `machine env`');
-  const compose = join(tmpdir(), 'machine-demo-stack.yml');
-  writeFileSync(
-    compose,
-    'version: "3.8"\nservices:\n  web:\n    image: demo/busybox:1\n    command: ["/bin/busybox", "httpd", "-f", "-p", "8080"]\n    deploy:\n      replicas: 3\n      placement:\n        max_replicas_per_node: 1\n',
-  );
-  const envOf = `eval "$(${process.execPath} ${CLI} env ${nodes[0]})"`;
-  process.stdout.write(`$ eval "$(machine env ${nodes[0]})"\n$ docker stack deploy -c ${compose} demo\n`);
-  await must('bash', ['-c', `${envOf} && docker stack deploy --detach=true -c ${compose} demo 2>&1 | grep -v 'could not be accessed on a registry'; exit \${PIPESTATUS[0]}`], { quiet: true });
-  await must('bash', ['-c', `${envOf} && for i in $(seq 120); do case "$(docker service ls --filter name=demo_web --format '{{.Replicas}}')" in 3/3*) break;; esac; sleep 1; done`], { quiet: true });
+  const { tellStory } = await import('./story.js');
+  const work = mkdtempSync(join(tmpdir(), 'machine-demo-story-'));
+  const onNode = (node: string, script: string) =>
+    new Promise<string>((res, rej) => {
+      const child = spawn('bash', ['-c', `set -e; eval "$(${process.execPath} ${CLI} env ${node})"; ${script}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      child.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`on ${node}: ${err.trim().split('\n').pop() ?? `exit ${code}`}`))));
+    });
+  // VMs talk over their private network; system containers over the local bridge.
+  const ipOf = async (node: string) =>
+    driver === 'qemu' ? `10.78.0.${11 + nodes.indexOf(node)}` : spawnSync(process.execPath, [CLI, 'ip', node], { encoding: 'utf8' }).stdout.trim();
+  await tellStory({
+    nodes,
+    image: 'demo/busybox:1',
+    // System containers share this kernel, which has no IPVS; VMs have their own.
+    routingMesh: driver === 'qemu',
+    onNode,
+    ipOf,
+    // From the manager, as a user on the swarm's network would (a VM's address may be private).
+    get: (url) => onNode(nodes[0]!, `docker run --rm --network host demo/busybox:1 /bin/busybox wget -qO- ${url}`),
+    step,
+    show: (text) => process.stdout.write(`${text}\n`),
+    workDir: work,
+  });
+  rmSync(work, { recursive: true, force: true });
 
   step('The machines');
   await machine(['ls']);
-  step('Where the replicas run');
-  process.stdout.write(`$ docker service ps demo_web\n`);
-  await must('bash', ['-c', `${envOf} && docker service ps demo_web --format 'table {{.Name}}\t{{.Node}}\t{{.CurrentState}}'`], { quiet: true });
 
   step('Done.');
   process.stdout.write(

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { makeTinyImageTar } from '../harness/hosts.js';
@@ -221,6 +221,35 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
        docker service ls --filter name=demo_web --format '{{.Name}} {{.Replicas}}'`,
     );
     expect(stack.stdout.trim()).toBe('demo_web 3/3');
+
+    // The demo's story (src/demo/story.ts), step by step, on this swarm of system containers:
+    // no IPVS in the shared kernel, so its port is published in host mode (qemu.test.ts runs the mesh).
+    const { tellStory, GREETING } = await import('../../src/demo/story.js');
+    const storyDir = join(work, 'story');
+    await mkdir(storyDir, { recursive: true });
+    const told = await tellStory({
+      nodes,
+      image: 'tiny:1',
+      routingMesh: false,
+      onNode: async (node, script) => {
+        const r = await withEnv(node, script);
+        if (r.code !== 0) throw new Error(`on ${node}: ${script}: ${r.stderr}`);
+        return r.stdout;
+      },
+      ipOf: async (node) => (await machine(store, ['ip', node])).stdout.trim(),
+      get: async (url) => (await fetch(url)).text(),
+      step: () => undefined,
+      show: () => undefined,
+      workDir: storyDir,
+    });
+    expect(told.publish).toBe('host');
+    expect(told.placement).toEqual(Object.fromEntries(nodes.map((n) => [n, 1])));
+    // Every node's port answers, with the node that served it.
+    expect(told.answers).toEqual(Object.fromEntries(nodes.map((n) => [n, n])));
+    expect(Object.values(told.scaled).reduce((a, b) => a + b, 0)).toBe(6);
+    expect(told.secret).toBe(GREETING);
+    const limits = await withEnv('sw-manager-1', `docker service inspect demo_app --format '{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}} {{.Spec.TaskTemplate.RestartPolicy.Condition}}'`);
+    expect(limits.stdout.trim()).toBe(`${64 * 1024 * 1024} on-failure`);
 
     const inspect = await machine(store, ['swarm', 'inspect', 'sw']);
     expect(inspect.stdout).toMatch(/sw-worker-2\s+worker\s+docker\s+Running/);

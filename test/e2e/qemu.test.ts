@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureVmImage, type VmImage } from '../harness/vm-image.js';
 import { sh } from '../harness/exec.js';
+import { makeTinyImageTar } from '../harness/hosts.js';
+import { cacheDir } from '../harness/dockerd.js';
 import { bash, machine, machineCmd, tempStore } from '../helpers/cli.js';
 
 const skipReason = inject('e2eSkipReason');
@@ -88,6 +90,31 @@ describe.skipIf(skipReason)(`qemu driver with real VMs${skipReason ? ` (skipped:
     expect(b.stderr).toBe('');
     const nodes = await withEnv('vma', "docker node ls --format '{{.Hostname}} {{.Status}}' | sort");
     expect(nodes.stdout.trim().split('\n')).toEqual(['vma Ready', 'vmb Ready']);
+
+    // The demo's routing-mesh step (src/demo/story.ts), which VMs can show: their kernels have
+    // IPVS. One replica; both nodes' published port answers, with the replica's node.
+    const tiny = await makeTinyImageTar(cacheDir);
+    for (const n of ['vma', 'vmb']) expect((await withEnv(n, `docker import ${tiny} tiny:1 >/dev/null`)).code).toBe(0);
+    const { routingMesh } = await import('../../src/demo/story.js');
+    const privateIp: Record<string, string> = { vma: '10.77.0.11', vmb: '10.77.0.12' };
+    const mesh = await routingMesh({
+      nodes: ['vma', 'vmb'],
+      image: 'tiny:1',
+      routingMesh: true,
+      onNode: async (node, script) => {
+        const r = await withEnv(node, script);
+        if (r.code !== 0) throw new Error(`on ${node}: ${r.stderr}`);
+        return r.stdout;
+      },
+      ipOf: async (node) => privateIp[node]!,
+      // From inside vma: the private network is the VMs' own.
+      get: async (url) => (await machine(store, ['ssh', 'vma', 'curl', '-fsS', '--retry', '10', '--retry-all-errors', '--retry-delay', '2', '--max-time', '20', url])).stdout,
+      step: () => undefined,
+      show: () => undefined,
+      workDir: store,
+    });
+    expect(mesh.vma).toMatch(/^vm[ab]$/);
+    expect(mesh.vmb).toBe(mesh.vma);
     expect((await machine(store, ['swarm', 'rm', '-y', 'vma'])).code).toBe(0);
     expect(await qemuPids('vma')).toEqual([]);
     expect(await qemuPids('vmb')).toEqual([]);
