@@ -18,6 +18,12 @@ export interface OsFamily {
   installed(packages: string[]): string;
   /** Shell that upgrades the given installed packages non-interactively, installing nothing new. */
   upgrade(packages: string[]): string;
+  /**
+   * The package with apparmor_parser, where the family uses AppArmor. dockerd loads its
+   * container profile with it whenever the kernel has AppArmor on; without it no container
+   * starts ("apparmor_parser": executable file not found), and docker.io only recommends it.
+   */
+  apparmorPackage?: string;
 }
 
 /** One package at a time: each answer is an exit status, whatever the tool prints about names it does not know. */
@@ -26,6 +32,7 @@ const rpmInstalled = eachInstalled(`rpm -q "$p" >/dev/null 2>&1`);
 
 const debian: OsFamily = {
   name: 'debian',
+  apparmorPackage: 'apparmor',
   // One update first: fresh images often have empty lists. no-install-recommends keeps
   // the install small (it saves ~90 s in a TCG guest).
   install: (pkgs) =>
@@ -54,6 +61,7 @@ const redhat: OsFamily = {
 
 const suse: OsFamily = {
   name: 'suse',
+  apparmorPackage: 'apparmor-parser',
   install: (pkgs) => `zypper --non-interactive install --no-recommends ${pkgs.join(' ')}`,
   distroEngine: () => ['docker'],
   prerequisites: ['curl'],

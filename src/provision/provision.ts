@@ -50,6 +50,8 @@ interface Facts {
   active: boolean;
   failed: boolean;
   enabled: boolean;
+  /** The kernel has AppArmor on and apparmor_parser is missing: dockerd could start no container. */
+  apparmorParserMissing: boolean;
 }
 
 const SECTION = '@@machine:';
@@ -64,6 +66,8 @@ const factsScript = (machineName: string) => [
   `echo ${SECTION}sums; sha256sum ${REMOTE_CA} ${REMOTE_CERT} ${REMOTE_KEY} ${DROPIN_PATH} 2>/dev/null`,
   `echo ${SECTION}active; systemctl is-active docker.service 2>/dev/null`,
   `echo ${SECTION}enabled; systemctl is-enabled docker.service 2>/dev/null`,
+  // dockerd's own test (runc's apparmor.IsEnabled): securityfs shows AppArmor and the module is on.
+  `echo ${SECTION}apparmor; [ -d /sys/kernel/security/apparmor ] && [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ] && ! command -v apparmor_parser >/dev/null 2>&1 && echo missing`,
   'true',
 ].join('\n');
 
@@ -96,6 +100,7 @@ async function gatherFacts(remote: Remote, machineName: string, backupFirst = fa
     active: (sections.get('active') ?? '').trim() === 'active',
     failed: (sections.get('active') ?? '').trim() === 'failed',
     enabled: (sections.get('enabled') ?? '').trim() === 'enabled',
+    apparmorParserMissing: (sections.get('apparmor') ?? '').trim() === 'missing',
   };
 }
 
@@ -134,6 +139,12 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
     if (!facts.dockerd) {
       throw new ProvisionError('Docker was installed but dockerd is not on the PATH of the host; check the install script or use --engine-install-url distro');
     }
+  }
+
+  if (facts.apparmorParserMissing && family.apparmorPackage) {
+    log.info(`Installing ${family.apparmorPackage}: the kernel has AppArmor on, and dockerd needs apparmor_parser to start containers...`);
+    await proxiedRemote(remote, proxyEnvironment(input.proxy)).run(family.install([family.apparmorPackage]), { timeoutMs: 10 * 60_000, onLine: installProgress(log) });
+    changed.push('apparmor');
   }
 
   const files: Array<[string, Buffer | string, number]> = [];
