@@ -27,6 +27,7 @@ export interface GuidedChoice {
 
 export async function guidedCreate(opts: {
   driverGiven?: string;
+  nameGiven?: string;
   drivers: string[];
   load: (driver: string) => Promise<DriverModule>;
 }): Promise<GuidedChoice> {
@@ -38,7 +39,7 @@ export async function guidedCreate(opts: {
       choices: opts.drivers.map((d) => ({ value: d, name: DESCRIBED[d] ? `${d}: ${DESCRIBED[d]}` : d })),
       default: 'docker',
     }));
-  const name = await input({ message: 'Name of the machine', default: 'default', validate: (v) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v) || 'letters, digits, ".", "_" and "-", starting with a letter or digit' });
+  const name = opts.nameGiven ?? await input({ message: 'Name of the machine', default: 'default', validate: (v) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v) || 'letters, digits, ".", "_" and "-", starting with a letter or digit' });
   const mod = await opts.load(driver);
   const flags: Record<string, string> = {};
   for (const spec of mod.flags.filter((f) => f.required)) {

@@ -21,7 +21,7 @@ function events(stderr: string): ProgressEvent[] {
     .map((line) => v.parse(ProgressEventSchema, JSON.parse(line)));
 }
 
-describe('output for scripts, with no terminal', () => {
+describe('output for scripts, and questions that need no host', () => {
   let store: string;
   beforeAll(async () => {
     store = join(await tempStore('machine-e2e-ux-'), 'store');
@@ -55,6 +55,22 @@ describe('output for scripts, with no terminal', () => {
     // Piped answers keep working.
     expect((await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:9', 'n2'])).code).toBe(0);
     expect((await machine(store, ['rm', 'n2'], { input: 'y\n' })).stdout).toContain('Successfully removed n2');
+  });
+
+  it('create with no name on a terminal asks for it and the flags the driver needs, then prints the command line', async () => {
+    const r = onPty([process.execPath, cliPath, 'create', '-d', 'none'], { MACHINE_STORAGE_PATH: store });
+    await r.waitFor(/Name of the machine/);
+    r.send('g1' + ENTER);
+    await r.waitFor(/--url: URL of the engine/);
+    r.send('tcp://127.0.0.1:9' + ENTER);
+    expect((await r.done).code).toBe(0);
+    expect(r.text()).toContain('The same without questions: machine create -d none --url tcp://127.0.0.1:9 g1');
+    expect(JSON.parse((await machine(store, ['url', '--format', 'json', 'g1'])).stdout)).toEqual({ Name: 'g1', URL: 'tcp://127.0.0.1:9' });
+    // Without a terminal, no question: the usage line, as before.
+    const plain = await machine(store, ['create', '-d', 'none']);
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toMatch(/No machine name specified/);
+    expect((await machine(store, ['rm', '-y', 'g1'])).code).toBe(0);
   });
 
   it('bash completes commands, flags of the chosen driver and machine names', async () => {

@@ -159,10 +159,11 @@ export async function requestFromFlags(cli: Cli, v: Parsed['values']): Promise<O
 async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
   let name = parsed.positionals[0];
   let guided: string | undefined;
-  if (!name && interactive()) {
+  const explicit = process.argv.some((a) => a === '-d' || a === '--driver' || a.startsWith('--driver=')) || process.env.MACHINE_DRIVER ? str(parsed.values['driver']) : undefined;
+  // No name or no driver, and a person to ask: the guided choice rather than a default.
+  if ((!name || !explicit) && interactive()) {
     const { guidedCreate } = await import('../guided-create.js');
-    const explicit = process.argv.some((a) => a === '-d' || a === '--driver' || a.startsWith('--driver=')) || process.env.MACHINE_DRIVER ? str(parsed.values['driver']) : undefined;
-    const choice = await guidedCreate({ ...(explicit ? { driverGiven: explicit } : {}), drivers: builtinDriverNames(), load: loadDriver });
+    const choice = await guidedCreate({ ...(explicit ? { driverGiven: explicit } : {}), ...(name ? { nameGiven: name } : {}), drivers: builtinDriverNames(), load: loadDriver });
     const mod = await loadDriver(choice.driver);
     // The chosen driver's flags as parsing would have set them: env, then defaults, then the answers.
     for (const f of mod.flags.filter((x) => x.type === 'string' || x.type === 'int')) {
