@@ -69,7 +69,8 @@ async function clean(): Promise<void> {
   step('Removing the demo swarm and the engine the demo started');
   await sh(process.execPath, [CLI, 'swarm', 'rm', '-y', '-f', CLUSTER]);
   // --driver qemu makes its nodes one by one (the cluster is named after the manager).
-  await sh(process.execPath, [CLI, 'rm', '-y', '-f', `${CLUSTER}-manager-1`, `${CLUSTER}-worker-1`, `${CLUSTER}-worker-2`], { quiet: true });
+  const left = spawnSync(process.execPath, [CLI, 'ls', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter((n) => n.startsWith(`${CLUSTER}-`));
+  if (left.length) await sh(process.execPath, [CLI, 'rm', '-y', '-f', ...left]);
   if (stopDemoEngine(stateDir)) process.stdout.write(`Stopped the demo's dockerd (state in ${stateDir})\n`);
   step('Clean.');
 }
