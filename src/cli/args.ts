@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { UsageError, progName } from '../errors.js';
+import { didYouMean } from './suggest.js';
 
 /** One command-line option, with what `help` prints for it. */
 export interface OptionSpec {
@@ -75,7 +76,9 @@ export function parseCommand(
   } catch (err) {
     const m = /Unknown option '([^']+)'/.exec((err as Error).message);
     if (m) {
-      throw new UsageError(`flag provided but not defined: ${m[1]} (see "${progName()}${command ? ` ${command}` : ''} --help")`);
+      const flag = m[1]!;
+      const hint = flag.startsWith('--') ? didYouMean(flag.slice(2).split('=')[0]!, Object.keys(specs).filter((k) => !specs[k]!.description.startsWith('Retired')), (c) => `--${c}`) : '';
+      throw new UsageError(`flag provided but not defined: ${flag}${hint ? `.${hint}` : ''} (see "${progName()}${command ? ` ${command}` : ''} --help")`);
     }
     const v = /Option '([^']+)' argument missing/.exec((err as Error).message);
     if (v) throw new UsageError(`flag needs an argument: ${v[1]!.split(',').pop()!.trim()}`);

@@ -50,8 +50,8 @@ export async function complete(index: number, words: string[]): Promise<string[]
   const prev = before.at(-1);
   if (name === 'completion') return pick(['bash', 'zsh', 'fish']);
   if ((name === 'create' || (name === 'swarm' && args[0] === 'create')) && (prev === '-d' || prev === '--driver')) {
-    const { builtinDriverNames } = await import('../host/drivers.js');
-    return pick(builtinDriverNames());
+    const { builtinDriverNames, discoverPlugins } = await import('../host/drivers.js');
+    return pick([...builtinDriverNames(), ...discoverPlugins().map((p) => p.name)]);
   }
   if (current.startsWith('-')) {
     const specs = cmd.resolveOptions ? await cmd.resolveOptions(args).catch(() => cmd.options) : cmd.options;

@@ -30,6 +30,8 @@ export interface Command {
   options: OptionSpecs;
   /** For options that depend on other arguments (create's driver flags). */
   resolveOptions?(args: string[]): Promise<OptionSpecs>;
+  /** Help that depends on the arguments (create's driver); otherwise built from the options. */
+  help?(args: string[]): Promise<string>;
   /** ssh/scp pass everything after the machine name through untouched. */
   stopAtPositional?: number;
   run(cli: Cli, parsed: Parsed): Promise<number | void>;

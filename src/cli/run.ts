@@ -5,6 +5,7 @@ import { formatOptions, parseCommand, str, type OptionSpecs } from './args.js';
 import type { Cli, Command, Globals } from './context.js';
 import { makeCommandLogger, resolveMode, type CommandLogger } from './progress.js';
 import { VERSION } from '../version.js';
+import { didYouMean } from './suggest.js';
 
 export const globalOptions: OptionSpecs = {
   debug: { type: 'boolean', short: 'D', description: 'Enable debug mode (every SSH command and API call)', env: 'MACHINE_DEBUG' },
@@ -57,6 +58,22 @@ export const commands: Array<{ name: string; description: string; load: Loader; 
 
 function findCommand(name: string) {
   return commands.find((c) => c.name === name || c.aliases?.includes(name));
+}
+
+/** The command of that name, or one line naming the closest real one. */
+async function loadCommand(name: string): Promise<Command> {
+  const entry = findCommand(name);
+  if (!entry) {
+    const p = progName();
+    const hint = didYouMean(name, commands.filter((c) => !c.name.startsWith('_')).map((c) => c.name));
+    throw new UsageError(`${p}: '${name}' is not a ${p} command.${hint} See '${p} help'.`);
+  }
+  return (await entry.load()).default;
+}
+
+/** `COMMAND --help` and `help COMMAND` print this same text. */
+async function helpText(cmd: Command, args: string[]): Promise<string> {
+  return cmd.help ? cmd.help(args) : commandHelp(cmd);
 }
 
 /** Splits `[global flags] COMMAND [command args]`; global flags must come first, as in Docker Machine. */
@@ -116,19 +133,18 @@ export async function run(argv: string[], opts: { keyAccepted?: boolean } = {}):
       process.stdout.write(`${progName()} version ${VERSION}\n`);
       return 0;
     }
+    // Docker Machine's way: no command prints the command list, and that is not an error.
     if (!command || g['help']) {
       process.stdout.write(mainHelp());
-      return command || g['help'] ? 0 : 1;
+      return 0;
     }
-    const entry = findCommand(command);
-    if (!entry) throw new UsageError(`${progName()}: '${command}' is not a ${progName()} command. See '${progName()} help'.`);
-    const cmd = (await entry.load()).default;
+    const cmd = await loadCommand(command);
     const specs = cmd.resolveOptions ? await cmd.resolveOptions(args) : cmd.options;
     // For ssh, what follows the machine's name is the remote command's, --help included.
     const first = args.findIndex((a) => !a.startsWith('-'));
     const own = cmd.stopAtPositional && first >= 0 ? args.slice(0, first) : args;
     if (own.includes('--help') || (own.includes('-h') && cmd.name !== 'ssh')) {
-      process.stdout.write(commandHelp({ ...cmd, options: specs }));
+      process.stdout.write(await helpText(cmd, args));
       return 0;
     }
     const store = openStore(str(g['storage-path']), (m) => process.stderr.write(`${m}\n`));
@@ -222,7 +238,7 @@ export function mainHelp(): string {
   ].join('\n');
 }
 
-export function commandHelp(cmd: Command, extra = ''): string {
+export function commandHelp(cmd: Command): string {
   const p = progName();
   return [
     `Usage: ${p} ${cmd.name} ${cmd.usage}`,
@@ -230,7 +246,6 @@ export function commandHelp(cmd: Command, extra = ''): string {
     cmd.description,
     '',
     ...(Object.keys(cmd.options).length ? ['Options:', '', formatOptions(cmd.options), ''] : []),
-    extra,
   ].join('\n');
 }
 
@@ -245,10 +260,7 @@ const helpCommand: Command = {
       cli.out(mainHelp());
       return;
     }
-    const entry = findCommand(name);
-    if (!entry) throw new UsageError(`No help topic for '${name}'`);
-    const cmd = (await entry.load()).default;
-    const extra = cmd.name === 'create' ? await import('./commands/create.js').then((m) => m.driverHelp()) : '';
-    cli.out(commandHelp(cmd, extra));
+    if (!findCommand(name)) throw new UsageError(`No help topic for '${name}'.${didYouMean(name, commands.filter((c) => !c.name.startsWith('_')).map((c) => c.name))}`);
+    cli.out(await helpText(await loadCommand(name), parsed.positionals.slice(1)));
   },
 };

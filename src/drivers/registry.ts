@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { DriverError, DriverNotFoundError, progName } from '../errors.js';
 import { PLUGIN_API_VERSION, type DriverModule } from './driver.js';
@@ -72,14 +72,7 @@ function pluginSearchPath(): string[] {
  */
 function findPluginBinary(name: string): { name: string; path: string; driverEnv?: string } | undefined {
   const dirs = pluginSearchPath();
-  const executable = (p: string) => {
-    try {
-      accessSync(p, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const executable = isExecutable;
   for (const dir of dirs) {
     const p = join(dir, `docker-machine-driver-${name}`);
     if (executable(p)) return { name, path: p };
@@ -93,6 +86,52 @@ function findPluginBinary(name: string): { name: string; path: string; driverEnv
     }
   }
   return undefined;
+}
+
+/**
+ * The plugins this machine can find now, for `create --help` and completion: JS plugins in
+ * MACHINE_DRIVER_PATH, `docker-machine-driver-*` binaries there and on PATH (the first of a
+ * name wins, as lookup does), and the core drivers a docker-machine or rancher-machine binary
+ * would serve. npm packages are not listed: finding them would mean walking node_modules.
+ */
+export function discoverPlugins(): Array<{ name: string; from: string }> {
+  const found = new Map<string, string>();
+  const builtins = new Set(builtinDriverNames());
+  const add = (name: string, from: string) => {
+    if (/^[a-z0-9][a-z0-9-]*$/.test(name) && !builtins.has(name) && !found.has(name)) found.set(name, from);
+  };
+  const entries = (dir: string) => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  for (const dir of (process.env.MACHINE_DRIVER_PATH ?? '').split(':').filter(Boolean)) {
+    for (const f of entries(dir)) {
+      const m = /^machine-driver-(.+?)(\.m?js)?$/.exec(f);
+      if (m) add(m[1]!, join(dir, f));
+    }
+  }
+  const dirs = pluginSearchPath();
+  for (const dir of dirs) {
+    for (const f of entries(dir)) {
+      const m = /^docker-machine-driver-(.+)$/.exec(f);
+      if (m && isExecutable(join(dir, f))) add(m[1]!, join(dir, f));
+    }
+  }
+  const core = ['docker-machine', 'rancher-machine'].flatMap((bin) => dirs.map((d) => join(d, bin))).find(isExecutable);
+  if (core) for (const name of DOCKER_MACHINE_CORE) add(name, core);
+  return [...found].map(([name, from]) => ({ name, from })).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** For create and its help: the module with its flags, which a plugin binary is asked for. */

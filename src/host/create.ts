@@ -15,6 +15,7 @@ import { CERTS_LOCK, machineFiles, storeCertFiles } from '../store/machine-files
 import type { Store } from '../store/store.js';
 import { driverContext, type Host } from './host.js';
 import { certOrg, discardHostBackup, provisionMachine, restoreHostAsFound } from './provision.js';
+import { backupDir } from '../provision/restore.js';
 import { waitForState } from './state.js';
 
 export { defaultEngineOptions, validateNewMachineName, type EngineOptions };
@@ -194,7 +195,7 @@ async function rollback(store: Store, host: Host, log: Logger, cause: unknown): 
       await restoreHostAsFound(host, log);
     } catch (restoreErr) {
       throw new MachineError(
-        `${(cause as Error).message} (and putting the host back as it was failed: ${(restoreErr as Error).message}; its previous state is kept in ${(await import('../provision/restore.js')).backupDir(host.name)} on the host)`,
+        `${(cause as Error).message} (and putting the host back as it was failed: ${(restoreErr as Error).message}; its previous state is kept in ${backupDir(host.name)} on the host)`,
         { cause },
       );
     }

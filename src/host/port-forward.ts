@@ -7,7 +7,7 @@ import { MachineError, progName } from '../errors.js';
 import type { Logger } from '../log.js';
 import { machineFiles } from '../store/machine-files.js';
 import { writeFileAtomic } from '../sys/atomic.js';
-import type { Forward } from '../ssh/forward.js';
+import { bindForwards, serveForwards, type Forward } from '../ssh/forward.js';
 
 export { parseForwards } from '../ssh/forward.js';
 import type { Host } from './host.js';
@@ -51,7 +51,6 @@ export async function forwardPorts(
   forwards: Forward[],
   opts: { log: Logger; signal: AbortSignal; onReady: () => Promise<void> | void },
 ): Promise<void> {
-  const { bindForwards, serveForwards } = await import('../ssh/forward.js');
   await assertRunning(host);
   const servers = await bindForwards(forwards);
   try {

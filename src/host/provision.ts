@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { engineVersion } from '../engine/tls-api.js';
 import { rootRemote } from '../provision/remote.js';
 import { provisionHost, type ProvisionResult } from '../provision/provision.js';
+import { discardScript, restoreScript } from '../provision/restore.js';
 import { checkServerCertFor } from '../certs/index.js';
 import { followMachine } from './follow.js';
 import { machineProxy } from './proxy.js';
@@ -154,7 +155,6 @@ export async function provisionMachine(
  * do when provisioning never got to the host.
  */
 export async function restoreHostAsFound(host: Host, log: Logger): Promise<void> {
-  const { restoreScript } = await import('../provision/restore.js');
   const session = await connectHost(host, log, { waitMs: 15_000 });
   try {
     log.info('Restoring what provisioning changed on the host...');
@@ -167,7 +167,6 @@ export async function restoreHostAsFound(host: Host, log: Logger): Promise<void>
 
 /** After a successful create: the copy of the host as found is no longer needed. */
 export async function discardHostBackup(host: Host, log: Logger): Promise<void> {
-  const { discardScript } = await import('../provision/restore.js');
   const session = await connectHost(host, log);
   try {
     await rootRemote(session, host.driver.getSSHUsername()).run(discardScript(host.name));

@@ -1,7 +1,7 @@
-import { DriverNotFoundError, UsageError, progName } from '../../errors.js';
+import { UsageError, progName } from '../../errors.js';
 import type { Cli, Command } from '../context.js';
 import { formatOptions, list, str, type OptionSpecs, type Parsed } from '../args.js';
-import { builtinDriverNames, loadDriverWithFlags as loadDriver, type DriverModule, type FlagValue } from '../../host/drivers.js';
+import { builtinDriverNames, discoverPlugins, loadDriverWithFlags as loadDriver, type DriverModule, type FlagValue } from '../../host/drivers.js';
 import { createMachine, defaultEngineOptions, type CreateRequest } from '../../host/create.js';
 import { progressOption } from './common.js';
 import { interactive } from '../prompt.js';
@@ -74,30 +74,48 @@ export function findDriverName(args: string[]): string {
   return process.env.MACHINE_DRIVER || 'virtualbox';
 }
 
-export async function driverHelp(): Promise<string> {
-  const parts: string[] = [];
-  for (const name of builtinDriverNames()) {
-    const mod = await loadDriver(name);
-    if (mod.flags.length) parts.push(`Driver ${name}:\n${formatOptions(driverOptions(mod))}`);
-  }
-  return parts.join('\n\n');
+/** A driver named by -d/--driver or MACHINE_DRIVER; undefined when create would fall back to its default. */
+function namedDriver(args: string[]): string | undefined {
+  const named = args.some((a) => a === '-d' || a === '--driver' || a.startsWith('--driver=') || a.startsWith('-d='));
+  return named || process.env.MACHINE_DRIVER ? findDriverName(args) : undefined;
+}
+
+/**
+ * `create --help` and `help create`: the common flags, then either the named driver's own
+ * flags or the drivers there are and how to see one's flags (all of them at once would be
+ * hundreds of lines, and Docker Machine's virtualbox default is rarely the one wanted).
+ */
+async function createHelp(args: string[]): Promise<string> {
+  const driver = namedDriver(args);
+  const mod = driver ? await loadDriver(driver) : undefined;
+  const p = progName();
+  const head = [`Usage: ${p} create [OPTIONS] NAME`, '', 'Create a machine.', '', 'Options:', '', formatOptions({ ...baseOptions, ...(mod ? driverOptions(mod) : {}) }), ''];
+  if (mod) return [...head, `(flags of the ${mod.name} driver included; "${p} create --help" lists the drivers)`, ''].join('\n');
+  const plugins = discoverPlugins();
+  const width = Math.max(...plugins.map((x) => x.name.length), 10) + 2;
+  return [
+    ...head,
+    'Drivers:',
+    `  built in: ${builtinDriverNames().join(', ')}`,
+    ...(plugins.length ? ['  plugins found:', ...plugins.map((x) => `    ${x.name.padEnd(width)}${x.from}`)] : ['  plugins found: none (see "Driver plugins" in the README)']),
+    '',
+    `Run '${p} create -d DRIVER --help' to see that driver's flags.`,
+    '',
+  ].join('\n');
 }
 
 const create: Command = {
   name: 'create',
-  usage: '[OPTIONS] [arg...]',
-  description: "Create a machine.\n\nRun 'machine create --driver name --help' to include the create flags for that driver in the help text.",
+  usage: '[OPTIONS] NAME',
+  description: 'Create a machine.',
   options: baseOptions,
   async resolveOptions(args) {
-    // An unknown driver is reported by run, with the list of drivers; help still works.
-    // Only a driver that does not exist is left to run to report; a plugin that fails
-    // to start says so here.
-    const mod = await loadDriver(findDriverName(args) || 'virtualbox').catch((err: unknown) => {
-      if (err instanceof DriverNotFoundError) return undefined;
-      throw err;
-    });
-    return { ...baseOptions, ...retiredOptions, ...(mod ? driverOptions(mod) : {}) };
+    // An unknown driver is an error here already, with --help too: one line naming where
+    // plugins were looked for.
+    const mod = await loadDriver(findDriverName(args) || 'virtualbox');
+    return { ...baseOptions, ...retiredOptions, ...driverOptions(mod) };
   },
+  help: createHelp,
   run: runCreate,
 };
 
@@ -159,7 +177,7 @@ export async function requestFromFlags(cli: Cli, v: Parsed['values']): Promise<O
 async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
   let name = parsed.positionals[0];
   let guided: string | undefined;
-  const explicit = process.argv.some((a) => a === '-d' || a === '--driver' || a.startsWith('--driver=')) || process.env.MACHINE_DRIVER ? str(parsed.values['driver']) : undefined;
+  const explicit = namedDriver(process.argv.slice(2)) !== undefined ? str(parsed.values['driver']) : undefined;
   // No name or no driver, and a person to ask: the guided choice rather than a default.
   if ((!name || !explicit) && interactive()) {
     const { guidedCreate } = await import('../guided-create.js');
