@@ -1,6 +1,26 @@
 import { parseArgs } from 'node:util';
 import { UsageError, progName } from '../errors.js';
-import { didYouMean } from './suggest.js';
+
+/**
+ * A flag the command does not have. It carries the flags it does have, so that the CLI can
+ * add the closest one to the line (the suggester loads only then, never on a good run).
+ */
+export class UnknownFlagError extends UsageError {
+  constructor(
+    readonly flag: string,
+    readonly known: string[],
+    readonly command: string,
+  ) {
+    super(`flag provided but not defined: ${flag} (see "${progName()}${command ? ` ${command}` : ''} --help")`);
+  }
+
+  async withSuggestion(): Promise<string> {
+    if (!this.flag.startsWith('--')) return this.message;
+    const { didYouMean } = await import('./suggest.js');
+    const hint = didYouMean(this.flag.slice(2).split('=')[0]!, this.known, (c) => `--${c}`);
+    return hint ? this.message.replace(/ \(see /, `.${hint} (see `) : this.message;
+  }
+}
 
 /** One command-line option, with what `help` prints for it. */
 export interface OptionSpec {
@@ -76,9 +96,7 @@ export function parseCommand(
   } catch (err) {
     const m = /Unknown option '([^']+)'/.exec((err as Error).message);
     if (m) {
-      const flag = m[1]!;
-      const hint = flag.startsWith('--') ? didYouMean(flag.slice(2).split('=')[0]!, Object.keys(specs).filter((k) => !specs[k]!.description.startsWith('Retired')), (c) => `--${c}`) : '';
-      throw new UsageError(`flag provided but not defined: ${flag}${hint ? `.${hint}` : ''} (see "${progName()}${command ? ` ${command}` : ''} --help")`);
+      throw new UnknownFlagError(m[1]!, Object.keys(specs).filter((k) => !specs[k]!.description.startsWith('Retired')), command);
     }
     const v = /Option '([^']+)' argument missing/.exec((err as Error).message);
     if (v) throw new UsageError(`flag needs an argument: ${v[1]!.split(',').pop()!.trim()}`);

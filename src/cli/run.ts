@@ -1,11 +1,10 @@
 import { HostKeyMismatchError, MachineError, UsageError, progName } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { openStore } from '../host/host.js';
-import { formatOptions, parseCommand, str, type OptionSpecs } from './args.js';
+import { UnknownFlagError, formatOptions, parseCommand, str, type OptionSpecs } from './args.js';
 import type { Cli, Command, Globals } from './context.js';
 import { makeCommandLogger, resolveMode, type CommandLogger } from './progress.js';
 import { VERSION } from '../version.js';
-import { didYouMean } from './suggest.js';
 
 export const globalOptions: OptionSpecs = {
   debug: { type: 'boolean', short: 'D', description: 'Enable debug mode (every SSH command and API call)', env: 'MACHINE_DEBUG' },
@@ -65,10 +64,16 @@ async function loadCommand(name: string): Promise<Command> {
   const entry = findCommand(name);
   if (!entry) {
     const p = progName();
-    const hint = didYouMean(name, commands.filter((c) => !c.name.startsWith('_')).map((c) => c.name));
+    const hint = await suggestCommand(name);
     throw new UsageError(`${p}: '${name}' is not a ${p} command.${hint} See '${p} help'.`);
   }
   return (await entry.load()).default;
+}
+
+/** ` Did you mean "create"?` or nothing; the suggester loads only for a mistyped command. */
+async function suggestCommand(name: string): Promise<string> {
+  const { didYouMean } = await import('./suggest.js');
+  return didYouMean(name, commands.filter((c) => !c.name.startsWith('_')).map((c) => c.name));
 }
 
 /** `COMMAND --help` and `help COMMAND` print this same text. */
@@ -188,7 +193,7 @@ export async function run(argv: string[], opts: { keyAccepted?: boolean } = {}):
       return run(argv, { keyAccepted: true });
     }
     if (err instanceof MachineError) {
-      process.stderr.write(`${err.message}\n`);
+      process.stderr.write(`${err instanceof UnknownFlagError ? await err.withSuggestion() : err.message}\n`);
       if (debug && err.cause) process.stderr.write(`(debug) cause: ${String((err.cause as Error)?.stack ?? err.cause)}\n`);
       return err.exitCode;
     }
@@ -260,7 +265,7 @@ const helpCommand: Command = {
       cli.out(mainHelp());
       return;
     }
-    if (!findCommand(name)) throw new UsageError(`No help topic for '${name}'.${didYouMean(name, commands.filter((c) => !c.name.startsWith('_')).map((c) => c.name))}`);
+    if (!findCommand(name)) throw new UsageError(`No help topic for '${name}'.${await suggestCommand(name)}`);
     cli.out(await helpText(await loadCommand(name), parsed.positionals.slice(1)));
   },
 };
