@@ -1,24 +1,29 @@
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 
-// Three lanes that run side by side, each one file at a time:
-// - qemu: real VMs under TCG, minutes of mostly emulated-CPU work in a few long waits;
-// - e2e: everything else that drives real hosts on the shared private dockerd;
-// - unit: fast, no hosts.
-// e2e files share one dockerd and each lane keeps its own files sequential, so a lane's
-// timings stay those of a lone run; the QEMU lane is long enough that running it beside
-// the rest is what keeps the suite inside its budget on two cores.
-const qemu = 'test/e2e/qemu.test.ts';
+/**
+ * QEMU's file first: it is the longest (real VMs under TCG) and runs beside everything else.
+ * Then the other end-to-end files, longest known first, then the unit files.
+ */
+class LaneSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (f: TestSpecification) => (f.moduleId.endsWith('/qemu.test.ts') ? 0 : f.moduleId.includes('/test/e2e/') ? 1 : 2);
+    return sorted.map((f, i) => ({ f, i })).sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i).map((x) => x.f);
+  }
+}
 
 export default defineConfig({
   test: {
+    include: ['test/**/*.test.ts'],
     globalSetup: ['test/harness/global-setup.ts'],
+    // Two files at a time; test/harness/lanes.ts keeps the end-to-end files other than
+    // QEMU's to one at a time among themselves.
+    setupFiles: ['test/harness/lanes.ts'],
+    maxWorkers: 2,
+    sequence: { sequencer: LaneSequencer },
     // e2e files provision real hosts over SSH: minutes, not milliseconds.
     testTimeout: 600_000,
     hookTimeout: 900_000,
-    projects: [
-      { extends: true, test: { name: 'qemu', include: [qemu], fileParallelism: false } },
-      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], exclude: [qemu], fileParallelism: false } },
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], fileParallelism: false } },
-    ],
   },
 });
