@@ -8,7 +8,7 @@ import { defineConfig } from 'vitest/config';
 class LaneSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
-    const rank = (f: TestSpecification) => (f.moduleId.endsWith('/qemu.test.ts') ? 0 : f.moduleId.includes('/test/e2e/') ? 1 : 2);
+    const rank = (f: TestSpecification) => (f.moduleId.endsWith('/test/e2e/qemu.test.ts') ? 0 : f.moduleId.includes('/test/e2e/') ? 1 : 2);
     return sorted.map((f, i) => ({ f, i })).sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i).map((x) => x.f);
   }
 }

@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['bench/**/*.bench.ts'],
-    globalSetup: ['test/harness/global-setup.ts'],
+    globalSetup: ['bench/summary.ts', 'test/harness/global-setup.ts'],
     testTimeout: 1_800_000,
     hookTimeout: 1_800_000,
     fileParallelism: false,

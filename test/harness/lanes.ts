@@ -13,7 +13,7 @@ const LANE_DIR = join(tmpdir(), 'machine-e2e-hosts-lane');
 
 /** Files that hold the lane: end-to-end files other than QEMU's. */
 export function holdsHostsLane(file: string): boolean {
-  return /\/test\/e2e\//.test(file) && !file.endsWith('/qemu.test.ts');
+  return /\/test\/e2e\//.test(file) && !file.endsWith('/test/e2e/qemu.test.ts');
 }
 
 let release: (() => Promise<void>) | undefined;

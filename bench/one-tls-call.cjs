@@ -1,0 +1,17 @@
+// The floor under `machine ls` of one machine: a bare node process that makes the one TLS
+// call ls cannot avoid (GET /version with the machine's client pair), and nothing else.
+const https = require('node:https');
+const fs = require('node:fs');
+const path = require('node:path');
+const [url, dir] = process.argv.slice(2);
+const u = new URL(url.replace(/^tcp:/, 'https:'));
+const read = (f) => fs.readFileSync(path.join(dir, f));
+https
+  .get({ host: u.hostname, port: u.port, path: '/version', ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem'), servername: u.hostname }, (res) => {
+    res.resume();
+    res.on('end', () => process.exit(res.statusCode === 200 ? 0 : 1));
+  })
+  .on('error', (e) => {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(1);
+  });
