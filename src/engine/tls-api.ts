@@ -1,4 +1,5 @@
-import { request } from 'node:https';
+import { request, type RequestOptions } from 'node:https';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import { DEFAULT_ENGINE_PORT } from './port.js';
 
@@ -13,6 +14,21 @@ export interface EngineVersion {
   ApiVersion: string;
   Os: string;
   Arch: string;
+}
+
+// Every machine of a store carries copies of the same CA and client pair: one TLS context
+// (one parse of the key and certificates) serves them all, which is most of what `ls` of many
+// machines spent before its handshakes.
+const contexts = new Map<string, SecureContext>();
+
+function secureContextFor(ca: Buffer, cert: Buffer, key: Buffer): SecureContext {
+  const id = `${ca.toString('latin1')}\0${cert.toString('latin1')}\0${key.toString('latin1')}`;
+  let ctx = contexts.get(id);
+  if (!ctx) {
+    ctx = createSecureContext({ ca, cert, key });
+    contexts.set(id, ctx);
+  }
+  return ctx;
 }
 
 /**
@@ -33,16 +49,16 @@ export async function engineVersion(
     readFile(tls.clientCertPath),
     readFile(tls.clientKeyPath),
   ]);
+  // https hands these to tls.connect, which takes a ready context; its types omit it.
+  const tlsOptions: RequestOptions = { secureContext: secureContextFor(ca, cert, key) } as RequestOptions;
   return new Promise((resolve, reject) => {
     const req = request(
       {
+        ...tlsOptions,
         host: u.hostname.replace(/^\[|\]$/g, ''),
         port: Number(u.port || DEFAULT_ENGINE_PORT),
         path: '/version',
         method: 'GET',
-        ca,
-        cert,
-        key,
         servername: undefined,
         checkServerIdentity: () => undefined,
         // One deadline for the whole call: Node's `timeout` is an idle timer, armed again
