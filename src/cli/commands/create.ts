@@ -97,7 +97,7 @@ async function createHelp(args: string[]): Promise<string> {
     ...head,
     'Drivers:',
     `  built in: ${builtinDriverNames().join(', ')}`,
-    ...(plugins.length ? ['  plugins found:', ...plugins.map((x) => `    ${x.name.padEnd(width)}${x.from}`)] : ['  plugins found: none (see "Driver plugins" in the README)']),
+    ...(plugins.length ? ['  plugins found:', ...plugins.map((x) => `    ${x.name.padEnd(width)}${x.from}`)] : ['  plugins found: none (see "Plugins" in the README)']),
     '',
     `Run '${p} create -d DRIVER --help' to see that driver's flags.`,
     '',
