@@ -21,7 +21,14 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
   const withEnv = (name: string, script: string) =>
     bash(`set -e; eval "$(${machineCmd(store)} env ${name})"; ${script}`);
 
+  /** This file's volumes: an interrupted earlier run on the same private dockerd leaves them. */
+  const removeOurVolumes = async () => {
+    const vols = (await d('volume', 'ls', '-q', '--filter', 'label=io.machine.name')).stdout.split('\n').filter((v) => v.startsWith('machine-dk') || v.startsWith('machine-sw') || v.startsWith('machine-cc') || v.startsWith('machine-cr'));
+    if (vols.length) await d('volume', 'rm', '-f', ...vols);
+  };
+
   beforeAll(async () => {
+    await removeOurVolumes();
     work = await tempStore('machine-e2e-docker-');
     store = join(work, 'store');
     tiny = await makeTinyImageTar(cacheDir);
@@ -33,8 +40,7 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     // Whatever a failed test left: containers and volumes labelled as ours in this store.
     const left = (await d('ps', '-aq', '--filter', `label=io.machine.store=${store}`)).stdout.split('\n').filter(Boolean);
     if (left.length) await d('rm', '-f', '-v', ...left);
-    const vols = (await d('volume', 'ls', '-q', '--filter', 'label=io.machine.name')).stdout.split('\n').filter((v) => v.startsWith('machine-dk') || v.startsWith('machine-sw') || v.startsWith('machine-cc') || v.startsWith('machine-cr'));
-    if (vols.length) await d('volume', 'rm', '-f', ...vols);
+    await removeOurVolumes();
     await d('network', 'rm', network);
     if (work) await rm(work, { recursive: true, force: true });
   });
