@@ -7,6 +7,7 @@
 // - json: one event per line on stderr (progress-events.ts), for other tools; plain-text
 //   errors become error events so that stderr stays parseable.
 import type { Logger } from '../log.js';
+import { stdoutIsTty, writeErr, writeOut } from '../sys/out.js';
 import { UsageError } from '../errors.js';
 import type { ProgressEvent } from './progress-events.js';
 
@@ -27,7 +28,7 @@ export function resolveMode(flag: string | undefined): Exclude<ProgressMode, 'au
   const value = flag || process.env.MACHINE_PROGRESS || 'auto';
   if (!(PROGRESS_MODES as readonly string[]).includes(value)) throw new UsageError(`--progress takes auto, plain, tty or json, not "${value}"`);
   if (value !== 'auto') return value as Exclude<ProgressMode, 'auto'>;
-  return process.stdout.isTTY && process.env.TERM !== 'dumb' && !process.env.CI ? 'tty' : 'plain';
+  return stdoutIsTty() && process.env.TERM !== 'dumb' && !process.env.CI ? 'tty' : 'plain';
 }
 
 const since = (start: number) => (Date.now() - start) / 1000;
@@ -38,14 +39,14 @@ function plain(debug: boolean, quiet: boolean): CommandLogger {
   return {
     mode: 'plain',
     info(message, lane) {
-      if (!quiet) process.stdout.write(`${stamp(start)} ${lane ? `${lane}: ` : ''}${message}\n`);
+      if (!quiet) writeOut(`${stamp(start)} ${lane ? `${lane}: ` : ''}${message}\n`);
     },
     debug(message) {
-      if (debug) process.stderr.write(`(debug) ${message}\n`);
+      if (debug) writeErr(`(debug) ${message}\n`);
     },
     finish: () => undefined,
-    errorLine: (m) => void process.stderr.write(`${m}\n`),
-    outLine: (t) => void process.stdout.write(`${t}\n`),
+    errorLine: (m) => writeErr(`${m}\n`),
+    outLine: (t) => writeOut(`${t}\n`),
   };
 }
 

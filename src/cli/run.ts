@@ -5,6 +5,7 @@ import { UnknownFlagError, formatOptions, parseCommand, str, type OptionSpecs } 
 import type { Cli, Command, Globals } from './context.js';
 import { makeCommandLogger, resolveMode, type CommandLogger } from './progress.js';
 import { VERSION } from '../version.js';
+import { writeErr, writeOut } from '../sys/out.js';
 
 export const globalOptions: OptionSpecs = {
   debug: { type: 'boolean', short: 'D', description: 'Enable debug mode (every SSH command and API call)', env: 'MACHINE_DEBUG' },
@@ -135,12 +136,12 @@ export async function run(argv: string[], opts: { keyAccepted?: boolean } = {}):
     const g = parseCommand('', globalArgs, globalOptions).values;
     debug = g['debug'] === true;
     if (g['version']) {
-      process.stdout.write(`${progName()} version ${VERSION}\n`);
+      writeOut(`${progName()} version ${VERSION}\n`);
       return 0;
     }
     // Docker Machine's way: no command prints the command list, and that is not an error.
     if (!command || g['help']) {
-      process.stdout.write(mainHelp());
+      writeOut(mainHelp());
       return 0;
     }
     const cmd = await loadCommand(command);
@@ -149,10 +150,10 @@ export async function run(argv: string[], opts: { keyAccepted?: boolean } = {}):
     const first = args.findIndex((a) => !a.startsWith('-'));
     const own = cmd.stopAtPositional && first >= 0 ? args.slice(0, first) : args;
     if (own.includes('--help') || (own.includes('-h') && cmd.name !== 'ssh')) {
-      process.stdout.write(await helpText(cmd, args));
+      writeOut(await helpText(cmd, args));
       return 0;
     }
-    const store = openStore(str(g['storage-path']), (m) => process.stderr.write(`${m}\n`));
+    const store = openStore(str(g['storage-path']), (m) => writeErr(`${m}\n`));
     opened = store;
     const globals: Globals = {
       debug,
@@ -193,15 +194,15 @@ export async function run(argv: string[], opts: { keyAccepted?: boolean } = {}):
       return run(argv, { keyAccepted: true });
     }
     if (err instanceof MachineError) {
-      process.stderr.write(`${err instanceof UnknownFlagError ? await err.withSuggestion() : err.message}\n`);
-      if (debug && err.cause) process.stderr.write(`(debug) cause: ${String((err.cause as Error)?.stack ?? err.cause)}\n`);
+      writeErr(`${err instanceof UnknownFlagError ? await err.withSuggestion() : err.message}\n`);
+      if (debug && err.cause) writeErr(`(debug) cause: ${String((err.cause as Error)?.stack ?? err.cause)}\n`);
       return err.exitCode;
     }
     // Anything untyped is our bug: say so, with the stack under --debug.
     const e = err as Error;
     const line = (e?.message ?? String(err)).split('\n')[0];
-    process.stderr.write(`Error: ${line} (unexpected: run again with --debug for details, and please report it)\n`);
-    if (debug) process.stderr.write(`${e?.stack ?? ''}\n`);
+    writeErr(`Error: ${line} (unexpected: run again with --debug for details, and please report it)\n`);
+    if (debug) writeErr(`${e?.stack ?? ''}\n`);
     return 1;
   }
 }

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { request, type RequestOptions } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { readFile } from 'node:fs/promises';
@@ -42,6 +43,37 @@ export async function engineVersion(
   timeoutMs: number,
   debug: (line: string) => void = () => undefined,
 ): Promise<EngineVersion> {
+  const r = await get(url, '/version', tls, timeoutMs, debug);
+  if (r.status !== 200) throw new Error(`engine answered ${r.status}: ${r.body.trim()}`);
+  return JSON.parse(r.body) as EngineVersion;
+}
+
+/**
+ * The engine's version from GET /_ping, which answers from memory with a `Server:
+ * Docker/VERSION (OS)` header. /version runs runc and docker-init to report theirs: tens of
+ * milliseconds of the engine's CPU per call, which made `ls` of many machines on one host
+ * wait seconds. An engine whose ping names no version is asked /version.
+ */
+export async function engineVersionByPing(
+  url: string,
+  tls: TlsMaterial,
+  timeoutMs: number,
+  debug: (line: string) => void = () => undefined,
+): Promise<string> {
+  const r = await get(url, '/_ping', tls, timeoutMs, debug);
+  if (r.status !== 200) throw new Error(`engine answered ${r.status}: ${r.body.trim()}`);
+  const m = /^Docker\/(\S+)/.exec(String(r.headers['server'] ?? ''));
+  return m ? m[1]! : (await engineVersion(url, tls, timeoutMs, debug)).Version;
+}
+
+/** One GET with the client pair, under one deadline for the whole call. */
+async function get(
+  url: string,
+  path: string,
+  tls: TlsMaterial,
+  timeoutMs: number,
+  debug: (line: string) => void,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   const started = Date.now();
   const u = new URL(url.replace(/^tcp:/, 'https:'));
   const [ca, cert, key] = await Promise.all([
@@ -57,7 +89,7 @@ export async function engineVersion(
         ...tlsOptions,
         host: u.hostname.replace(/^\[|\]$/g, ''),
         port: Number(u.port || DEFAULT_ENGINE_PORT),
-        path: '/version',
+        path,
         method: 'GET',
         servername: undefined,
         checkServerIdentity: () => undefined,
@@ -67,23 +99,16 @@ export async function engineVersion(
         agent: false,
       },
       (res) => {
-        debug(`engine-api: GET ${url}/version -> ${res.statusCode} (${Date.now() - started} ms)`);
+        debug(`engine-api: GET ${url}${path} -> ${res.statusCode} (${Date.now() - started} ms)`);
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => {
-          if (res.statusCode !== 200) return reject(new Error(`engine answered ${res.statusCode}: ${body.trim()}`));
-          try {
-            resolve(JSON.parse(body) as EngineVersion);
-          } catch (err) {
-            reject(err as Error);
-          }
-        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
       },
     );
     req.on('error', (err) => {
       const e = err.name === 'AbortError' || err.name === 'TimeoutError' ? new Error(`no answer from ${u.host} within ${timeoutMs} ms`) : err;
-      debug(`engine-api: GET ${url}/version -> ${e.message}`);
+      debug(`engine-api: GET ${url}${path} -> ${e.message}`);
       reject(e);
     });
     req.end();

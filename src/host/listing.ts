@@ -1,4 +1,6 @@
-import { engineVersion } from '../engine/tls-api.js';
+import { availableParallelism } from 'node:os';
+import pLimit from 'p-limit';
+import { engineVersionByPing } from '../engine/tls-api.js';
 import { engineUrl, urlUsesTls } from './connection.js';
 import { machineOfCurrentContext } from './context.js';
 import { clientTls, loadHost, swarmLabel, type Host } from './host.js';
@@ -34,17 +36,41 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
-/** Every machine's state, checked in parallel, each bounded by timeoutMs. */
-export async function listMachines(store: Store, timeoutMs: number, names?: string[]): Promise<ListItem[]> {
+/**
+ * How many machines are asked at once. Unbounded, 500 machines meant 500 connections at the
+ * same instant: a listener's accept queue (sshd keeps 128) drops the rest of the SYNs, whose
+ * retries come 1 and 3 s later, so machines that were running read Stopped on a timeout.
+ * Bounded, the work is the same and the waits still overlap: 32 per core keeps a store of
+ * far-away machines (a few round trips each) as quick as before.
+ */
+export const LS_FAN_OUT = 32 * availableParallelism();
+
+/**
+ * Every machine's state, checked in parallel, each bounded by timeoutMs. `versions: false`
+ * skips asking each running engine its version (a TLS handshake each): `active` needs only
+ * states and URLs.
+ */
+export async function listMachines(
+  store: Store,
+  timeoutMs: number,
+  opts: { names?: string[]; versions?: boolean; debug?: (line: string) => void } = {},
+): Promise<ListItem[]> {
+  const names = opts.names;
+  const versions = opts.versions ?? true;
+  const debug = opts.debug ?? (() => undefined);
   const all = names ?? (await store.list());
   const activeUrl = process.env.DOCKER_HOST ?? '';
   const started = Date.now();
   const hosts = await Promise.all(all.map((name) => loadHost(store, name).catch((err: Error) => err)));
   // Without DOCKER_HOST, the docker CLI talks to its current context's machine, if machine made it.
   const byContext = await machineOfCurrentContext(store);
+  debug(`ls: ${all.length} records loaded in ${Date.now() - started} ms`);
   const states = await batchedStates(hosts, timeoutMs);
   const isActive = (name: string, url: string) => name === byContext || (activeUrl !== '' && activeUrl === url);
-  return Promise.all(all.map((name, i) => describe(name, hosts[i]!, states.get(hosts[i]!), timeoutMs, isActive, started)));
+  const limit = pLimit(LS_FAN_OUT);
+  const items = await Promise.all(all.map((name, i) => limit(() => describe(name, hosts[i]!, states.get(hosts[i]!), timeoutMs, isActive, started, versions, debug))));
+  debug(`ls: ${items.length} machines described in ${Date.now() - started} ms`);
+  return items;
 }
 
 /**
@@ -81,6 +107,8 @@ async function describe(
   timeoutMs: number,
   isActive: (name: string, url: string) => boolean,
   started: number,
+  versions: boolean,
+  debug: (line: string) => void,
 ): Promise<ListItem> {
   const item: ListItem = {
     Name: name,
@@ -108,16 +136,17 @@ async function describe(
     item.Swarm = swarmLabel(host.config);
     if (batched instanceof Error) throw batched;
     item.State = batched ?? (await withTimeout((host.driver.quickState ?? host.driver.getState).call(host.driver), timeoutMs, 'state'));
+    debug(`ls: ${name} state ${item.State} at ${Date.now() - started} ms`);
     if (item.State === 'Running') {
       item.URL = await withTimeout(engineUrl(host), timeoutMs, 'url');
       item.ActiveHost = isActive(name, item.URL);
       item.Active = item.ActiveHost ? '*' : '-';
       // An engine without TLS (none driver on :2375, ssh://) is not asked through the TLS client.
       // Nor is one reached over SSH: a login per machine would make ls slow (its version is `version NAME`).
-      if (urlUsesTls(item.URL) || (host.driver.provisionable && !item.URL.startsWith('ssh:'))) {
+      if (versions && (urlUsesTls(item.URL) || (host.driver.provisionable && !item.URL.startsWith('ssh:')))) {
         try {
-          const v = await engineVersion(item.URL, clientTls(host), Math.max(1000, timeoutMs - (Date.now() - started)));
-          item.DockerVersion = `v${v.Version}`;
+          const v = await engineVersionByPing(item.URL, clientTls(host), Math.max(1000, timeoutMs - (Date.now() - started)), debug);
+          item.DockerVersion = `v${v}`;
         } catch (err) {
           item.Error = `Unable to query docker version: ${(err as Error).message}`;
         }

@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 // IPv4 and CIDR arithmetic, in one place for every driver that plans addresses.
 // Addresses are numbers 0..2^32-1 (no bit operators: they are signed 32-bit in JS).
 
@@ -59,6 +58,8 @@ const HOST_NAME = /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[
 /** An IPv4 or IPv6 address, or a DNS name; dotted digits must be a real IPv4 address. */
 export function isHostAddress(s: string): boolean {
   if (/^[\d.]+$/.test(s)) return isIpv4(s);
-  if (s.includes(':')) return isIP(s.replace(/^\[|\]$/g, '')) === 6;
+  // IPv6 through the URL parser: node:net's isIP would load all of net, a few ms of every
+  // command that reads a generic machine's flags. A zone (%eth0) is not part of the address.
+  if (s.includes(':')) return URL.canParse(`http://[${s.replace(/^\[|\]$/g, '').replace(/%[\w.-]+$/, '')}]/`);
   return HOST_NAME.test(s);
 }

@@ -14,7 +14,8 @@ const active: Command = {
     // DOCKER_HOST, or else the docker CLI's current context when machine made it.
     const { machineOfCurrentContext } = await import('../../host/context.js');
     if (!process.env.DOCKER_HOST && !(await machineOfCurrentContext(cli.store))) throw new MachineError('No active host found');
-    const items = await listMachines(cli.store, Number(str(parsed.values['timeout'])) * 1000);
+    // States and URLs only: which engine answers which version is ls's business.
+    const items = await listMachines(cli.store, Number(str(parsed.values['timeout'])) * 1000, { versions: false });
     const hit = items.find((i) => i.ActiveHost);
     if (!hit) throw new MachineError('No active host found');
     cli.out(hit.Name);

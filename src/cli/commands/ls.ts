@@ -87,7 +87,7 @@ const ls: Command = {
       for (const name of names) cli.out(name);
       return;
     }
-    const items = (await listMachines(cli.store, timeout * 1000)).filter(filter);
+    const items = (await listMachines(cli.store, timeout * 1000, { debug: (l) => cli.log.debug(l) })).filter(filter);
     if (parsed.values['quiet']) {
       for (const item of items) cli.out(item.Name);
       return;
