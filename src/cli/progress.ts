@@ -42,7 +42,8 @@ function plain(debug: boolean, quiet: boolean): CommandLogger {
       if (!quiet) writeOut(`${stamp(start)} ${lane ? `${lane}: ` : ''}${message}\n`);
     },
     debug(message) {
-      if (debug) writeErr(`(debug) ${message}\n`);
+      // Timed like the steps, so a slow command's --debug output shows where the time went.
+      if (debug) writeErr(`(debug) ${stamp(start)} ${message}\n`);
     },
     finish: () => undefined,
     errorLine: (m) => writeErr(`${m}\n`),

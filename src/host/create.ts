@@ -14,7 +14,7 @@ import {
 import { CERTS_LOCK, machineFiles, storeCertFiles } from '../store/machine-files.js';
 import type { Store } from '../store/store.js';
 import { driverContext, type Host } from './host.js';
-import { certOrg, discardHostBackup, provisionMachine, restoreHostAsFound } from './provision.js';
+import { certOrg, discardHostBackup, provisionMachine, restoreHostAsFound, type SshSession } from './provision.js';
 import { backupDir } from '../provision/restore.js';
 import { waitForState } from './state.js';
 
@@ -140,6 +140,8 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
     const checkpoint = () => {
       if (req.signal?.aborted) throw interrupted();
     };
+    // Provisioning's SSH session, kept for the last step on a host we did not make.
+    let openSession: SshSession | undefined;
     try {
       checkpoint();
       await driver.create();
@@ -161,13 +163,15 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
       );
       checkpoint();
       if (driver.provisionable) {
-        await provisionMachine(host, log, {
+        const provisioned = await provisionMachine(host, log, {
           waitSshMs: req.sshTimeoutMs ?? 120_000,
           pin: true,
           backupFirst: driver.existingHost === true,
           proxyFromEnvironment: true,
           ...(req.signal ? { signal: req.signal } : {}),
+          keepSession: driver.existingHost === true,
         });
+        openSession = provisioned.session;
         log.info('Docker is up and running!');
       }
       checkpoint();
@@ -175,8 +179,13 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
       checkpoint();
       config.Driver = driver.config();
       await store.save(config);
-      if (driver.existingHost && driver.provisionable) await discardHostBackup(host, log);
+      if (driver.existingHost && driver.provisionable) {
+        const session = openSession;
+        openSession = undefined;
+        await discardHostBackup(host, log, session);
+      }
     } catch (err) {
+      openSession?.close();
       // An abort surfaces as whatever the interrupted step threw; say what happened.
       await rollback(store, host, log, req.signal?.aborted ? interrupted() : err);
     }

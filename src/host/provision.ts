@@ -13,6 +13,8 @@ import { machineProxy } from './proxy.js';
 import { engineVersionOverSsh, transportOf } from './transport.js';
 import { clientTls, type Host } from './host.js';
 import { connectHost } from './ssh.js';
+
+export type SshSession = Awaited<ReturnType<typeof connectHost>>;
 import { CERTS_LOCK } from '../store/machine-files.js';
 
 export function certOrg(): string {
@@ -92,8 +94,17 @@ export async function refreshCertsIfMoved(host: Host, log: Logger): Promise<void
 export async function provisionMachine(
   host: Host,
   log: Logger,
-  opts: { waitSshMs?: number; pin?: boolean; forceCerts?: boolean; signal?: AbortSignal; backupFirst?: boolean; proxyFromEnvironment?: boolean } = {},
-): Promise<ProvisionResult> {
+  opts: {
+    waitSshMs?: number;
+    pin?: boolean;
+    forceCerts?: boolean;
+    signal?: AbortSignal;
+    backupFirst?: boolean;
+    proxyFromEnvironment?: boolean;
+    /** On success the SSH session stays open and is returned: create's last step reuses it. */
+    keepSession?: boolean;
+  } = {},
+): Promise<ProvisionResult & { session?: SshSession }> {
   // Under the certs lock: a CA replaced meanwhile (regenerate-certs --client-certs) is seen
   // whole or not at all. What goes to the engine is read here too, so that the CA it gets is
   // the one that signed its certificate and the client pair the checks below use.
@@ -140,13 +151,21 @@ export async function provisionMachine(
             await engineVersion(url, tls, 5_000, (l) => log.debug(l));
           },
     });
+  } catch (err) {
+    session.close();
+    throw err;
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
-    session.close();
+    if (!opts.keepSession) session.close();
   }
   // New certificates, a new CA or a new transport: the ssh entry and docker context follow.
-  await followMachine(host, log);
-  return result;
+  try {
+    await followMachine(host, log);
+  } catch (err) {
+    session.close();
+    throw err;
+  }
+  return opts.keepSession ? { ...result, session } : result;
 }
 
 /**
@@ -165,9 +184,13 @@ export async function restoreHostAsFound(host: Host, log: Logger): Promise<void>
   }
 }
 
-/** After a successful create: the copy of the host as found is no longer needed. */
-export async function discardHostBackup(host: Host, log: Logger): Promise<void> {
-  const session = await connectHost(host, log);
+/**
+ * After a successful create: the copy of the host as found is no longer needed. Over the
+ * provisioning's own session when it is still open (a new SSH login costs a fifth of a
+ * second), and that session is closed here.
+ */
+export async function discardHostBackup(host: Host, log: Logger, open?: SshSession): Promise<void> {
+  const session = open ?? (await connectHost(host, log));
   try {
     await rootRemote(session, host.driver.getSSHUsername()).run(discardScript(host.name));
   } finally {
