@@ -6,7 +6,7 @@ import { cacheDir } from '../test/harness/dockerd.js';
 import { sh } from '../test/harness/exec.js';
 import { machine, tempStore } from '../test/helpers/cli.js';
 import { report } from './measure.js';
-import { record } from './results.js';
+import { record, recordRatio } from './results.js';
 
 const skipReason = inject('e2eSkipReason');
 
@@ -79,39 +79,12 @@ describe.skipIf(skipReason)('docker driver benchmarks', () => {
       met: cpuOf.get('e1-')! <= 1.3,
       note: `CPU of the whole machine (CLI, dockerd, the machine's systemd, sshd and dockerd); ${perCreate.toFixed(2)} core-s each when 5 run at once`,
     });
-    record({
-      id: 'docker-5-floor',
-      figure: 'docker driver, 5 parallel creates vs the CPU floor',
-      value: fiveB / 1000,
-      unit: 's',
-      reference: { label: `CPU floor on ${k} cores (5 x ${perCreate.toFixed(2)} core-s / ${k})`, value: floor / 1000, unit: 's' },
-      ratio: fiveB / floor,
-      target: '<= 1.10x',
-      met: fiveB / floor <= 1.1,
+    recordRatio('docker-5-floor', fiveB / 1000, 's', { label: `CPU floor on ${k} cores (5 x ${perCreate.toFixed(2)} core-s / ${k})`, value: floor / 1000, unit: 's' }, 1.1, {
       note: `1, 3, 5 at once: ${(oneB / 1000).toFixed(1)} s, ${(threeB / 1000).toFixed(1)} s, ${(fiveB / 1000).toFixed(1)} s`,
     });
     const onFour = Math.max(oneB, (5 * perCreate * 1000) / 4);
-    record({
-      id: 'docker-5-on-4',
-      figure: 'docker driver, 5 parallel creates on 4 cores vs one create (from core-seconds)',
-      value: onFour / 1000,
-      unit: 's',
-      reference: oneCreate,
-      ratio: onFour / oneB,
-      target: '<= 1.5x',
-      met: onFour / oneB <= 1.5,
-      note: 'estimated as the larger of one create and 5 x core-s per create / 4',
-    });
-    record({
-      id: 'swarm-3',
-      figure: '3-node swarm from nothing (engine baked in) vs one create',
-      value: swarmMs / 1000,
-      unit: 's',
-      reference: oneCreate,
-      ratio: swarmMs / oneB,
-      target: '<= 1.3x',
-      met: swarmMs / oneB <= 1.3,
-    });
+    recordRatio('docker-5-on-4', onFour / 1000, 's', oneCreate, 1.5, { note: 'estimated as the larger of one create and 5 x core-s per create / 4' });
+    recordRatio('swarm-3', swarmMs / 1000, 's', oneCreate, 1.3);
     report('docker driver: create with engine install from distro packages (for comparison)', [
       ['1 machine', one],
       ['3 machines in parallel', three],

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, inject, it } from 'vitest';
 import { createTestHost, makeTestKey, type TestHost } from '../test/harness/hosts.js';
 import { cliPath, machine, tempStore } from '../test/helpers/cli.js';
 import { interleaved } from './measure.js';
-import { record } from './results.js';
+import { record, recordRatio } from './results.js';
 import { LS_FAN_OUT } from '../src/host/listing.js';
 
 const skipReason = inject('e2eSkipReason');
@@ -82,28 +82,8 @@ describe.skipIf(skipReason)('benchmarks', () => {
     }
     const med = (a: number[]) => [...a].sort((x, y) => x - y)[1]!;
     const hand = { label: 'the same steps by hand (one ssh session + first TLS call)', value: med(byHand), unit: 'ms' };
-    record({
-      id: 'create-generic',
-      figure: 'create -d generic on an engine-installed host vs by hand',
-      value: med(created),
-      unit: 'ms',
-      reference: hand,
-      ratio: med(created) / med(byHand),
-      target: '<= 1.3x',
-      met: med(created) / med(byHand) <= 1.3,
-      note: 'median of 3; create also makes the CA check, the certificates and pins the host key',
-    });
-    record({
-      id: 'provision',
-      figure: 'provision vs by hand',
-      value: med(ours),
-      unit: 'ms',
-      reference: hand,
-      ratio: med(ours) / med(byHand),
-      target: '<= 1.15x',
-      met: med(ours) / med(byHand) <= 1.15,
-      note: 'median of 3, a whole CLI run',
-    });
+    recordRatio('create-generic', med(created), 'ms', hand, 1.3, { note: 'median of 3; create also makes the CA check, the certificates and pins the host key' });
+    recordRatio('provision', med(ours), 'ms', hand, 1.15, { note: 'median of 3, a whole CLI run' });
   });
 
   /** A store with one machine on the bench host (the host's engine reset to a fresh provision). */
@@ -145,16 +125,7 @@ describe.skipIf(skipReason)('benchmarks', () => {
       note: `median of ${RUNS}, interleaved: ${fast.map((c) => `${c} ${m.get(c)!.ms.toFixed(1)} ms (${(m.get(c)!.ms / bare.ms).toFixed(2)}x)`).join(', ')}`,
     });
     const envMem = m.get('env')!.maxRssMb;
-    record({
-      id: 'env-memory',
-      figure: 'peak memory of env vs bare node',
-      value: envMem,
-      unit: 'MB',
-      reference: { label: 'node -e 0', value: bare.maxRssMb, unit: 'MB' },
-      ratio: envMem / bare.maxRssMb,
-      target: '<= 1.2x',
-      met: envMem / bare.maxRssMb <= 1.2,
-    });
+    recordRatio('env-memory', envMem, 'MB', { label: 'node -e 0', value: bare.maxRssMb, unit: 'MB' }, 1.2);
     const ls = m.get('ls')!.ms;
     const tls = m.get('one TLS call')!.ms;
     record({

@@ -62,6 +62,24 @@ export function record(row: Row): void {
   process.stdout.write(`${formatRow(row)}\n`);
 }
 
+/**
+ * A row whose target is a ratio to its reference (by hand, bare node, one create): figure and
+ * target come from TABLE, the ratio and whether it is met from the numbers.
+ */
+export function recordRatio(
+  id: string,
+  value: number,
+  unit: Row['unit'],
+  reference: Row['reference'],
+  maxRatio: number,
+  extra: { note?: string } = {},
+): void {
+  const t = TABLE.find((r) => r.id === id);
+  if (!t) throw new Error(`no row ${id} in the bench table`);
+  const ratio = value / reference.value;
+  record({ id, figure: t.figure, value, unit, reference, ratio, target: t.target, met: ratio <= maxRatio, ...extra });
+}
+
 const num = (v: number, unit: string) => `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${unit}`;
 
 export function formatRow(row: Row): string {
