@@ -7,7 +7,7 @@
 // - json: one event per line on stderr (progress-events.ts), for other tools; plain-text
 //   errors become error events so that stderr stays parseable.
 import type { Logger } from '../log.js';
-import { stdoutIsTty, writeErr, writeOut } from '../sys/out.js';
+import { stdoutIsTty, writeErr, writeOut } from './out.js';
 import { UsageError } from '../errors.js';
 import type { ProgressEvent } from './progress-events.js';
 

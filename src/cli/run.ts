@@ -5,7 +5,7 @@ import { UnknownFlagError, formatOptions, parseCommand, str, type OptionSpecs } 
 import type { Cli, Command, Globals } from './context.js';
 import { makeCommandLogger, resolveMode, type CommandLogger } from './progress.js';
 import { VERSION } from '../version.js';
-import { writeErr, writeOut } from '../sys/out.js';
+import { writeErr, writeOut } from './out.js';
 
 export const globalOptions: OptionSpecs = {
   debug: { type: 'boolean', short: 'D', description: 'Enable debug mode (every SSH command and API call)', env: 'MACHINE_DEBUG' },

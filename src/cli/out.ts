@@ -1,4 +1,4 @@
-// Output for the CLI's plain lines. Touching process.stdout builds a stream (and loads
+// The CLI's plain output lines. Touching process.stdout builds a stream (and loads
 // Node's whole stream machinery): about 5 ms of the 60 that `env` or `url` take. These
 // writes go straight to the descriptor instead, which on Linux is what the stream does for
 // files, pipes and terminals anyway, so lines written either way stay in order.
