@@ -113,33 +113,14 @@ describe.skipIf(skipReason)('benchmarks', () => {
     );
     const bare = m.get('node -e 0')!;
     const worst = fast.map((c) => ({ c, ...m.get(c)! })).sort((a, b) => b.ms - a.ms)[0]!;
-    record({
-      id: 'fast-commands',
-      figure: 'env, config, url, ip, active vs bare node -e 0 (worst of the five)',
-      value: worst.ms,
-      unit: 'ms',
-      reference: { label: 'node -e 0', value: bare.ms, unit: 'ms' },
-      ratio: worst.ms / bare.ms,
-      target: '<= 1.10x',
-      met: worst.ms / bare.ms <= 1.1,
+    recordRatio('fast-commands', worst.ms, 'ms', { label: 'node -e 0', value: bare.ms, unit: 'ms' }, 1.1, {
       note: `median of ${RUNS}, interleaved: ${fast.map((c) => `${c} ${m.get(c)!.ms.toFixed(1)} ms (${(m.get(c)!.ms / bare.ms).toFixed(2)}x)`).join(', ')}`,
     });
     const envMem = m.get('env')!.maxRssMb;
     recordRatio('env-memory', envMem, 'MB', { label: 'node -e 0', value: bare.maxRssMb, unit: 'MB' }, 1.2);
     const ls = m.get('ls')!.ms;
     const tls = m.get('one TLS call')!.ms;
-    record({
-      id: 'ls-one',
-      figure: 'ls of one reachable machine vs bare node -e 0',
-      value: ls,
-      unit: 'ms',
-      reference: { label: 'node -e 0', value: bare.ms, unit: 'ms' },
-      ratio: ls / bare.ms,
-      target: '<= 2x (floor: one TLS call)',
-      met: ls / bare.ms <= 2 || ls <= tls * 1.1,
-      floor: { label: 'node making one TLS call', value: tls, unit: 'ms', ratio: tls / bare.ms },
-      note: `ls is ${(ls / tls).toFixed(2)}x the floor`,
-    });
+    recordRatio('ls-one', ls, 'ms', { label: 'node -e 0', value: bare.ms, unit: 'ms' }, 2, { floor: { label: 'node making one TLS call', value: tls } });
   });
 
   it('machine ls of 500 machines, half unreachable', async () => {

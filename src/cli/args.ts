@@ -11,14 +11,17 @@ export class UnknownFlagError extends UsageError {
     readonly known: string[],
     readonly command: string,
   ) {
-    super(`flag provided but not defined: ${flag} (see "${progName()}${command ? ` ${command}` : ''} --help")`);
+    super(UnknownFlagError.line(flag, command, ''));
+  }
+
+  private static line(flag: string, command: string, hint: string): string {
+    return `flag provided but not defined: ${flag}${hint ? `.${hint}` : ''} (see "${progName()}${command ? ` ${command}` : ''} --help")`;
   }
 
   async withSuggestion(): Promise<string> {
     if (!this.flag.startsWith('--')) return this.message;
     const { didYouMean } = await import('./suggest.js');
-    const hint = didYouMean(this.flag.slice(2).split('=')[0]!, this.known, (c) => `--${c}`);
-    return hint ? this.message.replace(/ \(see /, `.${hint} (see `) : this.message;
+    return UnknownFlagError.line(this.flag, this.command, didYouMean(this.flag.slice(2).split('=')[0]!, this.known, (c) => `--${c}`));
   }
 }
 

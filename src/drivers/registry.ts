@@ -72,20 +72,17 @@ function pluginSearchPath(): string[] {
  */
 function findPluginBinary(name: string): { name: string; path: string; driverEnv?: string } | undefined {
   const dirs = pluginSearchPath();
-  const executable = isExecutable;
   for (const dir of dirs) {
     const p = join(dir, `docker-machine-driver-${name}`);
-    if (executable(p)) return { name, path: p };
+    if (isExecutable(p)) return { name, path: p };
   }
-  if (DOCKER_MACHINE_CORE.includes(name)) {
-    for (const bin of ['docker-machine', 'rancher-machine']) {
-      for (const dir of dirs) {
-        const p = join(dir, bin);
-        if (executable(p)) return { name, path: p, driverEnv: name };
-      }
-    }
-  }
-  return undefined;
+  const core = DOCKER_MACHINE_CORE.includes(name) ? coreDriverBinary(dirs) : undefined;
+  return core ? { name, path: core, driverEnv: name } : undefined;
+}
+
+/** A docker-machine binary in those directories, else a rancher-machine one. */
+function coreDriverBinary(dirs: string[]): string | undefined {
+  return ['docker-machine', 'rancher-machine'].flatMap((bin) => dirs.map((d) => join(d, bin))).find(isExecutable);
 }
 
 /**
@@ -120,7 +117,7 @@ export function discoverPlugins(): Array<{ name: string; from: string }> {
       if (m && isExecutable(join(dir, f))) add(m[1]!, join(dir, f));
     }
   }
-  const core = ['docker-machine', 'rancher-machine'].flatMap((bin) => dirs.map((d) => join(d, bin))).find(isExecutable);
+  const core = coreDriverBinary(dirs);
   if (core) for (const name of DOCKER_MACHINE_CORE) add(name, core);
   return [...found].map(([name, from]) => ({ name, from })).sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -55,10 +55,9 @@ export async function listMachines(
   timeoutMs: number,
   opts: { names?: string[]; versions?: boolean; debug?: (line: string) => void } = {},
 ): Promise<ListItem[]> {
-  const names = opts.names;
   const versions = opts.versions ?? true;
   const debug = opts.debug ?? (() => undefined);
-  const all = names ?? (await store.list());
+  const all = opts.names ?? (await store.list());
   const activeUrl = process.env.DOCKER_HOST ?? '';
   const started = Date.now();
   const hosts = await Promise.all(all.map((name) => loadHost(store, name).catch((err: Error) => err)));

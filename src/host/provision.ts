@@ -129,11 +129,11 @@ export async function provisionMachine(
   // with it, and create's rollback takes over.
   const onAbort = () => session.close();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  let result: ProvisionResult;
+  let kept = false;
   try {
     const url = await host.driver.getURL();
     const tls = clientTls(host);
-    result = await provisionHost({
+    const result = await provisionHost({
       remote: rootRemote(session, host.driver.getSSHUsername()),
       sshUser: host.driver.getSSHUsername(),
       machineName: host.name,
@@ -151,21 +151,14 @@ export async function provisionMachine(
             await engineVersion(url, tls, 5_000, (l) => log.debug(l));
           },
     });
-  } catch (err) {
-    session.close();
-    throw err;
+    // New certificates, a new CA or a new transport: the ssh entry and docker context follow.
+    await followMachine(host, log);
+    kept = opts.keepSession === true;
+    return kept ? { ...result, session } : result;
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
-    if (!opts.keepSession) session.close();
+    if (!kept) session.close();
   }
-  // New certificates, a new CA or a new transport: the ssh entry and docker context follow.
-  try {
-    await followMachine(host, log);
-  } catch (err) {
-    session.close();
-    throw err;
-  }
-  return opts.keepSession ? { ...result, session } : result;
 }
 
 /**
