@@ -34,14 +34,21 @@ const sshdMissing =
 const canRunSshd = sshdMissing === '';
 if (!canRunSshd) console.warn(`SSH tests against a real sshd skipped: ${sshdMissing}`);
 
+/**
+ * A free port below Linux's ephemeral range (32768 up). A free port from that range can be
+ * chosen as the local port of our own connect to it, and the socket then connects to itself:
+ * a "closed" port that accepts and never says hello.
+ */
 async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 function keygen(path: string): string {
