@@ -4,6 +4,8 @@
 
 interface Tlv {
   tag: number;
+  /** Where the element starts (its tag); its content is start..end. */
+  head: number;
   start: number;
   end: number;
 }
@@ -19,7 +21,7 @@ function readTlv(buf: Buffer, pos: number): Tlv {
     start += n;
   }
   if (start + len > buf.length) throw new Error('truncated DER');
-  return { tag, start, end: start + len };
+  return { tag, head: pos, start, end: start + len };
 }
 
 function children(buf: Buffer, parent: Tlv): Tlv[] {
@@ -59,6 +61,19 @@ export function pemToDer(pem: string): Buffer {
   const m = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem);
   if (!m) throw new Error('no PEM certificate found');
   return Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
+}
+
+/** The subject Name of a certificate, as DER: a certificate it issues must name it byte for byte. */
+export function certSubjectDer(der: Buffer): Buffer {
+  const fields = children(der, children(der, readTlv(der, 0))[0]!);
+  const subject = fields[(fields[0]!.tag === 0xa0 ? 1 : 0) + 4]!;
+  return der.subarray(subject.head, subject.end);
+}
+
+/** SubjectPublicKeyInfo ::= SEQUENCE { algorithm, BIT STRING }: the key's bits, past the unused-bits octet. */
+export function subjectPublicKeyBits(spki: Buffer): Buffer {
+  const key = children(spki, readTlv(spki, 0))[1]!;
+  return spki.subarray(key.start + 1, key.end);
 }
 
 export function certFacts(der: Buffer): CertFacts {

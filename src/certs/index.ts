@@ -1,4 +1,4 @@
 // The fast-path half of certs, for env/config/ls: certificates are read with our own DER
-// parser, so neither node:crypto nor node-forge loads with it (certMatchesCA loads
-// node:crypto when it runs). generate.ts (node-forge) loads on demand.
+// parser, so node:crypto does not load with it (certMatchesCA loads it when it runs).
+// generate.ts loads on demand.
 export * from './check.js';

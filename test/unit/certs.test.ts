@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { cpSync } from 'node:fs';
 import { readFileSync, statSync } from 'node:fs';
 import { createServer, connect } from 'node:tls';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { checkServerCertFor } from '../../src/certs/check.js';
 import { certFacts, pemToDer } from '../../src/certs/der.js';
 import { tempStore } from '../helpers/cli.js';
 import { legacyFixture } from '../helpers/fixture.js';
+import { buildGo, goMissing } from '../helpers/go.js';
 
 const hasOpenssl = (() => {
   try {
@@ -39,7 +41,7 @@ describe('certificates', () => {
     const { dir, certs } = await makeAll();
     for (const key of [join(certs, 'ca-key.pem'), join(certs, 'key.pem'), join(dir, 'server-key.pem')]) {
       expect(statSync(key).mode & 0o777).toBe(0o600);
-      expect(readFileSync(key, 'utf8')).toMatch(/^-----BEGIN RSA PRIVATE KEY-----/);
+      expect(readFileSync(key, 'utf8')).toMatch(/^-----BEGIN EC PRIVATE KEY-----/);
     }
     if (!hasOpenssl) return;
     const verify = (c: string, purpose: string) =>
@@ -111,4 +113,88 @@ describe('certificates', () => {
       server.close();
     }
   });
+
+  it('keeps serial numbers positive and minimal (a leading zero byte makes Go refuse the certificate)', async () => {
+    const { dir } = await makeAll(['10.1.2.3']);
+    for (let i = 0; i < 40; i++) {
+      await generateServerCert({ caCertPath: join(dir, 'certs', 'ca.pem'), caKeyPath: join(dir, 'certs', 'ca-key.pem'), certPath: join(dir, 's.pem'), keyPath: join(dir, 's-key.pem'), org: 'o', hosts: ['h'] });
+      const serial = new X509Certificate(readFileSync(join(dir, 's.pem'))).serialNumber;
+      expect(serial).toMatch(/^[4-7][0-9A-F]{31}$/);
+    }
+  });
+
+  it("signs an EC engine certificate with Docker Machine 0.16.2's RSA CA", async () => {
+    const dir = await tempStore('machine-certs-legacy-');
+    cpSync(join(legacyFixture, 'certs'), join(dir, 'certs'), { recursive: true });
+    await generateServerCert({ caCertPath: join(dir, 'certs', 'ca.pem'), caKeyPath: join(dir, 'certs', 'ca-key.pem'), certPath: join(dir, 'server.pem'), keyPath: join(dir, 'server-key.pem'), org: 'tester.m1', hosts: ['10.1.2.3'] });
+    const cert = new X509Certificate(readFileSync(join(dir, 'server.pem')));
+    const ca = new X509Certificate(readFileSync(join(dir, 'certs', 'ca.pem')));
+    expect(cert.verify(ca.publicKey)).toBe(true);
+    expect(cert.issuer).toBe(ca.subject);
+    expect(cert.publicKey.asymmetricKeyType).toBe('ec');
+    if (!hasOpenssl) return;
+    const out = execFileSync('openssl', ['verify', '-purpose', 'sslserver', '-CAfile', join(dir, 'certs', 'ca.pem'), join(dir, 'server.pem')], { encoding: 'utf8' });
+    expect(out).toContain(': OK');
+  });
+
+  // The docker CLI, dockerd and Docker Machine are Go: its crypto/tls and crypto/x509 are
+  // the readers that matter, and they are stricter than OpenSSL (DER integers, parameters).
+  describe.skipIf(goMissing && !process.env.CI)(`read by Go's crypto/tls and crypto/x509${goMissing && !process.env.CI ? ` (skipped: ${goMissing})` : ''}`, () => {
+    it('loads both pairs and verifies the chain for the server and the client usage', async () => {
+      if (goMissing) throw new Error(goMissing);
+      const bin = buildGo('certs-check', GO_CHECK);
+      const { dir, certs } = await makeAll(['10.1.2.3', 'localhost', 'node.example.test', 'fd00::1']);
+      const out = execFileSync(bin, [join(certs, 'ca.pem'), join(dir, 'server.pem'), join(dir, 'server-key.pem'), join(certs, 'cert.pem'), join(certs, 'key.pem')], { encoding: 'utf8' });
+      expect(out.trim().split('\n')).toEqual(['server 10.1.2.3 ok', 'server node.example.test ok', 'server fd00::1 ok', 'server 10.1.2.4 refused', 'client ok']);
+    });
+  });
 });
+
+const GO_CHECK = `package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+)
+
+func main() {
+	caPEM, err := os.ReadFile(os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		panic("no CA certificate")
+	}
+	server, err := tls.LoadX509KeyPair(os.Args[2], os.Args[3])
+	if err != nil {
+		panic(err)
+	}
+	client, err := tls.LoadX509KeyPair(os.Args[4], os.Args[5])
+	if err != nil {
+		panic(err)
+	}
+	leaf, err := x509.ParseCertificate(server.Certificate[0])
+	if err != nil {
+		panic(err)
+	}
+	for _, name := range []string{"10.1.2.3", "node.example.test", "fd00::1", "10.1.2.4"} {
+		_, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: name, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+		if err != nil {
+			fmt.Println("server", name, "refused")
+		} else {
+			fmt.Println("server", name, "ok")
+		}
+	}
+	c, err := x509.ParseCertificate(client.Certificate[0])
+	if err != nil {
+		panic(err)
+	}
+	if _, err := c.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		panic(err)
+	}
+	fmt.Println("client ok")
+}
+`;

@@ -1,9 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { buildGo, goMissing } from '../helpers/go.js';
 import { GobDecoder, GobEncoder, GobError, gt, type GoInterfaceValue, type GoStruct, type GoType } from '../../src/plugin-rpc/gob.js';
 
 // Go's encoding/gob as Docker Machine's driver plugins speak it (net/rpc, service
@@ -938,26 +935,7 @@ func main() {
 }
 `;
 
-const goMissing = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, 'go'))) ? '' : 'go is not installed (scripts/test-deps.sh installs golang-go as root)';
-
-/** Builds the fixture once per source version, under the test cache. */
-function buildFixture(): string {
-  const cache = join(homedir(), '.cache', 'machine-test');
-  const hash = createHash('sha256').update(GO_SOURCE).digest('hex').slice(0, 16);
-  const dir = join(cache, 'gob-fixture', hash);
-  const bin = join(dir, 'gob-fixture');
-  if (existsSync(bin)) return bin;
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'main.go'), GO_SOURCE);
-  const tmp = `${bin}.${process.pid}.tmp`;
-  execFileSync('go', ['build', '-o', tmp, 'main.go'], {
-    cwd: dir,
-    env: { ...process.env, GOCACHE: join(cache, 'go-build'), GOPATH: join(cache, 'gopath'), GO111MODULE: 'off', GOFLAGS: '', GOTOOLCHAIN: 'local', GOPROXY: 'off', CGO_ENABLED: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  renameSync(tmp, bin);
-  return bin;
-}
+const buildFixture = () => buildGo('gob-fixture', GO_SOURCE);
 
 interface GoView {
   hex: string;
