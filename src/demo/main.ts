@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, writeFileSync, rmSync, cpSync, mkdirSync, syml
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { engineAnswers, startDemoEngine, stopDemoEngine } from './engine.js';
+import { ENGINE_IMAGE } from '../drivers/docker/flags.js';
 
 // `npm run demo`: a 3-node swarm of docker-driver machines on this machine (or QEMU VMs with
 // --driver qemu), then the talk's story on it (story.ts): a service and where it runs, a port
@@ -84,12 +85,47 @@ async function makeSwarm(driver: string, dockerHost: string): Promise<string[]> 
     await machine(['create', ...net, '--qemu-private-address', '10.78.0.12/24', '--swarm-join', `${CLUSTER}-manager-1`, `${CLUSTER}-worker-1`]);
     await machine(['create', ...net, '--qemu-private-address', '10.78.0.13/24', '--swarm-join', `${CLUSTER}-manager-1`, `${CLUSTER}-worker-2`]);
   } else {
-    const flags = ['-d', 'docker', '--docker-host', dockerHost, '--engine-install-url', 'distro'];
-    await machine(['image', 'build', 'docker', '--docker-host', dockerHost]);
+    // The engine-baked image: one rootfs build (cached), and no node installs an engine,
+    // so the three creates cost seconds, not three package installs at once.
+    const flags = ['-d', 'docker', '--docker-host', dockerHost, '--docker-image', ENGINE_IMAGE];
+    await machine(['image', 'build', 'docker', '--engine', '--docker-host', dockerHost]);
     step('Creating a swarm of 1 manager and 2 workers (machines are created in parallel)');
     await machine(['swarm', 'create', CLUSTER, ...flags, '--managers', '1', '--workers', '2']);
   }
   return [`${CLUSTER}-manager-1`, `${CLUSTER}-worker-1`, `${CLUSTER}-worker-2`];
+}
+
+/** `machine env NODE` once per node: every step's script starts from it, with no node start of its own. */
+const envOf = new Map<string, string>();
+function nodeEnv(node: string): string {
+  let env = envOf.get(node);
+  if (env === undefined) {
+    const r = spawnSync(process.execPath, [CLI, 'env', '--shell', 'bash', node], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`machine env ${node}: ${r.stderr.trim()}`);
+    env = r.stdout;
+    envOf.set(node, env);
+  }
+  return env;
+}
+
+/** Runs a bash script with the docker CLI pointed at the node; its stdout, or throws with its last line. */
+function onNode(node: string, script: string): Promise<string> {
+  return new Promise<string>((res, rej) => {
+    const child = spawn('bash', ['-c', `set -e\n${nodeEnv(node)}\n${script}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`on ${node}: ${err.trim().split('\n').pop() ?? `exit ${code}`}`))));
+  });
+}
+
+/** The demo swarm answers with 3 nodes, all Ready and Active. */
+function swarmReady(): boolean {
+  const r = spawnSync(process.execPath, [CLI, 'swarm', 'inspect', CLUSTER], { encoding: 'utf8' });
+  if (r.status !== 0) return false;
+  const nodes = r.stdout.split('\n').filter((l) => /\bReady\b/.test(l) && /\bActive\b/.test(l));
+  return nodes.length === 3;
 }
 
 async function main(): Promise<void> {
@@ -106,26 +142,40 @@ async function main(): Promise<void> {
     dockerHost = (await startDemoEngine(stateDir)).host;
     process.stdout.write(`dockerd is up at ${dockerHost}\n`);
   }
-  const nodes = await makeSwarm(driver, dockerHost);
+  // A second run reuses the swarm of the first when all its nodes are up and in it (the
+  // story then clears what it left); anything less is removed and made again.
+  const earlier = spawnSync(process.execPath, [CLI, 'ls', '--format', '{{.Name}} {{.DriverName}}'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((l) => l.split(' '))
+    .filter(([n]) => n?.startsWith(`${CLUSTER}-`));
+  const reuse = earlier.length === 3 && earlier.every(([, d]) => d === driver) && swarmReady();
+  let nodes: string[];
+  if (reuse) {
+    nodes = [`${CLUSTER}-manager-1`, `${CLUSTER}-worker-1`, `${CLUSTER}-worker-2`];
+    step(`Reusing the demo swarm of an earlier run (${nodes.join(', ')}); clearing what its story left`);
+    const { resetStory } = await import('./story.js');
+    await resetStory({ nodes, onNode });
+  } else {
+    if (earlier.length) {
+      const names = earlier.map(([n]) => n!);
+      step(`Removing what is left of the demo swarm of an earlier run (${names.join(', ')})`);
+      await Promise.all(names.map((n) => machine(['rm', '-y', '-f', n])));
+    }
+    nodes = await makeSwarm(driver, dockerHost);
+  }
 
   step('Importing a small busybox image into every node (no registry is needed)');
   const tar = tinyImageTar();
-  for (const n of nodes) {
-    await must('bash', ['-c', `eval "$(${process.execPath} ${CLI} env ${n})" && docker import ${tar} demo/busybox:1 >/dev/null && echo "${n}: demo/busybox:1 imported"`], { quiet: true });
-  }
+  await Promise.all(
+    nodes.map(async (n) => {
+      await onNode(n, `docker image inspect demo/busybox:1 >/dev/null 2>&1 || docker import ${tar} demo/busybox:1 >/dev/null`);
+      process.stdout.write(`${n}: demo/busybox:1 imported\n`);
+    }),
+  );
   rmSync(resolve(tar, '..'), { recursive: true, force: true });
 
   const { tellStory } = await import('./story.js');
   const work = mkdtempSync(join(tmpdir(), 'machine-demo-story-'));
-  const onNode = (node: string, script: string) =>
-    new Promise<string>((res, rej) => {
-      const child = spawn('bash', ['-c', `set -e; eval "$(${process.execPath} ${CLI} env ${node})"; ${script}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-      child.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`on ${node}: ${err.trim().split('\n').pop() ?? `exit ${code}`}`))));
-    });
   // VMs talk over their private network; system containers over the local bridge.
   const ipOf = async (node: string) =>
     driver === 'qemu' ? `10.78.0.${11 + nodes.indexOf(node)}` : spawnSync(process.execPath, [CLI, 'ip', node], { encoding: 'utf8' }).stdout.trim();

@@ -41,9 +41,33 @@ const MESH_PORT = 8081;
 export const GREETING = 'hello from a docker secret';
 
 /** Waits until the service runs `want` tasks (docker reports "N/N"). */
+// Polled four times a second: a second's poll added half a second to every wait on average.
 const waitReplicas = (service: string, want: number) =>
-  `for i in $(seq 180); do case "$(docker service ls --filter name=${service} --format '{{.Replicas}}')" in ${want}/${want}*) exit 0;; esac; sleep 1; done; ` +
+  `for i in $(seq 720); do case "$(docker service ls --filter name=${service} --format '{{.Replicas}}')" in ${want}/${want}*) exit 0;; esac; sleep 0.25; done; ` +
   `echo "${service} did not reach ${want} replicas" >&2; docker service ps --no-trunc ${service} >&2; exit 1`;
+
+/**
+ * Removes what an earlier telling left on the swarm (its services, stack, secret and
+ * network) and waits until every node has let go of their containers and ports, so the
+ * story can be told again on the same nodes.
+ */
+export async function resetStory(ctx: Pick<StoryContext, 'nodes' | 'onNode'>): Promise<void> {
+  const [manager] = ctx.nodes;
+  if (!manager) return;
+  const gone = (check: string, what: string) =>
+    `for i in $(seq 240); do [ -z "$(${check})" ] && exit 0; sleep 0.25; done; echo "${what} still there after 60 s" >&2; exit 1`;
+  await ctx.onNode(manager, 'docker stack rm demo >/dev/null 2>&1 || true; docker service rm web worker mesh >/dev/null 2>&1 || true');
+  // Their replicas would take the 10 s grace a PID 1 that ignores SIGTERM gets: the
+  // containers go at once instead (their services are gone already).
+  const tasks = 'docker ps -aq --filter label=com.docker.swarm.task';
+  await Promise.all(
+    ctx.nodes.map((n) => ctx.onNode(n, `t=$(${tasks}); [ -z "$t" ] || docker rm -f $t >/dev/null 2>&1 || true\n${gone(tasks, `the earlier run's containers on ${n} are`)}`)),
+  );
+  await ctx.onNode(
+    manager,
+    gone(`docker secret ls -q --filter name=demo_; docker network ls -q --filter label=com.docker.stack.namespace=demo`, "the earlier run's secret and network are"),
+  );
+}
 
 const count = (lines: string) => {
   const out: Record<string, number> = {};

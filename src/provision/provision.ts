@@ -62,10 +62,14 @@ const factsScript = (machineName: string) => [
   `echo ${SECTION}hostname; hostname`,
   `echo ${SECTION}hosts; ${hostsCheckScript(machineName)}`,
   `echo ${SECTION}dockerd; command -v dockerd || true`,
-  `echo ${SECTION}unit; f=$(systemctl show -p FragmentPath --value docker.service 2>/dev/null); [ -n "$f" ] && grep -E '^ExecStart=.' "$f" | tail -n1`,
+  // One systemctl call for the unit's file and both states (each call is a round trip to
+  // systemd); `show` prints its properties in its own order, so they are read by name.
+  `u=$(systemctl show -p FragmentPath -p ActiveState -p UnitFileState docker.service 2>/dev/null) || u=''`,
+  `prop() { printf '%s\\n' "$u" | sed -n "s/^$1=//p"; }`,
+  `echo ${SECTION}unit; f=$(prop FragmentPath); [ -n "$f" ] && grep -E '^ExecStart=.' "$f" | tail -n1`,
   `echo ${SECTION}sums; sha256sum ${REMOTE_CA} ${REMOTE_CERT} ${REMOTE_KEY} ${DROPIN_PATH} 2>/dev/null`,
-  `echo ${SECTION}active; systemctl is-active docker.service 2>/dev/null`,
-  `echo ${SECTION}enabled; systemctl is-enabled docker.service 2>/dev/null`,
+  `echo ${SECTION}active; prop ActiveState`,
+  `echo ${SECTION}enabled; prop UnitFileState`,
   // dockerd's own test (runc's apparmor.IsEnabled): securityfs shows AppArmor and the module is on.
   `echo ${SECTION}apparmor; [ -d /sys/kernel/security/apparmor ] && [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ] && ! command -v apparmor_parser >/dev/null 2>&1 && echo missing`,
   'true',
@@ -120,15 +124,11 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
   log.info(`Provisioning with ${facts.os['ID'] ?? family.name} (${osName})...`);
   const changed: string[] = [];
 
-  if (facts.hostname !== input.machineName || facts.hostsStale) {
-    const r = await remote.exec(hostnameScript(input.machineName));
-    if (r.code !== 0) {
-      const last = (r.stderr.trim() || r.stdout.trim()).split('\n').pop() ?? '';
-      throw new ProvisionError(`Naming the host "${input.machineName}" failed (exit ${r.code}): ${last}; the host must let hostname (or hostnamectl) and a write to /etc/hosts succeed`);
-    }
-    if (facts.hostname !== input.machineName) changed.push('hostname');
-    if (facts.hostsStale) changed.push('/etc/hosts');
-  }
+  // Named in the apply step's round trip, not one of its own: after any install, so that
+  // sudo during the install never meets a name /etc/hosts does not know yet.
+  const naming = facts.hostname !== input.machineName || facts.hostsStale ? hostnameScript(input.machineName) : undefined;
+  if (facts.hostname !== input.machineName) changed.push('hostname');
+  if (facts.hostsStale) changed.push('/etc/hosts');
 
   let installed = false;
   if (!facts.dockerd) {
@@ -182,9 +182,9 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
       ]
     : [];
   if (restart) log.debug(`restarting docker (changed: ${changed.join(', ') || 'nothing; engine was not active'})`);
-  if (toWrite.length || steps.length) {
-    // Files and restart in one round trip.
-    await applyChanges(remote, toWrite, steps);
+  if (naming || toWrite.length || steps.length) {
+    // Name, files and restart in one round trip.
+    await applyChanges(remote, toWrite, steps, naming, input.machineName);
   }
 
   // The docker CLI's dial-stdio runs as the SSH user: outside root, the docker group opens the
@@ -261,14 +261,24 @@ export function splitExecStart(line: string): string[] {
   return args;
 }
 
+const NAMING_FAILED = '@@machine:naming-failed';
+
 /**
- * Writes every file and restarts the engine in one round trip. base64 keeps the data out of
- * the shell's way; each file is written beside its target and renamed, so none is ever
- * half-written; the script (keys included) goes over stdin, never on a command line or
- * into an error message.
+ * Names the host, writes every file and restarts the engine in one round trip. base64
+ * keeps the data out of the shell's way; each file is written beside its target and
+ * renamed, so none is ever half-written; the script (keys included) goes over stdin, never
+ * on a command line or into an error message.
  */
-async function applyChanges(remote: Remote, files: Array<[string, Buffer | string, number]>, restartSteps: string[]): Promise<void> {
+async function applyChanges(
+  remote: Remote,
+  files: Array<[string, Buffer | string, number]>,
+  restartSteps: string[],
+  naming: string | undefined,
+  machineName: string,
+): Promise<void> {
   const script = ['set -e', 'umask 077'];
+  if (naming) script.push(`( ${naming}
+) || { rc=$?; echo ${NAMING_FAILED} >&2; exit $rc; }`);
   for (const [path, data, mode] of files) {
     const dir = path.slice(0, path.lastIndexOf('/')) || '/';
     const tmp = `${path}.machine-tmp`;
@@ -282,6 +292,11 @@ async function applyChanges(remote: Remote, files: Array<[string, Buffer | strin
   }
   if (restartSteps.length) script.push(startEngineScript(restartSteps));
   const r = await remote.exec('sh -s', { stdin: script.join('\n') + '\n' });
+  const namingFailed = r.stderr.indexOf(NAMING_FAILED);
+  if (r.code !== 0 && namingFailed >= 0) {
+    const last = r.stderr.slice(0, namingFailed).trim().split('\n').pop() || r.stdout.trim().split('\n').pop() || '';
+    throw new ProvisionError(`Naming the host "${machineName}" failed (exit ${r.code}): ${last}; the host must let hostname (or hostnamectl) and a write to /etc/hosts succeed`);
+  }
   if (r.code !== 0) {
     // What dockerd said, not systemd's "Job for docker.service failed": the usual cause is
     // an option it refuses, and only its own line names which.

@@ -292,6 +292,24 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
     }
   });
 
+  it('says in one line that the host refused its new name, and leaves the host as it was', async () => {
+    // hostname that reads but will not set, and no hostnamectl: as on a host whose policy forbids renaming.
+    const fake = `printf '#!/bin/sh\\n[ $# -eq 0 ] && exec /bin/hostname\\necho "hostname: you must be root to change the host name" >&2\\nexit 1\\n' > /usr/local/sbin/hostname; printf '#!/bin/sh\\nexit 1\\n' > /usr/local/sbin/hostnamectl; chmod 755 /usr/local/sbin/hostname /usr/local/sbin/hostnamectl`;
+    expect((await host.exec(fake)).code).toBe(0);
+    try {
+      const before = (await host.exec('hostname; cat /etc/hostname /etc/hosts')).stdout;
+      const r = await machine(store, createArgs('gname'));
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        'Naming the host "gname" failed (exit 1): hostname: you must be root to change the host name; the host must let hostname (or hostnamectl) and a write to /etc/hosts succeed',
+      ]);
+      expect((await host.exec('hostname; cat /etc/hostname /etc/hosts')).stdout).toBe(before);
+      expect(existsSync(join(store, 'machines', 'gname'))).toBe(false);
+    } finally {
+      await host.exec('rm -f /usr/local/sbin/hostname /usr/local/sbin/hostnamectl');
+    }
+  });
+
   it('says that a user without passwordless sudo needs it, in one line, and changes nothing', async () => {
     await host.exec('id nosudo >/dev/null 2>&1 || useradd -m -s /bin/bash nosudo; mkdir -p ~nosudo/.ssh; cp /root/.ssh/authorized_keys ~nosudo/.ssh/; chown -R nosudo: ~nosudo/.ssh');
     const hostname = (await host.exec('hostname')).stdout;
