@@ -75,10 +75,20 @@ const factsScript = (machineName: string) => [
   'true',
 ].join('\n');
 
-async function gatherFacts(remote: Remote, machineName: string, backupFirst = false): Promise<Facts> {
-  // The copy of the host as found rides on the first round trip, before anything changes.
+// The facts' end on stdout, where the changes they call for follow on the same channel.
+const FACTS_DONE = '@@machine:facts-done';
+
+/** The facts script, with the copy of the host as found first when asked (before anything changes). */
+function factsInput(machineName: string, backupFirst: boolean): string {
   const backup = backupFirst ? `(\n${backupScript(machineName)}\n) >/dev/null 2>&1\n` : '';
-  const out = await remote.run(backup + factsScript(machineName));
+  return backup + factsScript(machineName);
+}
+
+async function gatherFacts(remote: Remote, machineName: string): Promise<Facts> {
+  return parseFacts(await remote.run(factsInput(machineName, false)));
+}
+
+function parseFacts(out: string): Facts {
   const sections = new Map<string, string>();
   let current = '';
   for (const line of out.split('\n')) {
@@ -110,43 +120,22 @@ async function gatherFacts(remote: Remote, machineName: string, backupFirst = fa
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
-/**
- * Brings a host to a TLS-secured engine. Idempotent: what already matches is left alone,
- * and the engine restarts only when its configuration or certificates changed.
- */
-export async function provisionHost(input: ProvisionInput): Promise<ProvisionResult> {
-  const { remote, log } = input;
-  log.info('Detecting the provisioner...');
-  let facts = await gatherFacts(remote, input.machineName, input.backupFirst);
-  if (input.backupFirst) input.onBackup?.();
-  const family = detectFamily(facts.os);
-  const osName = facts.os['PRETTY_NAME'] || facts.os['ID'] || 'unknown';
-  log.info(`Provisioning with ${facts.os['ID'] ?? family.name} (${osName})...`);
-  const changed: string[] = [];
+/** What the facts call for: the name, the files that differ, the systemctl steps. */
+interface Plan {
+  naming?: string;
+  files: Array<[string, Buffer | string, number]>;
+  steps: string[];
+  changed: string[];
+}
 
+function planChanges(input: ProvisionInput, facts: Facts, earlier: string[]): Plan {
+  const { log } = input;
+  const changed = [...earlier];
   // Named in the apply step's round trip, not one of its own: after any install, so that
   // sudo during the install never meets a name /etc/hosts does not know yet.
   const naming = facts.hostname !== input.machineName || facts.hostsStale ? hostnameScript(input.machineName) : undefined;
   if (facts.hostname !== input.machineName) changed.push('hostname');
   if (facts.hostsStale) changed.push('/etc/hosts');
-
-  let installed = false;
-  if (!facts.dockerd) {
-    await installEngine(proxiedRemote(remote, proxyEnvironment(input.proxy)), family, facts.os, input.engine.InstallURL, log);
-    installed = true;
-    changed.push('engine');
-    facts = await gatherFacts(remote, input.machineName);
-    if (!facts.dockerd) {
-      throw new ProvisionError('Docker was installed but dockerd is not on the PATH of the host; check the install script or use --engine-install-url distro');
-    }
-  }
-
-  if (facts.apparmorParserMissing && family.apparmorPackage) {
-    log.info(`Installing ${family.apparmorPackage}: the kernel has AppArmor on, and dockerd needs apparmor_parser to start containers...`);
-    await proxiedRemote(remote, proxyEnvironment(input.proxy)).run(family.install([family.apparmorPackage]), { timeoutMs: 10 * 60_000, onLine: installProgress(log) });
-    changed.push('apparmor');
-  }
-
   const files: Array<[string, Buffer | string, number]> = [];
   if (input.certs) {
     log.info('Copying certs to the remote machine...');
@@ -182,10 +171,70 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
       ]
     : [];
   if (restart) log.debug(`restarting docker (changed: ${changed.join(', ') || 'nothing; engine was not active'})`);
-  if (naming || toWrite.length || steps.length) {
-    // Name, files and restart in one round trip.
-    await applyChanges(remote, toWrite, steps, naming, input.machineName);
+  return { ...(naming ? { naming } : {}), files: toWrite, steps, changed };
+}
+
+const hasWork = (p: Plan) => Boolean(p.naming || p.files.length || p.steps.length);
+
+/**
+ * Brings a host to a TLS-secured engine. Idempotent: what already matches is left alone,
+ * and the engine restarts only when its configuration or certificates changed.
+ *
+ * A host with its engine installed takes one command: the facts, then (on the same
+ * channel) the changes they call for. An install needs commands of its own in between.
+ */
+export async function provisionHost(input: ProvisionInput): Promise<ProvisionResult> {
+  const { remote, log } = input;
+  log.info('Detecting the provisioner...');
+  let facts: Facts | undefined;
+  let family: OsFamily | undefined;
+  let applied: Plan | undefined;
+  const announce = (f: Facts) => {
+    family = detectFamily(f.os);
+    log.info(`Provisioning with ${f.os['ID'] ?? family.name} (${osNameOf(f)})...`);
+    return family;
+  };
+  const first = await remote.exec('sh -s', {
+    stdin: `${factsInput(input.machineName, input.backupFirst === true)}\necho ${FACTS_DONE}\n`,
+    dialogue: {
+      marker: FACTS_DONE,
+      reply: async (out) => {
+        const f = (facts = parseFacts(out));
+        if (input.backupFirst) input.onBackup?.();
+        const fam = announce(f);
+        if (!f.dockerd || (f.apparmorParserMissing && fam.apparmorPackage)) return 'exit 0\n';
+        applied = planChanges(input, f, []);
+        return hasWork(applied) ? applyScript(applied) : 'exit 0\n';
+      },
+    },
+  });
+  if (!facts || !family) {
+    const last = (first.stderr.trim() || first.stdout.trim()).split('\n').pop() ?? '';
+    throw new ProvisionError(`Reading the host's facts failed (exit ${first.code}): ${last}`);
   }
+  if (applied) {
+    if (hasWork(applied)) throwIfFailed(first, applied, input.machineName);
+  } else {
+    const earlier: string[] = [];
+    if (!facts.dockerd) {
+      await installEngine(proxiedRemote(remote, proxyEnvironment(input.proxy)), family, facts.os, input.engine.InstallURL, log);
+      earlier.push('engine');
+      facts = await gatherFacts(remote, input.machineName);
+      if (!facts.dockerd) {
+        throw new ProvisionError('Docker was installed but dockerd is not on the PATH of the host; check the install script or use --engine-install-url distro');
+      }
+    }
+    if (facts.apparmorParserMissing && family.apparmorPackage) {
+      log.info(`Installing ${family.apparmorPackage}: the kernel has AppArmor on, and dockerd needs apparmor_parser to start containers...`);
+      await proxiedRemote(remote, proxyEnvironment(input.proxy)).run(family.install([family.apparmorPackage]), { timeoutMs: 10 * 60_000, onLine: installProgress(log) });
+      earlier.push('apparmor');
+    }
+    applied = planChanges(input, facts, earlier);
+    if (hasWork(applied)) throwIfFailed(await remote.exec('sh -s', { stdin: applyScript(applied) }), applied, input.machineName);
+  }
+  const { changed } = applied;
+  const installed = changed.includes('engine');
+  const osName = osNameOf(facts);
 
   // The docker CLI's dial-stdio runs as the SSH user: outside root, the docker group opens the
   // socket to it. Takes effect on the next login, which is every docker command's.
@@ -264,22 +313,17 @@ export function splitExecStart(line: string): string[] {
 const NAMING_FAILED = '@@machine:naming-failed';
 
 /**
- * Names the host, writes every file and restarts the engine in one round trip. base64
- * keeps the data out of the shell's way; each file is written beside its target and
- * renamed, so none is ever half-written; the script (keys included) goes over stdin, never
- * on a command line or into an error message.
+ * Names the host, writes every file and restarts the engine, as one script. base64 keeps
+ * the data out of the shell's way; each file is written beside its target and renamed, so
+ * none is ever half-written; the script (keys included) goes over stdin, never on a command
+ * line or into an error message.
  */
-async function applyChanges(
-  remote: Remote,
-  files: Array<[string, Buffer | string, number]>,
-  restartSteps: string[],
-  naming: string | undefined,
-  machineName: string,
-): Promise<void> {
+function applyScript(plan: Plan): string {
   const script = ['set -e', 'umask 077'];
-  if (naming) script.push(`( ${naming}
-) || { rc=$?; echo ${NAMING_FAILED} >&2; exit $rc; }`);
-  for (const [path, data, mode] of files) {
+  // A shell of its own: inside `( ... ) || ...` the shell ignores set -e, and a refused name
+  // would pass unnoticed.
+  if (plan.naming) script.push(`sh -c ${shQuote(plan.naming)} || { rc=$?; echo ${NAMING_FAILED} >&2; exit $rc; }`);
+  for (const [path, data, mode] of plan.files) {
     const dir = path.slice(0, path.lastIndexOf('/')) || '/';
     const tmp = `${path}.machine-tmp`;
     const b64 = Buffer.from(data).toString('base64');
@@ -290,25 +334,31 @@ async function applyChanges(
       `mv -f ${shQuote(tmp)} ${shQuote(path)}`,
     );
   }
-  if (restartSteps.length) script.push(startEngineScript(restartSteps));
-  const r = await remote.exec('sh -s', { stdin: script.join('\n') + '\n' });
+  if (plan.steps.length) script.push(startEngineScript(plan.steps));
+  return script.join('\n') + '\n';
+}
+
+/** The apply script's failure as the user's one line: the name refused, dockerd's own reason, or the step. */
+function throwIfFailed(r: { code: number; stdout: string; stderr: string }, plan: Plan, machineName: string): void {
+  if (r.code === 0) return;
   const namingFailed = r.stderr.indexOf(NAMING_FAILED);
-  if (r.code !== 0 && namingFailed >= 0) {
+  if (namingFailed >= 0) {
     const last = r.stderr.slice(0, namingFailed).trim().split('\n').pop() || r.stdout.trim().split('\n').pop() || '';
     throw new ProvisionError(`Naming the host "${machineName}" failed (exit ${r.code}): ${last}; the host must let hostname (or hostnamectl) and a write to /etc/hosts succeed`);
   }
-  if (r.code !== 0) {
-    // What dockerd said, not systemd's "Job for docker.service failed": the usual cause is
-    // an option it refuses, and only its own line names which.
-    const engine = engineStartError(
-      r.stderr,
-      'fix the engine options it was given (--engine-opt, --engine-env, --engine-storage-driver, --engine-insecure-registry, --engine-registry-mirror, --engine-label)',
-    );
-    if (engine) throw engine;
-    const what = files.length ? `Writing ${files.map(([p]) => p).join(', ')}${restartSteps.length ? ' and restarting docker' : ''}` : 'Restarting docker';
-    throw new ProvisionError(`${what} on the host failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  }
+  // What dockerd said, not systemd's "Job for docker.service failed": the usual cause is
+  // an option it refuses, and only its own line names which.
+  const engine = engineStartError(
+    r.stderr,
+    'fix the engine options it was given (--engine-opt, --engine-env, --engine-storage-driver, --engine-insecure-registry, --engine-registry-mirror, --engine-label)',
+  );
+  if (engine) throw engine;
+  const { files, steps } = plan;
+  const what = files.length ? `Writing ${files.map(([p]) => p).join(', ')}${steps.length ? ' and restarting docker' : ''}` : steps.length ? 'Restarting docker' : 'Naming the host';
+  throw new ProvisionError(`${what} on the host failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
 }
+
+const osNameOf = (f: Facts) => f.os['PRETTY_NAME'] || f.os['ID'] || 'unknown';
 
 export async function waitFor(check: () => Promise<void>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -19,6 +19,8 @@ export interface RemoteExecOptions {
   timeoutMs?: number;
   /** Each line of stdout as it comes. */
   onLine?: (line: string) => void;
+  /** A second message on the same command (see src/ssh's ExecOptions). */
+  dialogue?: { marker: string; reply: (before: string) => Promise<string | Buffer> };
 }
 
 /** What an SSH session offers (src/ssh's SshSession satisfies it). */
