@@ -188,6 +188,31 @@ describe.skipIf(!canRunSshd)(`SSH against a real sshd on loopback${canRunSshd ? 
       expect(results).toEqual(Array.from({ length: 25 }, (_, i) => `${i}\n`));
     });
 
+    it('a dialogue answers what the command printed up to its marker, on the same channel', async () => {
+      const seen: string[] = [];
+      const r = await session.exec('sh -s', {
+        stdin: 'echo facts-$$\necho @@done\n',
+        dialogue: {
+          marker: '@@done',
+          reply: async (before) => {
+            seen.push(before);
+            // The same shell reads the reply: its PID is the one the facts named.
+            return `echo applied-$$ "${before.trim()}"; exit 4\n`;
+          },
+        },
+      });
+      expect(seen).toHaveLength(1);
+      const pid = /^facts-(\d+)\n$/.exec(seen[0]!)?.[1];
+      expect(pid).toBeTruthy();
+      expect(r).toEqual({ stdout: `facts-${pid}\n@@done\napplied-${pid} facts-${pid}\n`, stderr: '', code: 4 });
+      // A reply that fails ends the command with its error; a command that never prints the
+      // marker ends as it would without a dialogue.
+      const failed = await session.exec('sh -s', { stdin: 'echo @@done\n', dialogue: { marker: '@@done', reply: () => Promise.reject(new Error('no plan')) } }).catch((e: unknown) => e);
+      expect(failed).toMatchObject({ message: 'no plan' });
+      expect(await session.exec('sh -s', { stdin: 'echo nothing; exit 2\n', dialogue: { marker: '@@done', reply: async () => 'echo never\n' } })).toEqual({ stdout: 'nothing\n', stderr: '', code: 2 });
+      expect(await session.run('echo still usable')).toBe('still usable\n');
+    });
+
     it('debug sees each command and its exit code', async () => {
       debugLines.length = 0;
       await session.exec('echo quiet; exit 5');
