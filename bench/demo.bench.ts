@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, inject, it } from 'vitest';
 import { tempStore } from '../test/helpers/cli.js';
-import { record } from './results.js';
+import { recordAgainstTarget } from './results.js';
 
 const skipReason = inject('e2eSkipReason');
 const DEMO = resolve(import.meta.dirname, '..', 'dist', 'demo', 'main.cjs');
@@ -38,17 +38,9 @@ describe.skipIf(skipReason)('npm run demo', () => {
       must(first, 'the first run');
       const second = await demo(env);
       must(second, 'the second run');
-      record({
-        id: 'demo-second',
-        figure: 'npm run demo, second run',
-        value: second.ms / 1000,
-        unit: 's',
-        reference: { label: 'the 20 s target', value: 20, unit: 's' },
-        ratio: second.ms / 1000 / 20,
-        target: '< 20 s',
-        met: second.ms < 20_000,
-        note: `reuses the swarm of the run before (all three nodes up and in it), clears what its story left and tells the whole story again; the first run took ${(first.ms / 1000).toFixed(1)} s from an empty store`,
-      });
+      recordAgainstTarget('demo-second', second.ms / 1000, 's', 20,
+        `reuses the swarm of the run before (all three nodes up and in it), clears what its story left and tells the whole story again; the first run took ${(first.ms / 1000).toFixed(1)} s from an empty store`,
+      );
     } finally {
       await demo(env, ['--clean']);
     }
@@ -61,17 +53,9 @@ describe.skipIf(skipReason)('npm run demo', () => {
       const first = await demo(env);
       must(first, 'the first run');
       const lines = first.out.split('\n').filter((l) => /^\[\s*[\d.]+s\]/.test(l)).length;
-      record({
-        id: 'demo-first',
-        figure: 'npm run demo, first run (no caches)',
-        value: first.ms / 60_000,
-        unit: 'min',
-        reference: { label: 'the 5 min target', value: 5, unit: 'min' },
-        ratio: first.ms / 60_000 / 5,
-        target: '< 5 min',
-        met: first.ms < 5 * 60_000,
-        note: `${lines} steps printed; the packages (docker.io, debootstrap) were installed already, and the bench's engine ran`,
-      });
+      recordAgainstTarget('demo-first', first.ms / 60_000, 'min', 5,
+        `${lines} steps printed; the packages (docker.io, debootstrap) were installed already, and the bench's engine ran`,
+      );
     } finally {
       await demo(env, ['--clean']);
       await rm(home, { recursive: true, force: true });
