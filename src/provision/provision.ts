@@ -194,8 +194,12 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
     log.info(`Provisioning with ${f.os['ID'] ?? family.name} (${osNameOf(f)})...`);
     return family;
   };
+  const factsText = factsInput(input.machineName, input.backupFirst === true);
+  // The command is `sh -s`: --debug shows what it is fed (the changes hold keys, so they are
+  // named, not shown).
+  log.debug(`facts script, then the changes they call for on the same channel:\n${factsText}`);
   const first = await remote.exec('sh -s', {
-    stdin: `${factsInput(input.machineName, input.backupFirst === true)}\necho ${FACTS_DONE}\n`,
+    stdin: `${factsText}\necho ${FACTS_DONE}\n`,
     dialogue: {
       marker: FACTS_DONE,
       reply: async (out) => {
@@ -204,6 +208,7 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
         const fam = announce(f);
         if (!f.dockerd || (f.apparmorParserMissing && fam.apparmorPackage)) return 'exit 0\n';
         applied = planChanges(input, f, []);
+        log.debug(hasWork(applied) ? `applying: ${[applied.naming ? 'host name' : '', ...applied.files.map(([p]) => p), ...applied.steps].filter(Boolean).join('; ')}` : 'nothing to change');
         return hasWork(applied) ? applyScript(applied) : 'exit 0\n';
       },
     },
