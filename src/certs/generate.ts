@@ -1,4 +1,4 @@
-import { createPrivateKey, generateKeyPair as generateKeyPairCb } from 'node:crypto';
+import { createPrivateKey, generateKeyPair as generateKeyPairCb, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -25,9 +25,9 @@ async function writeAtomic(path: string, data: string, mode: number): Promise<vo
  * millisecond, and its TLS handshakes are cheaper for `ls`. The docker CLI, dockerd and
  * Docker Machine's Go all read it; existing RSA CAs and keys keep working.
  */
-async function newKey(): Promise<{ pem: string; publicKey: CertificateSpec['publicKey'] }> {
+async function newKey(): Promise<{ pem: string; privateKey: KeyObject; publicKey: KeyObject }> {
   const { privateKey, publicKey } = await generateKeyPair('ec', { namedCurve: 'P-256' });
-  return { pem: privateKey.export({ type: 'sec1', format: 'pem' }) as string, publicKey };
+  return { pem: privateKey.export({ type: 'sec1', format: 'pem' }) as string, privateKey, publicKey };
 }
 
 function validity(): { notBefore: Date; notAfter: Date } {
@@ -36,12 +36,11 @@ function validity(): { notBefore: Date; notAfter: Date } {
   return { notBefore: new Date(now - 5 * 60 * 1000), notAfter: new Date(now + VALIDITY_DAYS * DAY) };
 }
 
-async function loadCA(caCertPath: string, caKeyPath: string): Promise<{ subjectDer: Buffer; keyPem: string }> {
+async function loadCA(caCertPath: string, caKeyPath: string): Promise<{ subjectDer: Buffer; key: KeyObject }> {
   try {
-    const keyPem = await readFile(caKeyPath, 'utf8');
     // Read as a key here, so that a broken file fails now with the message below.
-    createPrivateKey(keyPem);
-    return { subjectDer: certSubjectDer(pemToDer(await readFile(caCertPath, 'utf8'))), keyPem };
+    const key = createPrivateKey(await readFile(caKeyPath, 'utf8'));
+    return { subjectDer: certSubjectDer(pemToDer(await readFile(caCertPath, 'utf8'))), key };
   } catch (err) {
     throw new CertError(`Cannot load the CA (${caCertPath}, ${caKeyPath}): ${(err as Error).message}; restore them, or run "regenerate-certs --client-certs"`);
   }
@@ -70,12 +69,12 @@ export async function ensureCertificates(opts: CertificateOptions): Promise<{ cr
     throw new CertError(`The CA is incomplete: ${hasCert ? caKeyPath : caCertPath} is missing; restore it, or remove ${hasCert ? caCertPath : caKeyPath} to make a new CA`);
   }
   if (!hasCert) {
-    const { pem, publicKey } = await newKey();
+    const { pem, privateKey, publicKey } = await newKey();
     const cert = buildCertificate({
       org: opts.org,
       commonName: `${opts.org} machine CA`,
       publicKey,
-      signerKeyPem: pem,
+      signerKey: privateKey,
       ...validity(),
       ca: true,
       keyUsage: ['keyCertSign', 'cRLSign', 'digitalSignature'],
@@ -103,7 +102,7 @@ async function generateLeaf(
     org: opts.org,
     publicKey,
     issuerDer: ca.subjectDer,
-    signerKeyPem: ca.keyPem,
+    signerKey: ca.key,
     ...validity(),
     ca: false,
     keyUsage: ['digitalSignature'],

@@ -1,10 +1,10 @@
 // X.509 v3 certificates built with node-forge's DER encoder alone. forge's pki can hold
 // only RSA keys, and loading the whole of forge cost every create about a tenth of a
 // second; its asn1 module loads in a few milliseconds. node:crypto makes keys and signs.
-import { createHash, createPrivateKey, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import asn1 from 'node-forge/lib/asn1.js';
-import { subjectPublicKeyBits } from './der.js';
+import { normaliseIP, subjectPublicKeyBits } from './der.js';
 
 // The framing (tag, length, content) is written here, so that DER already made (a public
 // key from node:crypto, the CA's subject, the signed part) is spliced in byte for byte;
@@ -40,7 +40,7 @@ const OID = {
 };
 
 // Bit positions of RFC 5280's KeyUsage.
-const KEY_USAGE = { digitalSignature: 0, keyEncipherment: 2, keyCertSign: 5, cRLSign: 6 } as const;
+const KEY_USAGE = { digitalSignature: 0, keyCertSign: 5, cRLSign: 6 } as const;
 export type KeyUsage = keyof typeof KEY_USAGE;
 
 export interface CertificateSpec {
@@ -51,8 +51,8 @@ export interface CertificateSpec {
   publicKey: KeyObject;
   /** The issuer's subject Name as DER, or none for a self-signed certificate. */
   issuerDer?: Buffer;
-  /** The issuer's private key (PEM); the subject's own for a self-signed one. */
-  signerKeyPem: string;
+  /** The issuer's private key; the subject's own for a self-signed one. */
+  signerKey: KeyObject;
   notBefore: Date;
   notAfter: Date;
   ca: boolean;
@@ -102,17 +102,15 @@ function altNames(hosts: string[]): Buffer {
 
 function ipBytes(ip: string, version: number): Buffer {
   if (version === 4) return Buffer.from(ip.split('.').map(Number));
-  const [head, tail] = ip.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
   const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  normaliseIP(ip)
+    .split(':')
+    .forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
   return out;
 }
 
-function signatureAlgorithm(signerKeyPem: string): Buffer {
-  const type = createPrivateKey(signerKeyPem).asymmetricKeyType;
+function signatureAlgorithm(signerKey: KeyObject): Buffer {
+  const type = signerKey.asymmetricKeyType;
   if (type === 'rsa') return seq(oid(OID.sha256WithRSA), NULL);
   // RFC 5758: ECDSA's AlgorithmIdentifier has no parameters, not even NULL.
   if (type === 'ec') return seq(oid(OID.ecdsaWithSHA256));
@@ -123,7 +121,7 @@ function signatureAlgorithm(signerKeyPem: string): Buffer {
 export function buildCertificate(spec: CertificateSpec): string {
   const spki = spec.publicKey.export({ type: 'spki', format: 'der' });
   const subject = name(spec.org, spec.commonName);
-  const alg = signatureAlgorithm(spec.signerKeyPem);
+  const alg = signatureAlgorithm(spec.signerKey);
   const exts = [extension(OID.basicConstraints, spec.ca ? seq(TRUE) : seq(), spec.ca), extension(OID.keyUsage, keyUsageBits(spec.keyUsage), true)];
   if (spec.extKeyUsage?.length) exts.push(extension(OID.extKeyUsage, seq(...spec.extKeyUsage.map((u) => oid(OID[u])))));
   if (spec.hosts?.length) exts.push(extension(OID.subjectAltName, altNames(spec.hosts)));
@@ -139,6 +137,6 @@ export function buildCertificate(spec: CertificateSpec): string {
     spki,
     tlv(0xa3, seq(...exts)),
   );
-  const cert = seq(tbs, alg, bits(sign('sha256', tbs, spec.signerKeyPem)));
+  const cert = seq(tbs, alg, bits(sign('sha256', tbs, spec.signerKey)));
   return `-----BEGIN CERTIFICATE-----\n${cert.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
 }
