@@ -37,6 +37,8 @@ export interface StoryResult {
 }
 
 const WEB_PORT = 8080;
+/** The services the story makes, besides its stack "demo". */
+const STORY_SERVICES = ['web', 'worker', 'mesh'];
 const MESH_PORT = 8081;
 export const GREETING = 'hello from a docker secret';
 
@@ -56,10 +58,11 @@ export async function resetStory(ctx: Pick<StoryContext, 'nodes' | 'onNode'>): P
   if (!manager) return;
   const gone = (check: string, what: string) =>
     `for i in $(seq 240); do [ -z "$(${check})" ] && exit 0; sleep 0.25; done; echo "${what} still there after 60 s" >&2; exit 1`;
-  await ctx.onNode(manager, 'docker stack rm demo >/dev/null 2>&1 || true; docker service rm web worker mesh >/dev/null 2>&1 || true');
+  await ctx.onNode(manager, `docker stack rm demo >/dev/null 2>&1 || true; docker service rm ${STORY_SERVICES.join(' ')} >/dev/null 2>&1 || true`);
   // Their replicas would take the 10 s grace a PID 1 that ignores SIGTERM gets: the
-  // containers go at once instead (their services are gone already).
-  const tasks = 'docker ps -aq --filter label=com.docker.swarm.task';
+  // containers go at once instead (their services are gone already). Only the story's own:
+  // the swarm may run services of the user's.
+  const tasks = `docker ps -a --filter label=com.docker.swarm.task --format '{{.ID}} {{.Label "com.docker.swarm.service.name"}}' | awk '$2 ~ /^(${STORY_SERVICES.join('|')}|demo_.*)$/ { print $1 }'`;
   await Promise.all(
     ctx.nodes.map((n) => ctx.onNode(n, `t=$(${tasks}); [ -z "$t" ] || docker rm -f $t >/dev/null 2>&1 || true\n${gone(tasks, `the earlier run's containers on ${n} are`)}`)),
   );

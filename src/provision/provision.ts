@@ -189,11 +189,6 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
   let facts: Facts | undefined;
   let family: OsFamily | undefined;
   let applied: Plan | undefined;
-  const announce = (f: Facts) => {
-    family = detectFamily(f.os);
-    log.info(`Provisioning with ${f.os['ID'] ?? family.name} (${osNameOf(f)})...`);
-    return family;
-  };
   const factsText = factsInput(input.machineName, input.backupFirst === true);
   // The command is `sh -s`: --debug shows what it is fed (the changes hold keys, so they are
   // named, not shown).
@@ -205,11 +200,17 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
       reply: async (out) => {
         const f = (facts = parseFacts(out));
         if (input.backupFirst) input.onBackup?.();
-        const fam = announce(f);
+        const fam = (family = detectFamily(f.os));
+        log.info(`Provisioning with ${f.os['ID'] ?? fam.name} (${osNameOf(f)})...`);
+        // An install (engine, AppArmor's parser) needs commands of its own first.
         if (!f.dockerd || (f.apparmorParserMissing && fam.apparmorPackage)) return 'exit 0\n';
-        applied = planChanges(input, f, []);
-        log.debug(hasWork(applied) ? `applying: ${[applied.naming ? 'host name' : '', ...applied.files.map(([p]) => p), ...applied.steps].filter(Boolean).join('; ')}` : 'nothing to change');
-        return hasWork(applied) ? applyScript(applied) : 'exit 0\n';
+        const plan = (applied = planChanges(input, f, []));
+        if (!hasWork(plan)) {
+          log.debug('nothing to change');
+          return 'exit 0\n';
+        }
+        log.debug(`applying: ${[plan.naming ? 'host name' : '', ...plan.files.map(([p]) => p), ...plan.steps].filter(Boolean).join('; ')}`);
+        return applyScript(plan);
       },
     },
   });
@@ -218,7 +219,7 @@ export async function provisionHost(input: ProvisionInput): Promise<ProvisionRes
     throw new ProvisionError(`Reading the host's facts failed (exit ${first.code}): ${last}`);
   }
   if (applied) {
-    if (hasWork(applied)) throwIfFailed(first, applied, input.machineName);
+    throwIfFailed(first, applied, input.machineName);
   } else {
     const earlier: string[] = [];
     if (!facts.dockerd) {

@@ -232,10 +232,10 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
 
     // The demo's story (src/demo/story.ts), step by step, on this swarm of system containers:
     // no IPVS in the shared kernel, so its port is published in host mode (qemu.test.ts runs the mesh).
-    const { tellStory, GREETING } = await import('../../src/demo/story.js');
+    const { tellStory, resetStory, GREETING } = await import('../../src/demo/story.js');
     const storyDir = join(work, 'story');
     await mkdir(storyDir, { recursive: true });
-    const told = await tellStory({
+    const story = {
       nodes,
       image: 'tiny:1',
       routingMesh: false,
@@ -249,7 +249,8 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
       step: () => undefined,
       show: () => undefined,
       workDir: storyDir,
-    });
+    };
+    const told = await tellStory(story);
     expect(told.publish).toBe('host');
     expect(told.placement).toEqual(Object.fromEntries(nodes.map((n) => [n, 1])));
     // Every node's port answers, with the node that served it.
@@ -258,6 +259,22 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     expect(told.secret).toBe(GREETING);
     const limits = await withEnv('sw-manager-1', `docker service inspect demo_app --format '{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}} {{.Spec.TaskTemplate.RestartPolicy.Condition}}'`);
     expect(limits.stdout.trim()).toBe(`${64 * 1024 * 1024} on-failure`);
+    // Told again on the same swarm, as a second `npm run demo` does once resetStory has
+    // cleared the first telling (its services, stack, secret, network and replicas).
+    await resetStory(story);
+    // The story's services, stack, secret and network are gone, and so are their replicas;
+    // the swarm's other service ("spread") is left alone.
+    const left = await withEnv('sw-manager-1', `docker service ls --format '{{.Name}}'; docker secret ls -q; docker network ls -q --filter label=com.docker.stack.namespace=demo`);
+    expect(left.stdout.trim()).toBe('spread');
+    for (const n of nodes) {
+      const running = await withEnv(n, `docker ps -a --filter label=com.docker.swarm.task --format '{{.Label "com.docker.swarm.service.name"}}' | grep -v '^spread$' || true`);
+      expect(running.stdout.trim()).toBe('');
+    }
+    const again = await tellStory(story);
+    expect(again.placement).toEqual(told.placement);
+    expect(again.answers).toEqual(told.answers);
+    expect(Object.values(again.scaled).reduce((a, b) => a + b, 0)).toBe(6);
+    expect(again.secret).toBe(GREETING);
 
     const inspect = await machine(store, ['swarm', 'inspect', 'sw']);
     expect(inspect.stdout).toMatch(/sw-worker-2\s+worker\s+docker\s+Running/);
