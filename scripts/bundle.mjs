@@ -1,12 +1,20 @@
 // Bundles with rolldown's API rather than its CLI: the CLI prints a table of every chunk,
 // and a build should print nothing unless it fails.
 import { rolldown } from 'rolldown';
-import config from '../rolldown.config.mjs';
+import config, { CORE_IMPORTS } from '../rolldown.config.mjs';
 
 const { output, ...input } = config;
 const bundle = await rolldown({ ...input, logLevel: 'warn' });
 try {
-  await bundle.write(output);
+  const { output: written } = await bundle.write(output);
+  // The fast commands load the core chunk and nothing else: a static import of ssh2 or
+  // node:https in one of its modules would cost every `machine env` its load time, silently.
+  const core = written.find((c) => c.type === 'chunk' && c.name === 'core');
+  if (!core) throw new Error('bundle: no core chunk (rolldown.config.mjs names one)');
+  const heavy = core.imports.filter((i) => !i.startsWith('chunks/') && !CORE_IMPORTS.includes(i));
+  if (heavy.length) {
+    throw new Error(`bundle: the core chunk imports ${heavy.join(', ')} at load; import it where it is used (await import(...)) or add it to CORE_IMPORTS in rolldown.config.mjs`);
+  }
 } finally {
   await bundle.close();
 }

@@ -4,6 +4,7 @@
 import { readdirSync } from 'node:fs';
 import type { OptionSpecs } from './args.js';
 import { commands, globalOptions } from './run.js';
+import { openStore } from '../host/host.js';
 
 /** Commands whose positional arguments are machine names. */
 const TAKES_MACHINES = new Set([
@@ -23,7 +24,6 @@ function flagsOf(specs: OptionSpecs): string[] {
 async function machineNames(words: string[]): Promise<string[]> {
   const i = words.findIndex((w) => w === '-s' || w === '--storage-path');
   try {
-    const { openStore } = await import('../host/host.js');
     return readdirSync(openStore(i >= 0 ? words[i + 1] : undefined).machinesDir, { withFileTypes: true })
       .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
       .map((e) => e.name);

@@ -1,6 +1,6 @@
 import { HostKeyMismatchError, MachineError, UsageError, progName } from '../errors.js';
 import type { Store } from '../store/store.js';
-import { openStore } from '../host/host.js';
+import { loadHost, openStore } from '../host/host.js';
 import { UnknownFlagError, formatOptions, parseCommand, str, type OptionSpecs } from './args.js';
 import type { Cli, Command, Globals } from './context.js';
 import { makeCommandLogger, resolveMode, type CommandLogger } from './progress.js';
@@ -216,7 +216,6 @@ async function offerNewHostKey(store: Store, err: HostKeyMismatchError): Promise
       'Trust the new key only if the machine was really reinstalled; otherwise someone may be in the middle.\n',
   );
   if (!(await ask(`Trust the new host key of ${err.machine}?`))) return false;
-  const { loadHost } = await import('../host/host.js');
   const { acceptHostKey } = await import('../host/ssh.js');
   const { after } = await acceptHostKey(await loadHost(store, err.machine), makeCommandLogger('plain', false, true));
   process.stderr.write(`Pinned ${after} for "${err.machine}"; running the command again.\n`);

@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
-import { engineVersionByPing } from '../engine/tls-api.js';
 import { engineUrl, urlUsesTls } from './connection.js';
 import { machineOfCurrentContext } from './context.js';
 import { clientTls, loadHost, swarmLabel, type Host } from './host.js';
@@ -144,6 +143,8 @@ async function describe(
       // Nor is one reached over SSH: a login per machine would make ls slow (its version is `version NAME`).
       if (versions && (urlUsesTls(item.URL) || (host.driver.provisionable && !item.URL.startsWith('ssh:')))) {
         try {
+          // Loaded here: node:https and the TLS stack cost `active` (no versions) about 15 ms.
+          const { engineVersionByPing } = await import('../engine/tls-api.js');
           const v = await engineVersionByPing(item.URL, clientTls(host), Math.max(1000, timeoutMs - (Date.now() - started)), debug);
           item.DockerVersion = `v${v}`;
         } catch (err) {

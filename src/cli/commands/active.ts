@@ -2,6 +2,7 @@ import { MachineError } from '../../errors.js';
 import type { Command } from '../context.js';
 import { str } from '../args.js';
 import { listMachines } from '../../host/listing.js';
+import { machineOfCurrentContext } from '../../host/context.js';
 
 const active: Command = {
   name: 'active',
@@ -12,7 +13,6 @@ const active: Command = {
   },
   async run(cli, parsed) {
     // DOCKER_HOST, or else the docker CLI's current context when machine made it.
-    const { machineOfCurrentContext } = await import('../../host/context.js');
     if (!process.env.DOCKER_HOST && !(await machineOfCurrentContext(cli.store))) throw new MachineError('No active host found');
     // States and URLs only: which engine answers which version is ls's business.
     const items = await listMachines(cli.store, Number(str(parsed.values['timeout'])) * 1000, { versions: false });

@@ -6,6 +6,7 @@ import { createMachine, defaultEngineOptions, type CreateRequest } from '../../h
 import { progressOption } from './common.js';
 import { interactive } from '../prompt.js';
 import { parseTransport, withTransport } from '../../host/transport.js';
+import { assertContextFree, useMachineContext } from '../../host/context.js';
 
 export const baseOptions: OptionSpecs = {
   ...progressOption,
@@ -197,7 +198,7 @@ async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
     throw new UsageError(`Invalid command line: expected one machine name, got "${parsed.positionals.join(' ')}"; put flags before the name`);
   }
   const request = await requestFromFlags(cli, parsed.values);
-  if (parsed.values['context'] === true) await (await import('../../host/context.js')).assertContextFree(cli.store, name);
+  if (parsed.values['context'] === true) await assertContextFree(cli.store, name);
   const { swarmStepFromFlags } = await import('../../swarm/cluster.js');
   const swarm = await swarmStepFromFlags(cli.store, name, {
     init: parsed.values['swarm-init'] === true,
@@ -211,7 +212,7 @@ async function runCreate(cli: Cli, parsed: Parsed): Promise<void> {
     await offerSshInclude(cli, cli.store, name, parsed.values['ssh-config'] === true);
   }
   if (parsed.values['context'] === true) {
-    const context = await (await import('../../host/context.js')).useMachineContext(host);
+    const context = await useMachineContext(host);
     cli.out(`Docker context "${context}" is now current: docker commands reach ${name} with no variables set`);
     return;
   }

@@ -5,6 +5,7 @@ import { machineNames } from './common.js';
 import { detectShell, shellSyntax } from '../shell.js';
 import { loadHost } from '../../host/host.js';
 import { connectionInfo } from '../../host/connection.js';
+import { ensureContext } from '../../host/context.js';
 
 const VARS = ['DOCKER_TLS_VERIFY', 'DOCKER_HOST', 'DOCKER_CERT_PATH', 'DOCKER_MACHINE_NAME'];
 
@@ -45,7 +46,7 @@ const env: Command = {
           syn.unset('DOCKER_TLS_VERIFY'),
           syn.unset('DOCKER_HOST'),
           syn.unset('DOCKER_CERT_PATH'),
-          syn.set('DOCKER_CONTEXT', await (await import('../../host/context.js')).ensureContext(target)),
+          syn.set('DOCKER_CONTEXT', await ensureContext(target)),
           syn.set('DOCKER_MACHINE_NAME', info.name),
         ]
       : info.tls

@@ -1,5 +1,6 @@
 import type { Command } from '../context.js';
 import { jsonFormat, oneHost, wantsJson } from './common.js';
+import { engineUrl } from '../../host/connection.js';
 
 const url: Command = {
   name: 'url',
@@ -9,7 +10,6 @@ const url: Command = {
   async run(cli, parsed) {
     const asJson = wantsJson(parsed);
     const host = await oneHost(cli, parsed);
-    const { engineUrl } = await import('../../host/connection.js');
     const u = await engineUrl(host);
     cli.out(asJson ? JSON.stringify({ Name: host.name, URL: u }) : u);
   },

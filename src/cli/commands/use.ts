@@ -1,6 +1,7 @@
 import { UsageError, progName } from '../../errors.js';
 import type { Command } from '../context.js';
 import { oneHost } from './common.js';
+import * as ctx from '../../host/context.js';
 
 const use: Command = {
   name: 'use',
@@ -10,7 +11,6 @@ const use: Command = {
     unset: { type: 'boolean', short: 'u', description: 'Go back to the default docker context' },
   },
   async run(cli, parsed) {
-    const ctx = await import('../../host/context.js');
     let name = 'default';
     if (parsed.values['unset']) {
       if (parsed.positionals.length) throw new UsageError('Expected no machine name when the -u flag is present');
