@@ -11,7 +11,7 @@ const FAST_PATH = [
 ];
 
 /** What the core chunk may load with it: Node built-ins that cost a fast command nothing it does not use. */
-export const CORE_IMPORTS = ['node:fs', 'node:fs/promises', 'node:path', 'node:os', 'node:util', 'node:url', 'node:module'];
+export const CORE_IMPORTS = ['node:fs', 'node:path', 'node:os', 'node:util', 'node:url', 'node:module'];
 
 export default {
   input: { 'cli/main': 'src/cli/main.ts', 'demo/main': 'src/demo/main.ts', plugin: 'src/plugin.ts' },
@@ -28,7 +28,7 @@ export default {
     // built-ins only; heavy modules (ssh2, TLS, the cloud SDKs) stay behind dynamic imports,
     // and the build checks that (scripts/bundle.mjs).
     codeSplitting: {
-      groups: [{ name: 'core', test: (id) => FAST_PATH.some((root) => id.endsWith(root)) }],
+      groups: [{ name: 'core', test: (id) => id.includes('rolldown/runtime') || FAST_PATH.some((root) => id.endsWith(root)) }],
     },
     format: 'cjs',
     entryFileNames: '[name].cjs',

@@ -9,7 +9,6 @@
 // - Once made (by `use`, `create --context` or `env --context`), the context follows the
 //   machine: every provisioning (regenerate-certs, a new address on start, a new CA) and every
 //   start rewrites it, and `rm` removes it (going back to "default" if it was current).
-import { readFile } from 'node:fs/promises';
 import { MachineError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
@@ -36,6 +35,8 @@ async function ownership(store: Store, machineName: string): Promise<Ownership> 
 async function write(host: Host): Promise<void> {
   const info = await connectionInfo(host);
   const ctx = await lazy();
+  // Loaded here: node:fs/promises (and the readline it pulls in) costs `env` 2 ms at start.
+  const { readFile } = await import('node:fs/promises');
   await ctx.writeContext({
     name: contextName(host.name),
     description: `machine ${host.name} (${host.config.DriverName})`,
