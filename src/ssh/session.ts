@@ -200,8 +200,11 @@ export class SshSession {
     const started = Date.now();
     const release = await this.slots.acquire();
     try {
-      const ch = await this.open<ClientChannel>(command, (cb) => this.client.exec(command, cb));
-      const result = await collect(ch, command, opts, () => this.lost);
+      const result = await this.open<ClientChannel, Promise<ExecResult>>(
+        command,
+        (cb) => this.client.exec(command, cb),
+        (ch) => collect(ch, command, opts, () => this.lost),
+      );
       this.debug(`${this.prefix} exit ${result.code}${result.signal ? ` (${result.signal})` : ''} in ${Date.now() - started} ms`);
       return result;
     } catch (err) {
@@ -269,12 +272,11 @@ export class SshSession {
     this.debug(`${this.prefix} ${command ?? '(login shell)'}${pty ? ' [pty]' : ''}`);
     const release = await this.slots.acquire();
     try {
-      const ch = await this.open<ClientChannel>(command ?? 'shell', (cb) =>
-        command === undefined
-          ? this.client.shell(pty ? ptyOptions(io) : false, cb)
-          : this.client.exec(command, pty ? { pty: ptyOptions(io) } : {}, cb),
+      const code = await this.open<ClientChannel, Promise<number>>(
+        command ?? 'shell',
+        (cb) => (command === undefined ? this.client.shell(pty ? ptyOptions(io) : false, cb) : this.client.exec(command, pty ? { pty: ptyOptions(io) } : {}, cb)),
+        (ch) => attachTerminal(ch, io, pty),
       );
-      const code = await attachTerminal(ch, io, pty);
       this.debug(`${this.prefix} exit ${code}`);
       return code;
     } finally {
@@ -313,13 +315,26 @@ export class SshSession {
     }
   }
 
-  private open<T>(what: string, start: (cb: (err: Error | undefined, ch: T) => void) => void): Promise<T> {
+  /**
+   * Opens a channel. `attach` runs in ssh2's callback itself, not a promise turn later: a
+   * fast command's exit status can come in the same read as the channel's confirmation, and
+   * ssh2 emits it while still in that read, so a listener added later misses it (seen under
+   * load as "the channel closed without an exit status").
+   */
+  private open<T, R = T>(what: string, start: (cb: (err: Error | undefined, ch: T) => void) => void, attach?: (ch: T) => R): Promise<R> {
     const lost = (detail: string) =>
       new SshDisconnectedError(`SSH connection to ${where(this.target)} lost, cannot run ${what.slice(0, 120)}: ${detail}`);
     if (this.lost) return Promise.reject(lost(this.lost.message));
     return new Promise((resolve, reject) => {
       try {
-        start((err, ch) => (err ? reject(this.lost ? lost(err.message) : new SshError(`Cannot open an SSH channel for ${what.slice(0, 120)}: ${err.message}`, { cause: err })) : resolve(ch)));
+        start((err, ch) => {
+          if (err) return reject(this.lost ? lost(err.message) : new SshError(`Cannot open an SSH channel for ${what.slice(0, 120)}: ${err.message}`, { cause: err }));
+          try {
+            resolve(attach ? attach(ch) : (ch as unknown as R));
+          } catch (e) {
+            reject(e);
+          }
+        });
       } catch (err) {
         reject(lost((err as Error).message));
       }

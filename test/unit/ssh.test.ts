@@ -122,6 +122,44 @@ class Sshd {
   }
 }
 
+/**
+ * A TCP relay to the real sshd. Once told to hold, it keeps what the server sends and passes
+ * it on in one write at most every holdMs: what a loaded client (or a busy network) sees, a
+ * command's channel confirmation, output, exit status and close all in one read.
+ */
+async function batchingRelay(port: number): Promise<{ port: number; hold(ms: number): void; close(): void }> {
+  let holdMs = 0;
+  const { connect } = await import('node:net');
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    let held: Buffer[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    upstream.on('data', (d: Buffer) => {
+      if (!holdMs) return void client.write(d);
+      held.push(d);
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        const all = Buffer.concat(held);
+        held = [];
+        if (!client.destroyed) client.write(all);
+      }, holdMs);
+    });
+    client.on('data', (d: Buffer) => upstream.write(d));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end);
+    upstream.on('close', () => setTimeout(end, holdMs * 2));
+    client.on('error', end);
+    upstream.on('error', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  if (!addr || typeof addr === 'string') throw new Error('relay has no port');
+  return { port: addr.port, hold: (ms) => void (holdMs = ms), close: () => server.close() };
+}
+
 function runSsh(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(findSystemSsh()!, args, { timeout: 20_000 }, (err, stdout, stderr) => {
@@ -397,6 +435,27 @@ describe.skipIf(!canRunSshd)(`SSH against a real sshd on loopback${canRunSshd ? 
   });
 
   describe('failures', () => {
+    it('a fast command whose exit status comes in the same read as its channel still reports it', async () => {
+      // Under load the whole reply to `exec` arrives at once; the exit status must not be
+      // lost between the channel's arrival and the listeners (it was: "the channel closed
+      // without an exit status").
+      const relay = await batchingRelay(sshd.port);
+      const slow = await SshSession.connect({ ...target, port: relay.port });
+      // After the login: long enough that each command's whole reply is in one write.
+      relay.hold(1000);
+      try {
+        expect(await slow.exec('echo out; exit 3')).toEqual({ stdout: 'out\n', stderr: '', code: 3 });
+        expect(await slow.run('cat /etc/os-release')).toMatch(/^ID=/m);
+        const stdout = new PassThrough();
+        const stdin = new PassThrough();
+        stdin.end();
+        expect(await slow.interactive('exit 4', { stdin, stdout, stderr: new PassThrough() })).toBe(4);
+      } finally {
+        slow.close();
+        relay.close();
+      }
+    });
+
     it('a wrong key is one SshAuthError at once, not retried by waitForSsh', async () => {
       const other = keygen(join(dir, 'wrong'));
       const t = Date.now();
