@@ -35,15 +35,36 @@ export async function recordMembership(host: Host, m: Membership): Promise<void>
   host.config.SwarmMode = m;
 }
 
-/** `docker swarm init` on the machine, which becomes the first manager of cluster. */
-export async function swarmInit(host: Host, cluster: string, log: Logger): Promise<Membership> {
+/** The tokens that let a node join as a worker or a manager. They are secrets: never stored. */
+export interface JoinTokens {
+  worker: string;
+  manager: string;
+}
+
+// Each step is one command on one SSH session: a session costs sshd a login (about 0.1 s on a
+// container host), and a swarm from nothing was four of them in a row beyond the creates.
+const PRINT_TOKENS = 'docker swarm join-token -q worker && docker swarm join-token -q manager';
+
+function parseTokens(out: string, where: string): JoinTokens {
+  const [worker, manager] = out.trim().split('\n').map((l) => l.trim());
+  if (!worker || !manager) throw new MachineError(`Could not read the swarm join tokens from ${where}`);
+  return { worker, manager };
+}
+
+/**
+ * `docker swarm init` on the machine, which becomes the first manager of cluster (already a
+ * swarm member: left as it is). Returns the join tokens from the same command, for the nodes
+ * created with it.
+ */
+export async function swarmInit(host: Host, cluster: string, log: Logger): Promise<{ membership: Membership; tokens: JoinTokens }> {
   const addr = await advertiseAddress(host);
   log.info(`Initialising swarm "${cluster}" on ${host.name} (advertise ${addr})...`);
-  await withRemote(host, log, async (r) => {
-    const state = (await r.run(`docker info --format '{{.Swarm.LocalNodeState}}'`)).trim();
-    if (state !== 'active') await r.run(`docker swarm init --advertise-addr ${shQuote(addr)}`);
-  });
-  return { Cluster: cluster, Role: 'manager' };
+  const out = await withRemote(host, log, (r) =>
+    r.run(
+      `s=$(docker info --format '{{.Swarm.LocalNodeState}}') && { [ "$s" = active ] || docker swarm init --advertise-addr ${shQuote(addr)} >/dev/null; } && ${PRINT_TOKENS}`,
+    ),
+  );
+  return { membership: { Cluster: cluster, Role: 'manager' }, tokens: parseTokens(out, host.name) };
 }
 
 /** Joins host to the swarm that manager leads. */
@@ -57,23 +78,30 @@ export function assertManager(manager: Host): string {
   return cluster;
 }
 
-export async function swarmJoin(host: Host, manager: Host, role: SwarmRole, log: Logger): Promise<Membership> {
+/** The join tokens, from a manager that is active and can lead (checked in the same command). */
+export async function joinTokens(manager: Host, log: Logger): Promise<JoinTokens> {
+  const r = await withRemote(manager, log, (rem) =>
+    rem.exec(`s=$(docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}') || exit 1; [ "$s" = 'active true' ] || { echo "$s"; exit 3; }; ${PRINT_TOKENS}`),
+  );
+  if (r.code === 3) throw new MachineError(`Machine "${manager.name}" is not an active swarm manager (swarm state: ${r.stdout.trim()})`);
+  if (r.code !== 0) throw new MachineError(`Could not ask ${manager.name} for the swarm join tokens: ${(r.stderr.trim() || r.stdout.trim()).split('\n').pop()}`);
+  return parseTokens(r.stdout, manager.name);
+}
+
+/** Joins host to the swarm that manager leads (a member already is left as it is); tokens when the caller has them. */
+export async function swarmJoin(host: Host, manager: Host, role: SwarmRole, log: Logger, tokens?: JoinTokens): Promise<Membership> {
   const cluster = assertManager(manager);
   const managerAddr = await advertiseAddress(manager);
-  const token = await withRemote(manager, log, async (r) => {
-    const state = (await r.run(`docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'`)).trim();
-    if (state !== 'active true') {
-      throw new MachineError(`Machine "${manager.name}" is not an active swarm manager (swarm state: ${state})`);
-    }
-    return (await r.run(`docker swarm join-token -q ${role}`)).trim();
-  });
+  const token = (tokens ?? (await joinTokens(manager, log)))[role];
   const addr = await advertiseAddress(host);
   log.info(`Joining ${host.name} to swarm "${cluster}" as ${role}...`);
-  await withRemote(host, log, async (r) => {
-    const state = (await r.run(`docker info --format '{{.Swarm.LocalNodeState}}'`)).trim();
-    if (state === 'active') return;
-    await r.run(`docker swarm join --token ${shQuote(token)} --advertise-addr ${shQuote(addr)} ${shQuote(`${managerAddr}:2377`)}`);
-  });
+  // The token goes on stdin: not in --debug's command lines nor in the host's process list.
+  await withRemote(host, log, (r) =>
+    r.run(
+      `t=$(cat) && s=$(docker info --format '{{.Swarm.LocalNodeState}}') && { [ "$s" = active ] || docker swarm join --token "$t" --advertise-addr ${shQuote(addr)} ${shQuote(`${managerAddr}:2377`)}; }`,
+      { stdin: `${token}\n` },
+    ),
+  );
   return { Cluster: cluster, Role: role };
 }
 
@@ -143,7 +171,7 @@ export async function swarmStepFromFlags(
   if (!SWARM_ROLES.includes(role)) throw new UsageError(`--swarm-role must be worker or manager, not "${opts.role}"`);
   if (!opts.init && !opts.join) return undefined;
   if (opts.init && opts.join) throw new UsageError('--swarm-init and --swarm-join exclude each other');
-  if (opts.init) return async (host) => ({ SwarmMode: await swarmInit(host, name, opts.log) });
+  if (opts.init) return async (host) => ({ SwarmMode: (await swarmInit(host, name, opts.log)).membership });
   const manager = await loadHost(store, opts.join, opts.log);
   assertManager(manager);
   return async (host) => ({ SwarmMode: await swarmJoin(host, manager, role, opts.log) });

@@ -46,9 +46,10 @@ export async function createCluster(
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     const [first, ...rest] = made as [{ host: Host; role: SwarmRole }, ...Array<{ host: Host; role: SwarmRole }>];
-    await recordMembership(first.host, await swarmInit(first.host, plan.cluster, log));
+    const { membership, tokens } = await swarmInit(first.host, plan.cluster, log);
+    await recordMembership(first.host, membership);
     request.signal?.throwIfAborted();
-    await Promise.all(rest.map(async (n) => recordMembership(n.host, await swarmJoin(n.host, first.host, n.role, log))));
+    await Promise.all(rest.map(async (n) => recordMembership(n.host, await swarmJoin(n.host, first.host, n.role, log, tokens))));
   } catch (err) {
     const interrupted = request.signal?.aborted === true;
     log.info(`Swarm "${plan.cluster}" ${interrupted ? 'interrupted' : 'failed'}; removing its ${made.length} machine(s)`);
