@@ -1,5 +1,4 @@
 import { HostAlreadyInStateError, HostNotRunningError, MachineError, progName } from '../errors.js';
-import { engineVersion } from '../engine/tls-api.js';
 import type { Logger } from '../log.js';
 import { clientTls, saveDriverState, type Host } from './host.js';
 import { refreshCertsIfMoved } from './provision.js';
@@ -37,7 +36,8 @@ export async function waitForEngine(host: Host, log: Logger, opts: { timeoutMs?:
     try {
       const budget = Math.min(5_000, Math.max(500, deadline - Date.now()));
       if (overSsh) await engineVersionOf(host, budget);
-      else await engineVersion(await host.driver.getURL(), tls, budget, (l) => log.debug(l));
+      // Loaded here, not at the top: provision imports this module, and node:https costs it 15 ms at start.
+      else await (await import('../engine/tls-api.js')).engineVersion(await host.driver.getURL(), tls, budget, (l) => log.debug(l));
       return;
     } catch (err) {
       last = (err as Error).message;

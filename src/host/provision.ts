@@ -3,7 +3,6 @@ import { copyFile, readFile, chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Logger } from '../log.js';
-import { engineVersion } from '../engine/tls-api.js';
 import { rootRemote } from '../provision/remote.js';
 import { provisionHost, type ProvisionResult } from '../provision/provision.js';
 import { discardScript, restoreScript } from '../provision/restore.js';
@@ -112,19 +111,34 @@ export async function provisionMachine(
   // Over SSH the engine has no TLS port, so no certificate (the client pair is still copied:
   // switching back to TLS needs it, and it costs nothing).
   const overSsh = transportOf(host.config.HostOptions.EngineOptions) === 'ssh';
-  const certs = await host.store.withLock(CERTS_LOCK, async () => {
-    if (overSsh) return undefined;
-    await copyClientCerts(host, log);
-    await ensureServerCert(host, log, opts.forceCerts);
-    return {
-      ca: await readFile(clientTls(host).caCertPath),
-      serverCert: await readFile(auth.ServerCertPath),
-      serverKey: await readFile(auth.ServerKeyPath),
-    };
-  });
-  const proxy = await machineProxy(host, opts.proxyFromEnvironment ?? false);
+  // The SSH login (round trips to the host, or a boot to wait for) goes on while the
+  // certificates are made here; the lines still come in Docker Machine's order. It is
+  // stopped when the certificates fail: a wait for a booting machine would go on for minutes.
+  const stop = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  const connecting = connectHost(host, log, { waitMs: opts.waitSshMs ?? 120_000, pin: opts.pin, signal });
+  connecting.catch(() => undefined);
+  let certs: { ca: Buffer; serverCert: Buffer; serverKey: Buffer } | undefined;
+  let proxy: Awaited<ReturnType<typeof machineProxy>>;
+  try {
+    certs = await host.store.withLock(CERTS_LOCK, async () => {
+      if (overSsh) return undefined;
+      await copyClientCerts(host, log);
+      await ensureServerCert(host, log, opts.forceCerts);
+      return {
+        ca: await readFile(clientTls(host).caCertPath),
+        serverCert: await readFile(auth.ServerCertPath),
+        serverKey: await readFile(auth.ServerKeyPath),
+      };
+    });
+    proxy = await machineProxy(host, opts.proxyFromEnvironment ?? false);
+  } catch (err) {
+    stop.abort(err);
+    void connecting.then((s) => s.close(), () => undefined);
+    throw err;
+  }
   log.info('Waiting for SSH to be available...');
-  const session = await connectHost(host, log, { waitMs: opts.waitSshMs ?? 120_000, pin: opts.pin, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const session = await connecting;
   // An interrupt closes the session: the remote command under way (an engine install) ends
   // with it, and create's rollback takes over.
   const onAbort = () => session.close();
@@ -133,6 +147,9 @@ export async function provisionMachine(
   try {
     const url = await host.driver.getURL();
     const tls = clientTls(host);
+    // The TLS client (node:https) loads while the host runs the provisioning script, a timer
+    // turn from now, once that script is on its way.
+    const tlsApi = overSsh ? undefined : new Promise((r) => setTimeout(r, 0)).then(() => import('../engine/tls-api.js'));
     const result = await provisionHost({
       remote: rootRemote(session, host.driver.getSSHUsername()),
       sshUser: host.driver.getSSHUsername(),
@@ -148,7 +165,7 @@ export async function provisionMachine(
       verify: overSsh
         ? async () => void (await engineVersionOverSsh(session, 5_000))
         : async () => {
-            await engineVersion(url, tls, 5_000, (l) => log.debug(l));
+            await (await tlsApi!).engineVersion(url, tls, 5_000, (l) => log.debug(l));
           },
     });
     // New certificates, a new CA or a new transport: the ssh entry and docker context follow.

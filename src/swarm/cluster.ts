@@ -2,12 +2,15 @@ import { MachineError, UsageError, progName } from '../errors.js';
 import type { Logger } from '../log.js';
 import { loadHost, type Host } from '../host/host.js';
 import { connectHost } from '../host/ssh.js';
+import type { SshSession } from '../host/provision.js';
 import { rootRemote, shQuote, type Remote } from '../provision/remote.js';
 import type { Store } from '../store/store.js';
 
 export type SwarmRole = 'manager' | 'worker';
 
-async function withRemote<T>(host: Host, log: Logger, fn: (r: Remote) => Promise<T>): Promise<T> {
+/** fn on the machine as root, over `open` when the caller has a session (left open), else a new one. */
+async function withRemote<T>(host: Host, log: Logger, fn: (r: Remote) => Promise<T>, open?: SshSession): Promise<T> {
+  if (open) return fn(rootRemote(open, host.driver.getSSHUsername()));
   const session = await connectHost(host, log);
   try {
     return await fn(rootRemote(session, host.driver.getSSHUsername()));
@@ -24,15 +27,6 @@ export async function advertiseAddress(host: Host): Promise<string> {
 export interface Membership {
   Cluster: string;
   Role: SwarmRole;
-}
-
-/** Persists membership; create does this itself, under the lock it already holds. */
-export async function recordMembership(host: Host, m: Membership): Promise<void> {
-  await host.store.withLock(host.name, async () => {
-    const fresh = await host.store.load(host.name);
-    await host.store.save({ ...fresh, SwarmMode: m });
-  });
-  host.config.SwarmMode = m;
 }
 
 /** The tokens that let a node join as a worker or a manager. They are secrets: never stored. */
@@ -56,13 +50,14 @@ function parseTokens(out: string, where: string): JoinTokens {
  * swarm member: left as it is). Returns the join tokens from the same command, for the nodes
  * created with it.
  */
-export async function swarmInit(host: Host, cluster: string, log: Logger): Promise<{ membership: Membership; tokens: JoinTokens }> {
+export async function swarmInit(host: Host, cluster: string, log: Logger, session?: SshSession): Promise<{ membership: Membership; tokens: JoinTokens }> {
   const addr = await advertiseAddress(host);
   log.info(`Initialising swarm "${cluster}" on ${host.name} (advertise ${addr})...`);
   const out = await withRemote(host, log, (r) =>
     r.run(
       `s=$(docker info --format '{{.Swarm.LocalNodeState}}') && { [ "$s" = active ] || docker swarm init --advertise-addr ${shQuote(addr)} >/dev/null; } && ${PRINT_TOKENS}`,
     ),
+    session,
   );
   return { membership: { Cluster: cluster, Role: 'manager' }, tokens: parseTokens(out, host.name) };
 }
@@ -89,10 +84,16 @@ export async function joinTokens(manager: Host, log: Logger): Promise<JoinTokens
 }
 
 /** Joins host to the swarm that manager leads (a member already is left as it is); tokens when the caller has them. */
-export async function swarmJoin(host: Host, manager: Host, role: SwarmRole, log: Logger, tokens?: JoinTokens): Promise<Membership> {
+export async function swarmJoin(
+  host: Host,
+  manager: Host,
+  role: SwarmRole,
+  log: Logger,
+  opts: { tokens?: JoinTokens; session?: SshSession } = {},
+): Promise<Membership> {
   const cluster = assertManager(manager);
   const managerAddr = await advertiseAddress(manager);
-  const token = (tokens ?? (await joinTokens(manager, log)))[role];
+  const token = (opts.tokens ?? (await joinTokens(manager, log)))[role];
   const addr = await advertiseAddress(host);
   log.info(`Joining ${host.name} to swarm "${cluster}" as ${role}...`);
   // The token goes on stdin: not in --debug's command lines nor in the host's process list.
@@ -101,6 +102,7 @@ export async function swarmJoin(host: Host, manager: Host, role: SwarmRole, log:
       `t=$(cat) && s=$(docker info --format '{{.Swarm.LocalNodeState}}') && { [ "$s" = active ] || docker swarm join --token "$t" --advertise-addr ${shQuote(addr)} ${shQuote(`${managerAddr}:2377`)}; }`,
       { stdin: `${token}\n` },
     ),
+    opts.session,
   );
   return { Cluster: cluster, Role: role };
 }
@@ -166,15 +168,15 @@ export async function swarmStepFromFlags(
   store: Store,
   name: string,
   opts: { init: boolean; join: string; role: string; log: Logger },
-): Promise<((host: Host) => Promise<{ SwarmMode: Membership }>) | undefined> {
+): Promise<((host: Host, session?: SshSession) => Promise<{ SwarmMode: Membership }>) | undefined> {
   const role = opts.role as SwarmRole;
   if (!SWARM_ROLES.includes(role)) throw new UsageError(`--swarm-role must be worker or manager, not "${opts.role}"`);
   if (!opts.init && !opts.join) return undefined;
   if (opts.init && opts.join) throw new UsageError('--swarm-init and --swarm-join exclude each other');
-  if (opts.init) return async (host) => ({ SwarmMode: (await swarmInit(host, name, opts.log)).membership });
+  if (opts.init) return async (host, session) => ({ SwarmMode: (await swarmInit(host, name, opts.log, session)).membership });
   const manager = await loadHost(store, opts.join, opts.log);
   assertManager(manager);
-  return async (host) => ({ SwarmMode: await swarmJoin(host, manager, role, opts.log) });
+  return async (host, session) => ({ SwarmMode: await swarmJoin(host, manager, role, opts.log, session ? { session } : {}) });
 }
 
 /** For `env --swarm` / `config --swarm`: a running manager of the machine's swarm-mode cluster. */

@@ -4,7 +4,7 @@ import type { Host } from '../host/host.js';
 import { removeMachine } from '../host/remove.js';
 import { prefixedLogger, type Logger } from '../log.js';
 import type { Store } from '../store/store.js';
-import { recordMembership, swarmInit, swarmJoin, type SwarmRole } from './cluster.js';
+import { swarmInit, swarmJoin, type JoinTokens, type SwarmRole } from './cluster.js';
 
 export interface ClusterPlan {
   cluster: string;
@@ -21,9 +21,11 @@ export function clusterNodes(plan: ClusterPlan): Array<{ name: string; role: Swa
 }
 
 /**
- * `swarm create`: every node is created at once (the slow part runs in parallel), then the
- * first manager initialises the swarm and the others join it. A failure or an interrupt
- * removes every node made, the half-made ones by their own create's rollback.
+ * `swarm create`: every node is created at once (the slow part runs in parallel). The first
+ * manager initialises the swarm as the last step of its own create, and each other node joins
+ * as the last step of its create, as soon as both it and the swarm are ready; each step runs
+ * on its create's SSH session. A failure or an interrupt removes every node made, the
+ * half-made ones by their own create's rollback.
  */
 export async function createCluster(
   store: Store,
@@ -37,27 +39,45 @@ export async function createCluster(
   const clash = nodes.find((n) => store.exists(n.name));
   if (clash) throw new MachineError(`Docker machine "${clash.name}" already exists: pick another cluster name or remove it first`);
   log.info(`Creating ${nodes.length} machines in parallel: ${nodes.map((n) => n.name).join(', ')}`);
+  // The swarm as the first manager made it, for the joins: its tokens (never stored) and itself.
+  let swarmReady!: (s: { manager: Host; tokens: JoinTokens }) => void;
+  let swarmFailed!: (err: unknown) => void;
+  const swarm = new Promise<{ manager: Host; tokens: JoinTokens }>((resolve, reject) => ((swarmReady = resolve), (swarmFailed = reject)));
+  swarm.catch(() => undefined);
   const results = await Promise.allSettled(
-    nodes.map((n) => createMachine(store, { ...request, name: n.name, log: prefixedLogger(request.log, n.name) })),
+    nodes.map((n, i) => {
+      const afterProvision: CreateRequest['afterProvision'] =
+        i === 0
+          ? async (host, session) => {
+              const { membership, tokens } = await swarmInit(host, plan.cluster, log, session);
+              host.config.SwarmMode = membership;
+              swarmReady({ manager: host, tokens });
+              return { SwarmMode: membership };
+            }
+          : async (host, session) => {
+              const { manager, tokens } = await swarm;
+              return { SwarmMode: await swarmJoin(host, manager, n.role, log, { tokens, ...(session ? { session } : {}) }) };
+            };
+      const made = createMachine(store, { ...request, name: n.name, log: prefixedLogger(request.log, n.name), afterProvision });
+      // The others would wait for a swarm that will never be.
+      if (i === 0) made.catch((err: unknown) => swarmFailed(new MachineError(`swarm "${plan.cluster}" was not initialised: ${(err as Error).message}`)));
+      return made;
+    }),
   );
-  const made = results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ host: r.value, role: nodes[i]!.role }] : []));
+  const made = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   try {
     request.signal?.throwIfAborted();
+    // The first manager's own failure says most; the others' only repeat it.
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    const [first, ...rest] = made as [{ host: Host; role: SwarmRole }, ...Array<{ host: Host; role: SwarmRole }>];
-    const { membership, tokens } = await swarmInit(first.host, plan.cluster, log);
-    await recordMembership(first.host, membership);
-    request.signal?.throwIfAborted();
-    await Promise.all(rest.map(async (n) => recordMembership(n.host, await swarmJoin(n.host, first.host, n.role, log, tokens))));
   } catch (err) {
     const interrupted = request.signal?.aborted === true;
     log.info(`Swarm "${plan.cluster}" ${interrupted ? 'interrupted' : 'failed'}; removing its ${made.length} machine(s)`);
-    await Promise.all(made.map((n) => removeMachine(store, n.host.name, n.host, { force: true, log }).catch(() => undefined)));
+    await Promise.all(made.map((host) => removeMachine(store, host.name, host, { force: true, log }).catch(() => undefined)));
     if (interrupted) throw new InterruptedError(`Interrupted: removed the machines of swarm "${plan.cluster}"`);
     throw err;
   }
-  return made.map((n) => n.host);
+  return made;
 }
 
 /** `swarm rm`: every node at once; nodes go without leaving one by one, since the whole swarm goes. */
