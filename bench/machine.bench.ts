@@ -5,8 +5,10 @@ import { afterAll, beforeAll, describe, inject, it } from 'vitest';
 import { createTestHost, makeTestKey, type TestHost } from '../test/harness/hosts.js';
 import { cliPath, machine, tempStore } from '../test/helpers/cli.js';
 import { interleaved } from './measure.js';
-import { record, recordRatio } from './results.js';
+import { TABLE, record, recordRatio } from './results.js';
 import { LS_FAN_OUT } from '../src/host/listing.js';
+
+const TABLE_FIGURE = TABLE.find((r) => r.id === 'fast-commands')!.figure;
 
 const skipReason = inject('e2eSkipReason');
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
@@ -107,14 +109,29 @@ describe.skipIf(skipReason)('benchmarks', () => {
         ...fast.map((c) => ({ label: c, cmd: node, args: c === 'active' ? [cliPath, 'active'] : [cliPath, c, 'm000'] })),
         { label: 'ls', cmd: node, args: [cliPath, 'ls'] },
         { label: 'one TLS call', cmd: node, args: [join(import.meta.dirname, 'one-tls-call.cjs'), url, join(store, 'certs')] },
+        { label: 'one TCP probe', cmd: node, args: [join(import.meta.dirname, 'one-tcp-probe.cjs'), host.ip, '22'] },
       ],
       RUNS,
       env,
     );
     const bare = m.get('node -e 0')!;
     const worst = fast.map((c) => ({ c, ...m.get(c)! })).sort((a, b) => b.ms - a.ms)[0]!;
-    recordRatio('fast-commands', worst.ms, 'ms', { label: 'node -e 0', value: bare.ms, unit: 'ms' }, 1.1, {
-      note: `median of ${RUNS}, interleaved: ${fast.map((c) => `${c} ${m.get(c)!.ms.toFixed(1)} ms (${(m.get(c)!.ms / bare.ms).toFixed(2)}x)`).join(', ')}`,
+    // active must know the machine is up, as Docker Machine's does: for the generic driver a
+    // TCP connection to its SSH port, which loads node:net. Its floor is bare node doing that.
+    const probe = m.get('one TCP probe')!.ms;
+    const active = m.get('active')!.ms;
+    const others = fast.filter((c) => c !== 'active').map((c) => m.get(c)!.ms);
+    record({
+      id: 'fast-commands',
+      figure: TABLE_FIGURE,
+      value: worst.ms,
+      unit: 'ms',
+      reference: { label: 'node -e 0', value: bare.ms, unit: 'ms' },
+      ratio: worst.ms / bare.ms,
+      target: '<= 1.10x (active: of node making its one TCP probe)',
+      met: Math.max(...others) <= bare.ms * 1.1 && active <= probe * 1.1,
+      floor: { label: 'for active, node making its one TCP probe', value: probe, unit: 'ms', ratio: probe / bare.ms },
+      note: `median of ${RUNS}, interleaved: ${fast.map((c) => `${c} ${m.get(c)!.ms.toFixed(1)} ms (${(m.get(c)!.ms / bare.ms).toFixed(2)}x)`).join(', ')}; active is ${(active / probe).toFixed(2)}x its floor`,
     });
     const envMem = m.get('env')!.maxRssMb;
     recordRatio('env-memory', envMem, 'MB', { label: 'node -e 0', value: bare.maxRssMb, unit: 'MB' }, 1.2);
