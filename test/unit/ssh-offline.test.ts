@@ -5,6 +5,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
+import { retryDelay } from '../../src/ssh/wait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostKeyMismatchError, SshError } from '../../src/errors.js';
 import {
@@ -220,5 +221,18 @@ describe('Slots', () => {
     await waiting[1];
     expect(order).toEqual([3, 4]);
     r3();
+  });
+});
+
+describe('waiting for SSH', () => {
+  it('tries every 100 ms for the first 3 s (a container boots in about that), then backs off to every 500 ms', () => {
+    expect(retryDelay(0, 0)).toBe(100);
+    expect(retryDelay(2_900, 100)).toBe(100);
+    expect(retryDelay(3_000, 100)).toBe(200);
+    expect(retryDelay(3_200, 200)).toBe(400);
+    expect(retryDelay(3_600, 400)).toBe(500);
+    expect(retryDelay(60_000, 500)).toBe(500);
+    expect(retryDelay(10, 0, { initialMs: 250, steadyMs: 0, maxMs: 1000 })).toBe(250);
+    expect(retryDelay(10, 250, { initialMs: 250, steadyMs: 0, maxMs: 1000 })).toBe(500);
   });
 });
