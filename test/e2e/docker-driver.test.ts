@@ -6,6 +6,7 @@ import { makeTinyImageTar } from '../harness/hosts.js';
 import { cacheDir } from '../harness/dockerd.js';
 import { sh } from '../harness/exec.js';
 import { bash, machine, machineCmd, machineInterrupted, tempStore } from '../helpers/cli.js';
+import type { StoryContext } from '../../src/demo/story.js';
 
 const skipReason = inject('e2eSkipReason');
 
@@ -235,7 +236,7 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     const { tellStory, resetStory, GREETING } = await import('../../src/demo/story.js');
     const storyDir = join(work, 'story');
     await mkdir(storyDir, { recursive: true });
-    const story = {
+    const story: StoryContext = {
       nodes,
       image: 'tiny:1',
       routingMesh: false,

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostNotRunningError, UsageError } from '../../src/errors.js';
 import docker from '../../src/drivers/docker/index.js';
-import type { DriverConfig, DriverContext } from '../../src/drivers/driver.js';
+import type { DriverContext } from '../../src/drivers/driver.js';
+import type { DockerSettings } from '../../src/drivers/docker/flags.js';
 import { SYSTEM_CONTAINER_CAPS, authorizedKeysArchive, containerCreateBody, mapState, type ContainerSpec } from '../../src/drivers/docker/container.js';
 import { EngineApi, EngineApiError, EngineUnreachableError, parseDockerHost } from '../../src/drivers/docker/engine-api.js';
 import { DEFAULT_DOCKER_HOST, imageBuildCommand, parseDockerFlags } from '../../src/drivers/docker/flags.js';
@@ -226,7 +227,7 @@ describe('docker driver: engine connection failures (real sockets)', () => {
   it('says the same for a socket nobody listens on, and points a saved machine at its engine', async () => {
     const file = join(work, 'stale.sock');
     await writeFile(file, '');
-    const saved = { ...docker.newDriver(ctx('old')).config(), DockerHost: `unix://${file}`, ContainerID: 'abc' } as DriverConfig;
+    const saved = { ...docker.newDriver(ctx('old')).config(), DockerHost: `unix://${file}`, ContainerID: 'abc' } as DockerSettings;
     const d = docker.newDriver(ctx('old'), saved);
     const err = await d.getState().catch((e: unknown) => e);
     expect((err as Error).message).toBe(
@@ -300,7 +301,7 @@ describe('docker driver against a stand-in engine', () => {
   });
   const savedDriver = (lines: string[] = [], extra: Record<string, unknown> = {}) => {
     const base = docker.newDriver(ctx('m1')).config();
-    return docker.newDriver(ctx('m1', lines), { ...base, DockerHost: `unix://${engine.socket}`, ContainerID: 'c1', ...extra } as DriverConfig);
+    return docker.newDriver(ctx('m1', lines), { ...base, DockerHost: `unix://${engine.socket}`, ContainerID: 'c1', ...extra } as DockerSettings);
   };
 
   it('prefixes the API version, logs every call, and carries the engine message', async () => {
