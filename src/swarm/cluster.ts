@@ -62,7 +62,7 @@ export async function swarmInit(host: Host, cluster: string, log: Logger, sessio
   return { membership: { Cluster: cluster, Role: 'manager' }, tokens: parseTokens(out, host.name) };
 }
 
-/** Joins host to the swarm that manager leads. */
+/** The manager's cluster; a machine that is not a swarm manager is refused with how to make one. */
 export function assertManager(manager: Host): string {
   const cluster = manager.config.SwarmMode?.Cluster;
   if (!cluster || manager.config.SwarmMode?.Role !== 'manager') {

@@ -290,4 +290,17 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     expect((await machine(store, ['ls', '-q'])).stdout.trim()).toBe('');
     expect((await d('ps', '-aq', '--filter', `label=io.machine.store=${store}`)).stdout.trim()).toBe('');
   });
+
+  it('swarm create --debug shows the init and join commands but never a join token', async () => {
+    const created = await machine(store, ['--debug', 'swarm', 'create', 'tk', ...dflags, '--managers', '1', '--workers', '1'], { env: env() });
+    expect(created.code).toBe(0);
+    expect(created.stderr).toMatch(/docker swarm init --advertise-addr/);
+    expect(created.stderr).toMatch(/docker swarm join --token "\$t"/);
+    const token = (await withEnv('tk-manager-1', 'docker swarm join-token -q worker')).stdout.trim();
+    expect(token).toMatch(/^SWMTKN-/);
+    expect(created.stdout + created.stderr).not.toContain('SWMTKN-');
+    const nodes = await withEnv('tk-manager-1', `docker node ls --format '{{.Hostname}} {{.Status}}'`);
+    expect(nodes.stdout.trim().split('\n').sort()).toEqual(['tk-manager-1 Ready', 'tk-worker-1 Ready']);
+    expect((await machine(store, ['swarm', 'rm', '-y', 'tk'])).code).toBe(0);
+  });
 });
