@@ -24,7 +24,7 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
 
   /** This file's volumes: an interrupted earlier run on the same private dockerd leaves them. */
   const removeOurVolumes = async () => {
-    const vols = (await d('volume', 'ls', '-q', '--filter', 'label=io.machine.name')).stdout.split('\n').filter((v) => v.startsWith('machine-dk') || v.startsWith('machine-sw') || v.startsWith('machine-cc') || v.startsWith('machine-cr'));
+    const vols = (await d('volume', 'ls', '-q', '--filter', 'label=io.machine.name')).stdout.split('\n').filter((v) => ['machine-dk', 'machine-sw', 'machine-cc', 'machine-cr', 'machine-tk'].some((p) => v.startsWith(p)));
     if (vols.length) await d('volume', 'rm', '-f', ...vols);
   };
 
