@@ -162,6 +162,9 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
 
   it('keeps working after regenerate-certs -f, with a new server certificate', async () => {
     const before = await readFile(join(store, 'machines', 'gm1', 'server.pem'), 'utf8');
+    // Files half-written by an interrupted provisioning, one world-readable where the key goes:
+    // the key must still end up readable by root only.
+    await host.exec('umask 000; echo stale > /etc/docker/server-key.pem.machine-tmp; echo stale > /etc/docker/server.pem.machine-tmp; chmod 600 /etc/docker/server.pem.machine-tmp');
     const r = await machine(store, ['regenerate-certs', '-f', 'gm1']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -169,6 +172,8 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
     expect(after).not.toBe(before);
     const remote = await host.exec('cat /etc/docker/server.pem');
     expect(remote.stdout).toBe(after);
+    const modes = await host.exec('cd /etc/docker && stat -c "%n %a" ca.pem server.pem server-key.pem /etc/systemd/system/docker.service.d/10-machine.conf; ls -a /etc/docker /etc/systemd/system/docker.service.d | grep -c machine-tmp');
+    expect(modes.stdout.trim().split('\n')).toEqual(['ca.pem 644', 'server.pem 644', 'server-key.pem 600', '/etc/systemd/system/docker.service.d/10-machine.conf 644', '0']);
     const info = await withEnv(store, 'gm1', 'docker version --format "{{.Server.Version}}"');
     expect(info.code).toBe(0);
   });
