@@ -90,6 +90,11 @@ export interface Driver<S extends BaseSettings = BaseSettings> {
   /** A driver without SSH (none) cannot be provisioned. */
   readonly provisionable: boolean;
   /**
+   * getURL reads the saved settings only (no process, no provider API, whatever the state):
+   * `ls` then asks the engine for its version while the state is still being checked.
+   */
+  readonly urlFromRecord?: boolean;
+  /**
    * The host existed before create and outlives rm (generic): a failed create puts back what
    * provisioning changed on it, where other drivers remove the host they made.
    */

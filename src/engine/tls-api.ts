@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { request, type RequestOptions } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { readFile } from 'node:fs/promises';
+import { readFile as readFileCb } from 'node:fs';
 import { DEFAULT_ENGINE_PORT } from './port.js';
 
 export interface TlsMaterial {
@@ -21,6 +21,10 @@ export interface EngineVersion {
 // (one parse of the key and certificates) serves them all, which is most of what `ls` of many
 // machines spent before its handshakes.
 const contexts = new Map<string, SecureContext>();
+
+// node:fs, not node:fs/promises: the latter (and the readline it loads) cost `ls` 3 ms.
+const readFile = (path: string) =>
+  new Promise<Buffer>((resolve, reject) => readFileCb(path, (err, data) => (err ? reject(err) : resolve(data))));
 
 function secureContextFor(ca: Buffer, cert: Buffer, key: Buffer): SecureContext {
   const id = `${ca.toString('latin1')}\0${cert.toString('latin1')}\0${key.toString('latin1')}`;
@@ -42,8 +46,9 @@ export async function engineVersion(
   tls: TlsMaterial,
   timeoutMs: number,
   debug: (line: string) => void = () => undefined,
+  signal?: AbortSignal,
 ): Promise<EngineVersion> {
-  const r = await get(url, '/version', tls, timeoutMs, debug);
+  const r = await get(url, '/version', tls, timeoutMs, debug, signal);
   if (r.status !== 200) throw new Error(`engine answered ${r.status}: ${r.body.trim()}`);
   return JSON.parse(r.body) as EngineVersion;
 }
@@ -52,18 +57,20 @@ export async function engineVersion(
  * The engine's version from GET /_ping, which answers from memory with a `Server:
  * Docker/VERSION (OS)` header. /version runs runc and docker-init to report theirs: tens of
  * milliseconds of the engine's CPU per call, which made `ls` of many machines on one host
- * wait seconds. An engine whose ping names no version is asked /version.
+ * wait seconds. An engine whose ping names no version is asked /version. `signal` drops the
+ * call (ls asks before it knows the machine runs).
  */
 export async function engineVersionByPing(
   url: string,
   tls: TlsMaterial,
   timeoutMs: number,
   debug: (line: string) => void = () => undefined,
+  signal?: AbortSignal,
 ): Promise<string> {
-  const r = await get(url, '/_ping', tls, timeoutMs, debug);
+  const r = await get(url, '/_ping', tls, timeoutMs, debug, signal);
   if (r.status !== 200) throw new Error(`engine answered ${r.status}: ${r.body.trim()}`);
   const m = /^Docker\/(\S+)/.exec(String(r.headers['server'] ?? ''));
-  return m ? m[1]! : (await engineVersion(url, tls, timeoutMs, debug)).Version;
+  return m ? m[1]! : (await engineVersion(url, tls, timeoutMs, debug, signal)).Version;
 }
 
 /** One GET with the client pair, under one deadline for the whole call. */
@@ -73,6 +80,7 @@ async function get(
   tls: TlsMaterial,
   timeoutMs: number,
   debug: (line: string) => void,
+  signal?: AbortSignal,
 ): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   const started = Date.now();
   const u = new URL(url.replace(/^tcp:/, 'https:'));
@@ -95,7 +103,7 @@ async function get(
         checkServerIdentity: () => undefined,
         // One deadline for the whole call: Node's `timeout` is an idle timer, armed again
         // after connecting, so a host that accepts and stays silent took twice as long.
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal ? AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]) : AbortSignal.timeout(timeoutMs),
         agent: false,
       },
       (res) => {
@@ -107,7 +115,11 @@ async function get(
       },
     );
     req.on('error', (err) => {
-      const e = err.name === 'AbortError' || err.name === 'TimeoutError' ? new Error(`no answer from ${u.host} within ${timeoutMs} ms`) : err;
+      const e = signal?.aborted
+        ? new Error('dropped: no longer needed')
+        : err.name === 'AbortError' || err.name === 'TimeoutError'
+          ? new Error(`no answer from ${u.host} within ${timeoutMs} ms`)
+          : err;
       debug(`engine-api: GET ${url}${path} -> ${e.message}`);
       reject(e);
     });

@@ -129,6 +129,18 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
     expect((await machine(store, ['ip', 'gm1'])).stdout.trim()).toBe(host.ip);
     expect((await machine(store, ['url', 'gm1'])).stdout.trim()).toBe(`tcp://${host.ip}:2376`);
     expect((await machine(store, ['active'], { env: { DOCKER_HOST: `tcp://${host.ip}:2376` } })).stdout.trim()).toBe('gm1');
+
+    // ls asks the engine beside the state, but the driver's state decides, as in Docker
+    // Machine: with sshd down and the engine up, the machine reads Stopped, without a version.
+    await host.exec('systemctl stop ssh.socket ssh.service 2>/dev/null; true');
+    try {
+      const down = await machine(store, ['ls', '--format', '{{.Name}} {{.State}} {{.URL}} {{.DockerVersion}} {{.Error}}']);
+      expect(down.stdout.trim()).toBe('gm1 Stopped  Unknown');
+    } finally {
+      await host.exec('systemctl start ssh.socket ssh.service 2>/dev/null; systemctl start ssh; true');
+    }
+    const back = await machine(store, ['ls', '--format', '{{.Name}} {{.State}} {{.DockerVersion}}']);
+    expect(back.stdout.trim()).toMatch(/^gm1 Running v\d+\.\d+/);
   });
 
   it('config prints flags the docker CLI accepts', async () => {

@@ -87,18 +87,27 @@ const ls: Command = {
       for (const name of names) cli.out(name);
       return;
     }
+    // The template engine loads while the machines answer: a timer turn from now, once their
+    // probes and handshakes are on their way (ls of one machine: 3 ms).
+    const templates =
+      parsed.values['quiet'] || format === 'json'
+        ? undefined
+        : new Promise((r) => setTimeout(r, 0)).then(async () => {
+            const t = await import('../../template/go-template.js');
+            return { ...t, ...t.splitTableFormat(format || DEFAULT_FORMAT) };
+          });
+    templates?.catch(() => undefined);
     const items = (await listMachines(cli.store, timeout * 1000, { debug: (l) => cli.log.debug(l) })).filter(filter);
     if (parsed.values['quiet']) {
       for (const item of items) cli.out(item.Name);
       return;
     }
     // One array of the same fields the templates see: a stable interface (README "JSON interfaces").
-    if (format === 'json') {
+    if (!templates) {
       cli.out(JSON.stringify(items));
       return;
     }
-    const { renderTemplate, splitTableFormat } = await import('../../template/go-template.js');
-    const { table, body } = splitTableFormat(format || DEFAULT_FORMAT);
+    const { renderTemplate, table, body } = await templates;
     const rows: string[][] = [];
     if (table) {
       rows.push(renderTemplate(body, HEADERS).split('\t'));

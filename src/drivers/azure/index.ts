@@ -30,6 +30,7 @@ const IN_USE = /InUse|CannotBeDeleted|NicInUse/;
 class AzureDriver implements Driver<AzureSettings> {
   readonly name = 'azure';
   readonly provisionable = true;
+  readonly urlFromRecord = true;
 
   describeRemoval(): string {
     const c = this.config();

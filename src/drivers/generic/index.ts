@@ -13,6 +13,7 @@ const STATE_TIMEOUT_MS = 3_000;
 class GenericDriver implements Driver<GenericSettings> {
   readonly name = 'generic';
   readonly provisionable = true;
+  readonly urlFromRecord = true;
 
   describeRemoval(): string {
     return `the record only: the host ${this.config().IPAddress} and its engine stay`;
