@@ -36,6 +36,9 @@ export default {
     // built-in copies its exports (`active`: 6.5 ms of a TCP probe's 9). Node 22 requires the
     // ESM-only packages (log-update, @inquirer/prompts) as well.
     dynamicImportInCjs: false,
+    // Pure ASCII files: Node decodes them into one-byte strings at once, where a single '✔'
+    // made it decode the whole core chunk the slow way (2.5 ms of `env`'s 12 over bare node).
+    charset: 'ascii',
     entryFileNames: '[name].cjs',
     chunkFileNames: 'chunks/[name]-[hash].cjs',
   },
