@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile, rm } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestHost, makeTestKey, makeTinyImageTar, type TestHost } from '../harness/hosts.js';
@@ -141,6 +141,37 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
     }
     const back = await machine(store, ['ls', '--format', '{{.Name}} {{.State}} {{.DockerVersion}}']);
     expect(back.stdout.trim()).toMatch(/^gm1 Running v\d+\.\d+/);
+  });
+
+  it('ls of as many machines on one host as it asks early says each is Running, with its version', async () => {
+    // 30 more records for the same host: ls asks their engines beside their state checks
+    // (twice the connections, the most its fan-out allows), and none may read Stopped for it.
+    const base = JSON.parse(await readFile(join(store, 'machines', 'gm1', 'config.json'), 'utf8')) as {
+      Name: string;
+      Driver: Record<string, unknown>;
+      HostOptions: { AuthOptions: Record<string, unknown> };
+    };
+    const names = Array.from({ length: 30 }, (_, i) => `gmc${i}`);
+    try {
+      for (const name of names) {
+        const dir = join(store, 'machines', name);
+        await cp(join(store, 'machines', 'gm1'), dir, { recursive: true });
+        const cfg = structuredClone(base);
+        cfg.Name = name;
+        cfg.Driver['MachineName'] = name;
+        cfg.Driver['SSHKeyPath'] = join(dir, 'id_rsa');
+        const auth = cfg.HostOptions.AuthOptions;
+        for (const k of ['StorePath', 'ServerCertPath', 'ServerKeyPath']) auth[k] = String(auth[k]).replace(join(store, 'machines', 'gm1'), dir);
+        await writeFile(join(dir, 'config.json'), JSON.stringify(cfg, null, 4));
+      }
+      const r = await machine(store, ['ls', '--filter', 'name=^gm', '--format', '{{.Name}} {{.State}} {{.DockerVersion}} {{.Error}}']);
+      expect(r.stderr).toBe('');
+      const rows = r.stdout.trim().split('\n');
+      expect(rows).toHaveLength(31);
+      for (const row of rows) expect(row).toMatch(/^gmc?\d+ Running v\d+\.\d+\S*\s*$/);
+    } finally {
+      for (const name of names) await rm(join(store, 'machines', name), { recursive: true, force: true });
+    }
   });
 
   it('config prints flags the docker CLI accepts', async () => {
