@@ -52,14 +52,14 @@ export const LS_FAN_OUT = 32 * availableParallelism();
 export async function listMachines(
   store: Store,
   timeoutMs: number,
-  opts: { names?: string[]; versions?: boolean; debug?: (line: string) => void } = {},
+  opts: { names?: string[]; versions?: boolean; debug?: (line: string) => void; loaded?: Host[] } = {},
 ): Promise<ListItem[]> {
   const versions = opts.versions ?? true;
   const debug = opts.debug ?? (() => undefined);
-  const all = opts.names ?? (await store.list());
+  const all = opts.loaded?.map((h) => h.name) ?? opts.names ?? (await store.list());
   const activeUrl = process.env.DOCKER_HOST ?? '';
   const started = Date.now();
-  const hosts = await Promise.all(all.map((name) => loadHost(store, name).catch((err: Error) => err)));
+  const hosts = opts.loaded ?? (await Promise.all(all.map((name) => loadHost(store, name).catch((err: Error) => err))));
   // Without DOCKER_HOST, the docker CLI talks to its current context's machine, if machine made it.
   const byContext = await machineOfCurrentContext(store);
   debug(`ls: ${all.length} records loaded in ${Date.now() - started} ms`);
@@ -75,6 +75,30 @@ export async function listMachines(
   );
   debug(`ls: ${items.length} machines described in ${Date.now() - started} ms`);
   return items;
+}
+
+/**
+ * `active`: the machine the docker CLI talks to (DOCKER_HOST, or the current context machine
+ * made), if it is Running. A machine whose URL is in its record (generic, azure) and is not
+ * DOCKER_HOST cannot be that one, whatever its state: it is left out before any state is
+ * checked, so that `active` in a shell prompt costs one probe, not one per machine.
+ */
+export async function activeMachineName(store: Store, timeoutMs: number): Promise<string | undefined> {
+  const activeUrl = process.env.DOCKER_HOST ?? '';
+  const byContext = await machineOfCurrentContext(store);
+  const names = await store.list();
+  const hosts = await Promise.all(names.map((name) => loadHost(store, name).catch(() => undefined)));
+  const candidates: Host[] = [];
+  for (const host of hosts) {
+    // A record that does not load is never active (ls shows it as an Error).
+    if (!host) continue;
+    const url = host.driver.urlFromRecord && host.name !== byContext ? await engineUrl(host).catch(() => '') : undefined;
+    if (url === undefined || (url !== '' && url === activeUrl)) candidates.push(host);
+  }
+  if (!candidates.length) return undefined;
+  // States and URLs only: which engine answers which version is ls's business.
+  const items = await listMachines(store, timeoutMs, { loaded: candidates, versions: false });
+  return items.find((i) => i.ActiveHost)?.Name;
 }
 
 /**

@@ -128,6 +128,37 @@ describe('CLI against a store (no hosts needed)', () => {
     expect(unknown.stderr).toContain('Driver "static" not found');
   });
 
+  it('active probes only the machines that can be the active one', async () => {
+    // A shell prompt runs `active` every time: a generic machine whose recorded URL is not
+    // DOCKER_HOST cannot be active, whatever its state, and is not even asked.
+    const store = await legacyStore();
+    let probes = 0;
+    const listener = createServer((c) => {
+      probes++;
+      c.destroy();
+    });
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    try {
+      const cfgPath = join(store, 'machines', 'legacy-generic', 'config.json');
+      const cfg = JSON.parse(await readFile(cfgPath, 'utf8')) as { Driver: Record<string, unknown> };
+      cfg.Driver['IPAddress'] = '127.0.0.1';
+      cfg.Driver['SSHPort'] = (listener.address() as AddressInfo).port;
+      // Not legacy-none's URL (tcp://127.0.0.1:2376).
+      cfg.Driver['EnginePort'] = 12376;
+      await writeFile(cfgPath, JSON.stringify(cfg));
+      const other = await machine(store, ['active'], { env: { DOCKER_HOST: 'tcp://127.0.0.1:2376' } });
+      expect(other.stdout.trim()).toBe('legacy-none');
+      expect(probes).toBe(0);
+      // The one it can be is asked, as before: its SSH port answers, so it is Running and active.
+      const url = (await machine(store, ['url', 'legacy-generic'])).stdout.trim();
+      const it = await machine(store, ['active'], { env: { DOCKER_HOST: url } });
+      expect(it.stdout.trim()).toBe('legacy-generic');
+      expect(probes).toBe(1);
+    } finally {
+      listener.close();
+    }
+  });
+
   it('names the package to install when QEMU is missing, and makes nothing', async () => {
     const store = await tempStore();
     const r = await machine(store, ['create', '-d', 'qemu', '--qemu-binary', 'qemu-system-nonexistent', 'vmx']);

@@ -1,7 +1,7 @@
 import { MachineError } from '../../errors.js';
 import type { Command } from '../context.js';
 import { str } from '../args.js';
-import { listMachines } from '../../host/listing.js';
+import { activeMachineName } from '../../host/listing.js';
 import { machineOfCurrentContext } from '../../host/context.js';
 
 const active: Command = {
@@ -14,11 +14,9 @@ const active: Command = {
   async run(cli, parsed) {
     // DOCKER_HOST, or else the docker CLI's current context when machine made it.
     if (!process.env.DOCKER_HOST && !(await machineOfCurrentContext(cli.store))) throw new MachineError('No active host found');
-    // States and URLs only: which engine answers which version is ls's business.
-    const items = await listMachines(cli.store, Number(str(parsed.values['timeout'])) * 1000, { versions: false });
-    const hit = items.find((i) => i.ActiveHost);
-    if (!hit) throw new MachineError('No active host found');
-    cli.out(hit.Name);
+    const name = await activeMachineName(cli.store, Number(str(parsed.values['timeout'])) * 1000);
+    if (!name) throw new MachineError('No active host found');
+    cli.out(name);
   },
 };
 export default active;
