@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, inject, it } from 'vitest';
 import { cacheDir } from '../test/harness/dockerd.js';
 import { sh } from '../test/harness/exec.js';
 import { machine, tempStore } from '../test/helpers/cli.js';
-import { STOP_SIGNAL, SYSTEM_CONTAINER_CAPS } from '../src/drivers/docker/container.js';
+import { containerCreateBody } from '../src/drivers/docker/container.js';
+import { EngineApi } from '../src/drivers/docker/engine-api.js';
 import { report } from './measure.js';
 import { record, recordRatio } from './results.js';
 
@@ -52,31 +53,28 @@ describe.skipIf(skipReason)('docker driver benchmarks', () => {
 
   /**
    * The floor under a create's CPU: the same system container (the image and the settings the
-   * driver gives it) booted by hand until its engine answers, with nothing of machine's: no
-   * CLI, no certificates, no SSH login. What it costs is the boot's own (systemd, sshd,
-   * containerd, dockerd), which no create can avoid.
+   * driver gives it, from its own containerCreateBody) booted by hand until its engine
+   * answers, with nothing of machine's: no CLI, no certificates, no SSH login. What it costs
+   * is the boot's own (systemd, sshd, containerd, dockerd), which no create can avoid.
    */
   async function bootByHand(name: string, image: string): Promise<{ ms: number; cpu: number }> {
-    const d = (args: string[]) => sh('docker', ['-H', dockerHost, ...args]);
+    const api = new EngineApi(dockerHost);
     const t = Date.now();
     const c0 = busy();
-    const run = await d([
-      'run', '-d', '--name', name, '--hostname', name, '-e', 'container=docker', '--stop-signal', STOP_SIGNAL,
-      '--cgroupns', 'host', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '-v', `${name}:/var/lib/docker`,
-      '--tmpfs', '/run', '--tmpfs', '/run/lock', '--tmpfs', '/tmp',
-      '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined',
-      ...SYSTEM_CONTAINER_CAPS.flatMap((c) => ['--cap-add', c]),
-      '--network', 'machine-bench', image, '/sbin/init',
-    ]);
-    if (run.code !== 0) throw new Error(`by hand: docker run: ${run.stderr}`);
+    await api.volumeCreate(name, {});
+    const id = await api.containerCreate(
+      name,
+      containerCreateBody({ name, image, network: 'machine-bench', volume: name, cpus: 0, memoryMB: 0, publish: false, enginePort: 2376, labels: {} }),
+    );
+    await api.containerStart(id);
     // One exec that waits for the boot to finish, starts the engine (the image leaves it off
     // at boot, as provisioning starts it once, with its TLS configuration) and asks it: no
     // polling to pay for.
-    const up = await d(['exec', name, 'sh', '-c', 'systemctl is-system-running --wait >/dev/null; systemctl start docker.service && docker version --format "{{.Server.Version}}"']);
+    const up = await sh('docker', ['-H', dockerHost, 'exec', name, 'sh', '-c', 'systemctl is-system-running --wait >/dev/null; systemctl start docker.service && docker version --format "{{.Server.Version}}"']);
     const ms = Date.now() - t;
     const cpu = busy() - c0;
-    await d(['rm', '-f', '-v', name]);
-    await d(['volume', 'rm', name]);
+    await api.containerRemove(id, { force: true, volumes: true });
+    await api.volumeRemove(name);
     if (up.code !== 0) throw new Error(`by hand: the engine did not come up: ${up.stderr}`);
     return { ms, cpu };
   }

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { request, type RequestOptions } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { readFile as readFileCb } from 'node:fs';
+import { promisify } from 'node:util';
 import { DEFAULT_ENGINE_PORT } from './port.js';
 
 export interface TlsMaterial {
@@ -23,8 +24,7 @@ export interface EngineVersion {
 const contexts = new Map<string, SecureContext>();
 
 // node:fs, not node:fs/promises: the latter (and the readline it loads) cost `ls` 3 ms.
-const readFile = (path: string) =>
-  new Promise<Buffer>((resolve, reject) => readFileCb(path, (err, data) => (err ? reject(err) : resolve(data))));
+const readFile = promisify(readFileCb);
 
 function secureContextFor(ca: Buffer, cert: Buffer, key: Buffer): SecureContext {
   const id = `${ca.toString('latin1')}\0${cert.toString('latin1')}\0${key.toString('latin1')}`;

@@ -86,6 +86,7 @@ export async function listMachines(
 export async function activeMachineName(store: Store, timeoutMs: number): Promise<string | undefined> {
   const activeUrl = process.env.DOCKER_HOST ?? '';
   const byContext = await machineOfCurrentContext(store);
+  if (!activeUrl && !byContext) return undefined;
   const names = await store.list();
   const hosts = await Promise.all(names.map((name) => loadHost(store, name).catch(() => undefined)));
   const candidates: Host[] = [];

@@ -320,6 +320,8 @@ export function splitExecStart(line: string): string[] {
 }
 
 const NAMING_FAILED = '@@machine:naming-failed';
+// Ends a file's base64 in the apply script; base64 has no '_', so no line of it can be this.
+const B64_END = 'MACHINE_B64_END';
 
 /**
  * Names the host, writes every file and restarts the engine, as one script. base64 keeps
@@ -327,9 +329,6 @@ const NAMING_FAILED = '@@machine:naming-failed';
  * none is ever half-written; the script (keys included) goes over stdin, never on a command
  * line or into an error message.
  */
-// Ends a file's base64 in the apply script; base64 has no '_', so no line of it can be this.
-const B64_END = 'MACHINE_B64_END';
-
 function applyScript(plan: Plan): string {
   const script = ['set -e', 'umask 077'];
   // A shell of its own: inside `( ... ) || ...` the shell ignores set -e, and a refused name

@@ -2,7 +2,6 @@ import { MachineError } from '../../errors.js';
 import type { Command } from '../context.js';
 import { str } from '../args.js';
 import { activeMachineName } from '../../host/listing.js';
-import { machineOfCurrentContext } from '../../host/context.js';
 
 const active: Command = {
   name: 'active',
@@ -13,7 +12,6 @@ const active: Command = {
   },
   async run(cli, parsed) {
     // DOCKER_HOST, or else the docker CLI's current context when machine made it.
-    if (!process.env.DOCKER_HOST && !(await machineOfCurrentContext(cli.store))) throw new MachineError('No active host found');
     const name = await activeMachineName(cli.store, Number(str(parsed.values['timeout'])) * 1000);
     if (!name) throw new MachineError('No active host found');
     cli.out(name);
