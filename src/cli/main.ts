@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-import { enableCompileCache } from 'node:module';
+import { join } from 'node:path';
+import { installCodeCache } from './code-cache.js';
+
 // Cached compiled code makes every later start faster (`env` and `ls` run in loops). It has
-// to be on before the rest loads, hence the dynamic import below.
-enableCompileCache?.();
+// to be in place before the rest loads, hence the dynamic import below.
+installCodeCache(join(import.meta.dirname, '..', 'chunks'));
 
 import('./run.js')
   .then(({ run }) => run(process.argv.slice(2)))
