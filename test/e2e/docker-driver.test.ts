@@ -291,9 +291,21 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     expect((await d('ps', '-aq', '--filter', `label=io.machine.store=${store}`)).stdout.trim()).toBe('');
   });
 
-  it('swarm create --debug shows the init and join commands but never a join token', async () => {
-    const created = await machine(store, ['--debug', 'swarm', 'create', 'tk', ...dflags, '--managers', '1', '--workers', '1'], { env: env() });
+  it('swarm create --debug shows the init and join commands but never a join token (engine-baked image: each engine starts once, with TLS, and at every boot)', async () => {
+    // The image the demo uses: the engine is installed and held back until provisioning has
+    // put its TLS certificate in place.
+    const built = await machine(store, ['image', 'build', 'docker', '--engine', '--docker-host', dockerHost], { env: env() });
+    expect(built.stderr).toBe('');
+    const baked = ['-d', 'docker', '--docker-host', dockerHost, '--docker-network', network, '--docker-image', 'machine-host:bookworm-engine'];
+    const created = await machine(store, ['--debug', 'swarm', 'create', 'tk', ...baked, '--managers', '1', '--workers', '1'], { env: env() });
     expect(created.code).toBe(0);
+    for (const node of ['tk-manager-1', 'tk-worker-1']) {
+      const unit = await d('exec', node, 'sh', '-c', "systemctl is-enabled docker.service; journalctl -u docker.service --no-pager | grep -c 'Starting docker.service'");
+      expect(unit.stdout.trim().split('\n')).toEqual(['enabled', '1']);
+    }
+    // After a reboot the engine comes back by itself, on TLS.
+    expect((await machine(store, ['restart', 'tk-worker-1'])).code).toBe(0);
+    expect((await withEnv('tk-worker-1', "docker info --format '{{.Swarm.LocalNodeState}}'")).stdout.trim()).toBe('active');
     expect(created.stderr).toMatch(/docker swarm init --advertise-addr/);
     expect(created.stderr).toMatch(/docker swarm join --token "\$t"/);
     const token = (await withEnv('tk-manager-1', 'docker swarm join-token -q worker')).stdout.trim();
