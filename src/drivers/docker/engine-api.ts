@@ -158,10 +158,15 @@ export class EngineApi {
     }
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // One deadline for the whole call (Node's `timeout` is an idle timer, armed twice).
-    const base: RequestOptions = { method, path: API + path, headers, signal: AbortSignal.timeout(timeoutMs), agent: false };
+    const base: RequestOptions & { servername?: string } = { method, path: API + path, headers, signal: AbortSignal.timeout(timeoutMs), agent: false };
     let send: typeof httpRequest = httpRequest;
-    if (this.endpoint.kind === 'unix') base.socketPath = this.endpoint.socketPath;
-    else {
+    if (this.endpoint.kind === 'unix') {
+      base.socketPath = this.endpoint.socketPath;
+      // No TLS, so no server name: otherwise Node's agent works one out from the Host header
+      // ("localhost") and checks it is no IP address with net.isIP, whose IPv6 pattern costs
+      // about 10 ms of CPU to compile at a process's first call.
+      base.servername = '';
+    } else {
       base.host = this.endpoint.host;
       base.port = this.endpoint.port;
       if (this.endpoint.tls) {
