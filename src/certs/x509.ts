@@ -2,9 +2,9 @@
 // only RSA keys, and loading the whole of forge cost every create about a tenth of a
 // second; its asn1 module loads in a few milliseconds. node:crypto makes keys and signs.
 import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { isIP } from 'node:net';
 import asn1 from 'node-forge/lib/asn1.js';
 import { normaliseIP, subjectPublicKeyBits } from './der.js';
+import { ipFamily } from '../net/ipv4.js';
 
 // The framing (tag, length, content) is written here, so that DER already made (a public
 // key from node:crypto, the CA's subject, the signed part) is spliced in byte for byte;
@@ -97,7 +97,12 @@ function extension(id: string, value: Buffer, critical = false): Buffer {
 
 /** GeneralNames: [2] dNSName, [7] iPAddress. */
 function altNames(hosts: string[]): Buffer {
-  return seq(...hosts.map((h) => (isIP(h) ? tlv(0x87, ipBytes(h, isIP(h))) : tlv(0x82, Buffer.from(h, 'ascii')))));
+  return seq(
+    ...hosts.map((h) => {
+      const family = ipFamily(h);
+      return family ? tlv(0x87, ipBytes(h, family)) : tlv(0x82, Buffer.from(h, 'ascii'));
+    }),
+  );
 }
 
 function ipBytes(ip: string, version: number): Buffer {

@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { cpSync } from 'node:fs';
 import { readFileSync, statSync } from 'node:fs';
 import { createServer, connect } from 'node:tls';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureCertificates, generateServerCert } from '../../src/certs/generate.js';
@@ -11,6 +12,7 @@ import { certFacts, pemToDer } from '../../src/certs/der.js';
 import { tempStore } from '../helpers/cli.js';
 import { legacyFixture } from '../helpers/fixture.js';
 import { buildGo, goMissing } from '../helpers/go.js';
+import { ipFamily } from '../../src/net/ipv4.js';
 
 const hasOpenssl = (() => {
   try {
@@ -37,6 +39,12 @@ async function makeAll(hosts = ['10.1.2.3', 'localhost', 'node.example.test', 'f
 }
 
 describe('certificates', () => {
+  it("tells IP addresses from names in a certificate's SANs as node:net's isIP does", () => {
+    const inputs = ['10.1.2.3', '255.255.255.255', '256.1.1.1', '1.2.3', '01.2.3.4', 'localhost', 'node.example.test', 'fd00::1', 'FD00:0::1', '::', '::1',
+      '::ffff:10.1.2.3', '1::2::3', 'fd00::1%eth0', 'fe80::1%', '[fd00::1]', 'fd00:1', 'g::1', 'a:b', '', 'machine-1'];
+    for (const h of inputs) expect(ipFamily(h), h).toBe(isIP(h));
+  });
+
   it('makes a CA, a client and a server pair that OpenSSL accepts, keys mode 0600', async () => {
     const { dir, certs } = await makeAll();
     for (const key of [join(certs, 'ca-key.pem'), join(certs, 'key.pem'), join(dir, 'server-key.pem')]) {
