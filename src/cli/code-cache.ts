@@ -1,5 +1,5 @@
 import { Module, createRequire, enableCompileCache } from 'node:module';
-import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 
@@ -14,10 +14,6 @@ import { Script } from 'node:vm';
  * version and its flags, and rejects a stale or damaged one, which is then rewritten; a cache
  * that cannot be read or written costs the speed-up and nothing else.
  *
- * What a run compiles depends on the command, and a cache holding another command's
- * functions is both bigger to read and short of this one's: each fast command keeps its own,
- * and every other command shares one.
- *
  * Every other module (the other chunks, ssh2, the cloud SDKs) is Node's to compile, with its
  * compile cache, which is switched on when the first of them loads: the fast commands load
  * none, and switching it on costs them half a millisecond. They must not need import()
@@ -30,12 +26,6 @@ import { Script } from 'node:vm';
 /** The chunks a fast command loads (rolldown.config.mjs names them). */
 const FAST_CHUNK = /^(core|rolldown-runtime)-[\w-]+\.cjs$/;
 
-/** The commands with a cache of their own: the ones scripts and prompts run in loops. */
-const FAST_COMMANDS = new Set(['env', 'config', 'url', 'ip', 'active', 'ls', 'status']);
-
-/** A cache of another build that nothing has written for this long is removed. */
-const STALE_MS = 7 * 24 * 3600_000;
-
 type Compile = (this: Module, content: string, filename: string, format?: string) => unknown;
 
 /** Where the caches go: per user and per Node build (a cache from another Node is always rejected). */
@@ -44,33 +34,17 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | und
   return base && join(base, 'machine', 'code-cache', `${process.version}-${process.arch}`);
 }
 
-/**
- * Which cache a run uses: its command when that is a fast one, else "other". The command is
- * the first word that is no flag, past a storage path given as `-s PATH`; a guess off the mark
- * (another global flag with a value) only picks a less fitting cache.
- */
-export function cacheProfile(argv: string[]): string {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '-s' || a === '--storage-path') i++;
-    else if (!a.startsWith('-')) return FAST_COMMANDS.has(a) ? a : 'other';
-  }
-  return 'other';
-}
-
 /** Loads the fast chunks in chunksDir through the cache; to call once, before the first chunk loads. */
-export function installCodeCache(chunksDir: string, argv: string[]): void {
+export function installCodeCache(chunksDir: string): void {
   const dir = codeCacheDir();
   // Node's switch for its compile cache turns this one off too (tests, coverage).
   if (!dir || process.env.NODE_DISABLE_COMPILE_CACHE) {
     enableCompileCache?.();
     return;
   }
-  const profile = cacheProfile(argv);
   const proto = Module.prototype as unknown as { _compile: Compile };
   const nodeCompile = proto._compile;
   const toSave: Array<{ file: string; script: Script }> = [];
-  const loaded: string[] = [];
   let nodeCacheOn = false;
   proto._compile = function (content, filename, format) {
     if (dirname(filename) !== chunksDir || !FAST_CHUNK.test(basename(filename))) {
@@ -78,8 +52,7 @@ export function installCodeCache(chunksDir: string, argv: string[]): void {
       nodeCacheOn = true;
       return nodeCompile.call(this, content, filename, format);
     }
-    loaded.push(basename(filename));
-    const file = join(dir, `${basename(filename)}.${profile}.v8`);
+    const file = join(dir, `${basename(filename)}.v8`);
     let cachedData: Buffer | undefined;
     try {
       cachedData = readFileSync(file);
@@ -93,30 +66,15 @@ export function installCodeCache(chunksDir: string, argv: string[]): void {
     return wrapper.call(this.exports, this.exports, require, this, filename, dirname(filename));
   };
   process.once('exit', () => {
-    if (!toSave.length) return;
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      for (const { file, script } of toSave) {
+    for (const { file, script } of toSave) {
+      try {
+        mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
         const tmp = `${file}.${process.pid}.tmp`;
         writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
         renameSync(tmp, file);
+      } catch {
+        // A read-only or full disk: the next run compiles lazily again, as Node would.
       }
-      pruneStale(dir, loaded);
-    } catch {
-      // A read-only or full disk: the next run compiles lazily again, as Node would.
     }
   });
-}
-
-/**
- * Caches of builds that are gone (an upgrade renames every chunk), once nothing has written
- * them for a week: two installs used side by side keep theirs. Runs only after a write.
- */
-function pruneStale(dir: string, current: string[]): void {
-  const now = Date.now();
-  for (const name of readdirSync(dir)) {
-    if (current.some((c) => name.startsWith(`${c}.`))) continue;
-    const path = join(dir, name);
-    if (now - statSync(path).mtimeMs > STALE_MS) unlinkSync(path);
-  }
 }

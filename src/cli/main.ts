@@ -4,7 +4,7 @@ import { installCodeCache } from './code-cache.js';
 
 // Cached compiled code makes every later start faster (`env` and `ls` run in loops). It has
 // to be in place before the rest loads, hence the dynamic import below.
-installCodeCache(join(import.meta.dirname, '..', 'chunks'), process.argv.slice(2));
+installCodeCache(join(import.meta.dirname, '..', 'chunks'));
 
 import('./run.js')
   .then(({ run }) => run(process.argv.slice(2)))
