@@ -15,11 +15,6 @@ try {
   if (heavy.length) {
     throw new Error(`bundle: the core chunk imports ${heavy.join(', ')} at load; import it where it is used (await import(...)) or add it to CORE_IMPORTS in rolldown.config.mjs`);
   }
-  // The core chunk is compiled through the CLI's code cache (src/cli/code-cache.ts), where
-  // import() needs an experimental option that prints a warning.
-  if (/\bimport\(/.test(core.code)) {
-    throw new Error('bundle: the core chunk calls import(); put it in a module of its own that the core loads lazily (as drivers/import-esm.ts)');
-  }
 } finally {
   await bundle.close();
 }

@@ -1,10 +1,8 @@
 #!/usr/bin/env node
-import { join } from 'node:path';
-import { installCodeCache } from './code-cache.js';
-
+import { enableCompileCache } from 'node:module';
 // Cached compiled code makes every later start faster (`env` and `ls` run in loops). It has
-// to be in place before the rest loads, hence the dynamic import below.
-installCodeCache(join(import.meta.dirname, '..', 'chunks'));
+// to be on before the rest loads, hence the dynamic import below.
+enableCompileCache?.();
 
 import('./run.js')
   .then(({ run }) => run(process.argv.slice(2)))

@@ -147,7 +147,9 @@ function resolvePackageEntry(path: string): string {
 async function importPlugin(url: string, name: string): Promise<DriverModule> {
   let mod: { default?: DriverModule };
   try {
-    mod = (await (await import('./import-esm.js')).importEsm(url)) as { default?: DriverModule };
+    // The second argument keeps this a real import() in the bundle, which turns the others
+    // into require(): a plugin is an ES module named by a file URL, which require() refuses.
+    mod = (await import(url, {})) as { default?: DriverModule };
   } catch (err) {
     throw new DriverError(`Driver plugin "${name}" failed to load: ${(err as Error).message}`);
   }

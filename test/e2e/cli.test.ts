@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -126,42 +126,6 @@ describe('CLI against a store (no hosts needed)', () => {
     expect(ls.stdout.trim()).toBe('p1 static Running tcp://127.0.0.1:2376');
     const unknown = await machine(store, ['create', '-d', 'static', 'p2']);
     expect(unknown.stderr).toContain('Driver "static" not found');
-  });
-
-  it("keeps its code cache in the user's cache directory, and shrugs off a damaged or unwritable one", async () => {
-    const store = await tempStore();
-    const cacheHome = await tempStore('machine-xdg-');
-    const env = { XDG_CACHE_HOME: cacheHome };
-    expect((await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:2376', 'cc'], { env })).code).toBe(0);
-    const first = await machine(store, ['env', 'cc'], { env });
-    expect(first.code).toBe(0);
-    const [dir] = await readdir(join(cacheHome, 'machine', 'code-cache'));
-    expect(dir).toBe(`${process.version}-${process.arch}`);
-    const cacheDir = join(cacheHome, 'machine', 'code-cache', dir!);
-    const files = await readdir(cacheDir);
-    const core = files.find((f) => /^core-.*\.cjs\.v8$/.test(f));
-    expect(core, files.join(' ')).toBeDefined();
-    // Only its owner can read or replace what V8 will run.
-    expect((await stat(cacheDir)).mode & 0o777).toBe(0o700);
-    expect((await stat(join(cacheDir, core!))).mode & 0o777).toBe(0o600);
-    expect((await machine(store, ['env', 'cc'], { env })).stdout).toBe(first.stdout);
-
-    // A damaged cache is rejected by V8 and made again; the output is the same.
-    await writeFile(join(cacheDir, core!), 'not a code cache');
-    const damaged = await machine(store, ['env', 'cc'], { env });
-    expect(damaged.stderr).toBe('');
-    expect(damaged.stdout).toBe(first.stdout);
-    expect((await stat(join(cacheDir, core!))).size).toBeGreaterThan(10_000);
-
-    // A cache directory that cannot be made costs the speed-up only; plugins still load
-    // (their import() goes through the cached chunk).
-    const blocked = join(cacheHome, 'file');
-    await writeFile(blocked, '');
-    const noCache = { XDG_CACHE_HOME: blocked, MACHINE_DRIVER_PATH: join(import.meta.dirname, '..', '..', 'examples') };
-    const r = await machine(store, ['env', 'cc'], { env: noCache });
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toBe(first.stdout);
-    expect((await machine(store, ['create', '-d', 'static', '--help'], { env: noCache })).stdout).toContain('--static-url');
   });
 
   it('active probes only the machines that can be the active one', async () => {
