@@ -6,6 +6,7 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { MachineError } from '../errors.js';
 import { REMOTE_CERT as ENGINE_SERVER_CERT } from '../provision/engine-config.js';
+import { AUTHORIZED_KEY_ENV, KEY_FROM_ENV_LABEL } from './labels.js';
 
 const run = promisify(execFile);
 
@@ -67,10 +68,20 @@ cat > /usr/local/sbin/machine-hostkey <<'KEY'
 test -f /etc/ssh/ssh_host_ed25519_key || exec ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
 KEY
 chmod 755 /usr/local/sbin/machine-hostkey
+cat > /usr/local/sbin/machine-authorized-key <<'KEY'
+#!/bin/sh
+[ -n "$${AUTHORIZED_KEY_ENV}" ] || exit 0
+umask 077
+mkdir -p /root/.ssh
+grep -qxF -- "$${AUTHORIZED_KEY_ENV}" /root/.ssh/authorized_keys 2>/dev/null || printf '%s\\n' "$${AUTHORIZED_KEY_ENV}" >> /root/.ssh/authorized_keys
+KEY
+chmod 755 /usr/local/sbin/machine-authorized-key
 cat > /etc/systemd/system/ssh.service.d/10-hostkeys.conf <<'UNIT'
 [Service]
+PassEnvironment=${AUTHORIZED_KEY_ENV}
 ExecStartPre=
 ExecStartPre=/usr/local/sbin/machine-hostkey
+ExecStartPre=/usr/local/sbin/machine-authorized-key
 ExecStartPre=/usr/sbin/sshd -t
 UNIT
 sed -i 's/^#\\?PermitRootLogin.*/PermitRootLogin prohibit-password/' /etc/ssh/sshd_config
@@ -177,7 +188,8 @@ export async function importImage(opts: { dockerHost: string; tarPath: string; t
   } catch {
     // not there yet
   }
-  await run('docker', [...docker, 'import', '--change', 'CMD ["/sbin/init"]', '--change', `LABEL io.machine.rootfs=${source}`, opts.tarPath, opts.tag], {
+  const labels = [`io.machine.rootfs=${source}`, `${KEY_FROM_ENV_LABEL}=${AUTHORIZED_KEY_ENV}`];
+  await run('docker', [...docker, 'import', '--change', 'CMD ["/sbin/init"]', ...labels.flatMap((l) => ['--change', `LABEL ${l}`]), opts.tarPath, opts.tag], {
     maxBuffer: 1 << 24,
   });
 }

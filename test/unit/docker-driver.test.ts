@@ -96,6 +96,12 @@ describe('docker driver: container create body', () => {
     expect(body.NetworkingConfig.EndpointsConfig.machine).toEqual({ IPAMConfig: { IPv4Address: '172.30.0.2' } });
   });
 
+  it("passes the machine's public key in the environment of the container's init, beside container=docker", () => {
+    const base: ContainerSpec = { name: 'm1', image: 'i', network: 'n', volume: 'v', cpus: 0, memoryMB: 0, publish: false, enginePort: 2376, labels: {} };
+    expect(containerCreateBody(base)['Env']).toEqual(['container=docker']);
+    expect(containerCreateBody({ ...base, env: ['MACHINE_AUTHORIZED_KEY=ssh-ed25519 AAAA m1'] })['Env']).toEqual(['container=docker', 'MACHINE_AUTHORIZED_KEY=ssh-ed25519 AAAA m1']);
+  });
+
   it('packs authorized_keys as a tar that the system tar reads: root-owned, 0700 and 0600', async () => {
     const tar = authorizedKeysArchive('ssh-ed25519 AAAAC3Nza machine-m1\n');
     expect(tar.length % 512).toBe(0);

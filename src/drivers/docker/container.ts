@@ -30,6 +30,8 @@ export interface ContainerSpec {
   publish: boolean;
   enginePort: number;
   labels: Record<string, string>;
+  /** Environment for the container's init, beside `container=docker` (the machine's public key). */
+  env?: string[];
 }
 
 export function containerCreateBody(spec: ContainerSpec): Record<string, unknown> {
@@ -39,7 +41,7 @@ export function containerCreateBody(spec: ContainerSpec): Record<string, unknown
     Hostname: spec.name,
     Cmd: ['/sbin/init'],
     // systemd reads it to know it runs in a container (no udev, no getty on tty1...).
-    Env: ['container=docker'],
+    Env: ['container=docker', ...(spec.env ?? [])],
     Labels: spec.labels,
     StopSignal: STOP_SIGNAL,
     ...(spec.publish ? { ExposedPorts: Object.fromEntries(ports.map((p) => [p, {}])) } : {}),

@@ -90,6 +90,7 @@ export interface EngineApiOptions {
 export interface ImageInfo {
   Id: string;
   RepoTags?: string[];
+  Config?: { Labels?: Record<string, string> | null } | null;
 }
 
 export interface NetworkInfo {

@@ -8,6 +8,7 @@ import { authorizedKeysArchive, containerCreateBody, mapState } from './containe
 import { EngineApi, EngineApiError, type ContainerInfo } from './engine-api.js';
 import { DEFAULT_DOCKER_HOST, DEFAULT_NETWORK, DockerSettingsSchema, dockerFlags, imageBuildCommand, parseDockerFlags, type DockerSettings } from './flags.js';
 import { ensureNetwork, pickAddress, staticPlan, subnetOf } from './network.js';
+import { KEY_FROM_ENV_LABEL } from '../../images/labels.js';
 
 const ENGINE_PORT = DEFAULT_ENGINE_PORT;
 // systemd halts a machine's services in a second or two, but a nested dockerd gives its own
@@ -34,6 +35,8 @@ export class DockerDriver implements Driver<DockerSettings> {
   private cfg: DockerSettings;
   private apiClient?: EngineApi;
   private readonly isNew: boolean;
+  /** The variable through which the image takes the machine's public key, if it does (images/rootfs.ts). */
+  private keyFromEnv?: string;
 
   constructor(
     private readonly ctx: DriverContext,
@@ -89,11 +92,13 @@ export class DockerDriver implements Driver<DockerSettings> {
     const api = this.api;
     await api.ping();
     const image = this.cfg.Image;
-    if (!(await api.imageInspect(image))) {
+    const info = await api.imageInspect(image);
+    if (!info) {
       throw new DriverError(
         `Base image "${image}" not found on ${this.dockerHost}: build it with "${imageBuildCommand({ dockerHost: this.dockerHost, image, certPath: this.cfg.DockerCertPath })}"`,
       );
     }
+    this.keyFromEnv = info.Config?.Labels?.[KEY_FROM_ENV_LABEL] || undefined;
     const clash = await api.containerInspect(this.ctx.machineName);
     if (clash) {
       throw new DriverError(
@@ -139,6 +144,7 @@ export class DockerDriver implements Driver<DockerSettings> {
         publish: this.published,
         enginePort: ENGINE_PORT,
         labels: this.labels,
+        ...(this.keyFromEnv ? { env: [`${this.keyFromEnv}=${publicKey.trim()}`] } : {}),
       });
       this.cfg.ContainerID = await api.containerCreate(this.ctx.machineName, body);
       this.cfg.StaticIP = ip ?? '';
@@ -147,7 +153,7 @@ export class DockerDriver implements Driver<DockerSettings> {
     // parallel creates would pick the same one.
     if (staticPlan(net)) await this.ctx.lock(`docker-addresses-${this.network}`, makeContainer);
     else await makeContainer();
-    await api.putArchive(this.cfg.ContainerID, '/root', authorizedKeysArchive(publicKey));
+    if (!this.keyFromEnv) await api.putArchive(this.cfg.ContainerID, '/root', authorizedKeysArchive(publicKey));
     await api.containerStart(this.cfg.ContainerID);
     await this.addresses();
   }
