@@ -80,21 +80,24 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
       clientCertPath: req.tls.clientCertPath || storeCerts.clientCert,
       clientKeyPath: req.tls.clientKeyPath || storeCerts.clientKey,
     };
-    // Parallel creates (swarm create) must not each make a CA: one makes it, the rest use it.
-    // ".certs" cannot clash with a machine: names never start with a dot.
-    const certsExist = Object.values(paths).every((p) => existsSync(p));
-    const made = certsExist
-      ? { created: [] as string[] }
-      : await store.withLock(CERTS_LOCK, () => ensureCertificates({ certsDir: store.certsDir, org: certOrg(), ...paths }));
-    if (made.created.length) log.info(`Creating CA and client certificates in ${store.certsDir}...`);
-    // A client pair from another CA (a store copied together by hand) makes every TLS call
-    // fail with an alert that names nothing: say it here, once, with the fix.
     const { certMatchesCA } = await import('../certs/check.js');
-    if (!(await certMatchesCA(paths.clientCertPath, paths.caCertPath))) {
-      throw new CertError(
-        `The client certificate ${paths.clientCertPath} was not signed by the CA ${paths.caCertPath}: restore the pair that belongs together, or run "${progName()} regenerate-certs --client-certs -f MACHINE..." for every machine`,
-      );
-    }
+    // Parallel creates (swarm create) must not each make a CA: one makes it, the rest use it.
+    // ".certs" cannot clash with a machine: names never start with a dot. Under the lock also
+    // when the files exist: regenerate-certs --client-certs replaces the CA and the client pair
+    // one rename at a time, and between the two they do not match.
+    const made = await store.withLock(CERTS_LOCK, async () => {
+      const certsExist = Object.values(paths).every((p) => existsSync(p));
+      const made = certsExist ? { created: [] as string[] } : await ensureCertificates({ certsDir: store.certsDir, org: certOrg(), ...paths });
+      // A client pair from another CA (a store copied together by hand) makes every TLS call
+      // fail with an alert that names nothing: say it here, once, with the fix.
+      if (!(await certMatchesCA(paths.clientCertPath, paths.caCertPath))) {
+        throw new CertError(
+          `The client certificate ${paths.clientCertPath} was not signed by the CA ${paths.caCertPath}: restore the pair that belongs together, or run "${progName()} regenerate-certs --client-certs -f MACHINE..." for every machine`,
+        );
+      }
+      return made;
+    });
+    if (made.created.length) log.info(`Creating CA and client certificates in ${store.certsDir}...`);
 
     log.info('Running pre-create checks...');
     try {
