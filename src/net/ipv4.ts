@@ -66,16 +66,22 @@ const STRICT_IPV4 = new RegExp(`^${OCTET}(\\.${OCTET}){3}$`);
  */
 export function ipFamily(s: string): 0 | 4 | 6 {
   if (STRICT_IPV4.test(s)) return 4;
-  // A zone (fe80::1%eth0) is allowed, as isIP allows it; the URL parser is not.
-  const bare = s.replace(/%[\w.:-]+$/, '');
-  return bare.includes(':') && !/[[\]%]/.test(bare) && URL.canParse(`http://[${bare}]/`) ? 6 : 0;
+  return isIpv6(s) ? 6 : 0;
 }
 
-/** An IPv4 or IPv6 address, or a DNS name; dotted digits must be a real IPv4 address. */
+/**
+ * IPv6 through the URL parser: node:net's isIP would load all of net (a few ms of every
+ * command that reads a generic machine's flags) and compile its IPv6 pattern. A zone
+ * (fe80::1%eth0) is allowed, as isIP allows it; the URL parser does not take one.
+ */
+function isIpv6(s: string): boolean {
+  const bare = s.replace(/%[\w.:-]+$/, '');
+  return bare.includes(':') && !/[[\]%]/.test(bare) && URL.canParse(`http://[${bare}]/`);
+}
+
+/** An IPv4 or IPv6 address (bracketed or not), or a DNS name; dotted digits must be a real IPv4 address. */
 export function isHostAddress(s: string): boolean {
   if (/^[\d.]+$/.test(s)) return isIpv4(s);
-  // IPv6 through the URL parser: node:net's isIP would load all of net, a few ms of every
-  // command that reads a generic machine's flags. A zone (%eth0) is not part of the address.
-  if (s.includes(':')) return URL.canParse(`http://[${s.replace(/^\[|\]$/g, '').replace(/%[\w.-]+$/, '')}]/`);
+  if (s.includes(':')) return isIpv6(s.replace(/^\[|\]$/g, ''));
   return HOST_NAME.test(s);
 }
