@@ -306,15 +306,20 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     // An image from before the key came through the container's environment (no label) gets
     // it as an archive, as then: the machine is reachable all the same.
     const plain = (await d('create', 'machine-host:bookworm-engine')).stdout.trim();
-    expect((await d('commit', '--change', 'LABEL io.machine.key-from-env=', plain, 'machine-host:no-key-label')).code).toBe(0);
-    await d('rm', plain);
-    const old = await machine(store, ['create', ...baked.slice(0, -1), 'machine-host:no-key-label', 'tk-old'], { env: env() });
-    expect(old.stderr).toBe('');
-    expect((await machine(store, ['ssh', 'tk-old', 'true'])).code).toBe(0);
-    expect((await d('exec', 'tk-old', 'printenv', 'MACHINE_AUTHORIZED_KEY')).stdout).toBe('');
-    expect((await d('exec', 'tk-worker-1', 'printenv', 'MACHINE_AUTHORIZED_KEY')).stdout).toMatch(/^ssh-/);
-    expect((await machine(store, ['rm', '-y', 'tk-old'])).code).toBe(0);
-    await d('rmi', 'machine-host:no-key-label');
+    try {
+      expect((await d('commit', '--change', 'LABEL io.machine.key-from-env=', plain, 'machine-host:no-key-label')).code).toBe(0);
+      const old = await machine(store, ['create', ...baked.slice(0, -1), 'machine-host:no-key-label', 'tk-old'], { env: env() });
+      expect(old.stderr).toBe('');
+      expect((await machine(store, ['ssh', 'tk-old', 'true'])).code).toBe(0);
+      expect((await d('exec', 'tk-old', 'printenv', 'MACHINE_AUTHORIZED_KEY')).stdout).toBe('');
+      expect((await d('exec', 'tk-worker-1', 'printenv', 'MACHINE_AUTHORIZED_KEY')).stdout).toMatch(/^ssh-/);
+      expect((await machine(store, ['rm', '-y', 'tk-old'])).code).toBe(0);
+    } finally {
+      // Also when an assertion failed: the tests after this one expect no tk-old.
+      if ((await machine(store, ['ls', '-q'])).stdout.split('\n').includes('tk-old')) await machine(store, ['rm', '-f', '-y', 'tk-old']);
+      await d('rm', '-f', plain);
+      await d('rmi', 'machine-host:no-key-label');
+    }
     // After a reboot the engine comes back by itself, on TLS.
     expect((await machine(store, ['restart', 'tk-worker-1'])).code).toBe(0);
     expect((await withEnv('tk-worker-1', "docker info --format '{{.Swarm.LocalNodeState}}'")).stdout.trim()).toBe('active');
