@@ -16,8 +16,8 @@ describe.skipIf(skipReason)(`qemu driver with real VMs${skipReason ? ` (skipped:
   let work: string;
   let store: string;
   let image: VmImage;
-  const vmFlags = () => [
-    '-d', 'qemu', '--qemu-image', image.disk, '--qemu-kernel', image.kernel, '--qemu-initrd', image.initrd,
+  const vmFlags = (disk = image.disk) => [
+    '-d', 'qemu', '--qemu-image', disk, '--qemu-kernel', image.kernel, '--qemu-initrd', image.initrd,
     '--qemu-append', 'console=ttyS0 root=/dev/vda rw', '--qemu-memory', '1024', '--qemu-cpus', '2', '--qemu-disk-size', '4000',
     '--engine-install-url', 'none', '--wait-timeout', '600',
   ];
@@ -38,16 +38,22 @@ describe.skipIf(skipReason)(`qemu driver with real VMs${skipReason ? ` (skipped:
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('creates a VM whose TLS engine answers through env, falling back to TCG with a warning', async () => {
-    const r = await machine(store, ['create', ...vmFlags(), '--qemu-accel', 'auto', 'vm1']);
+  it('creates a VM whose TLS engine answers through env and runs containers, falling back to TCG with a warning', async () => {
+    // The image without apparmor_parser: with AppArmor on in the kernel, dockerd would start no
+    // container until provisioning installs it.
+    const r = await machine(store, ['create', ...vmFlags(image.diskWithoutAppArmor), '--qemu-accel', 'auto', 'vm1']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Warning: KVM .*using TCG/);
+    expect(r.stdout).toContain('Installing apparmor');
     expect(r.stdout).toContain('Docker is up and running!');
     const url = (await machine(store, ['url', 'vm1'])).stdout.trim();
     expect(url).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
     const info = await withEnv('vm1', "docker info --format '{{.Name}} {{.OperatingSystem}}'");
     expect(info.stdout.trim()).toBe('vm1 Debian GNU/Linux 12 (bookworm)');
+    const tiny = await makeTinyImageTar(cacheDir);
+    const run = await withEnv('vm1', `docker import ${tiny} tiny:1 >/dev/null && docker run --rm tiny:1 sh -c 'echo ran'`);
+    expect([run.stdout.trim(), run.stderr]).toEqual(['ran', '']);
     expect((await machine(store, ['ls', '--format', '{{.Name}} {{.DriverName}} {{.State}} {{.URL}}'])).stdout.trim()).toBe(`vm1 qemu Running ${url}`);
     expect((await machine(store, ['ssh', 'vm1', 'whoami'])).stdout.trim()).toBe('docker');
   });

@@ -7,7 +7,9 @@ import { must } from './exec.js';
 
 // A small Debian 12 VM image for the qemu driver's tests, built offline from Debian's
 // packages: the cloud kernel, cloud-init (which reads our NoCloud seed) and docker.io baked
-// in, since installing it inside a TCG guest takes minutes.
+// in, since installing it inside a TCG guest takes minutes. AppArmor's packages are fetched
+// here and installed in the second disk only (see VmImage).
+const APPARMOR_DEBS = '/var/cache/machine-apparmor';
 const VM_SETUP = `set -e
 # Installed with apt inside the chroot: debootstrap's own resolver trips over cloud-init's
 # Python dependencies.
@@ -17,6 +19,9 @@ printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/pol
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends linux-image-cloud-amd64 initramfs-tools cloud-init docker.io e2fsprogs >/dev/null
+apt-get clean
+apt-get install -y -qq --no-install-recommends --download-only apparmor >/dev/null
+mkdir -p ${APPARMOR_DEBS} && mv /var/cache/apt/archives/*.deb ${APPARMOR_DEBS}/
 rm -f /usr/sbin/policy-rc.d
 apt-get clean && rm -rf /var/lib/apt/lists/*
 # The container setup masks udev and friends; a VM needs them to see its devices.
@@ -31,40 +36,74 @@ systemctl disable docker.service docker.socket containerd.service >/dev/null 2>&
 printf 'datasource_list: [ NoCloud, None ]\\n' > /etc/cloud/cloud.cfg.d/90-machine-test.cfg
 `;
 
+const INSTALL_APPARMOR = `set -e
+mount -t proc proc /proc
+trap 'umount /proc' EXIT
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/apparmor-debs/*.deb >/dev/null
+rm -rf /tmp/apparmor-debs /usr/sbin/policy-rc.d
+`;
+
 export const vmRecipe: RootfsRecipe = {
   ...hostRecipe,
-  extraSetup: VM_SETUP,
+  extraSetup: VM_SETUP + INSTALL_APPARMOR,
 };
 
 export interface VmImage {
+  /** As Debian's cloud images ship: AppArmor and its parser installed. */
   disk: string;
+  /**
+   * The same without apparmor_parser (docker.io only recommends it): the provisioner has to
+   * install it, or dockerd starts no container. Only one test pays for that install, which
+   * under TCG takes about a minute.
+   */
+  diskWithoutAppArmor: string;
   kernel: string;
   initrd: string;
 }
 
-/** Built once per recipe (a few minutes), then read from the cache. */
+/**
+ * Built once per recipe (a few minutes), then read from the cache. The VM's rootfs is the
+ * harness's own (global setup has built it) with the VM's packages added: one debootstrap
+ * serves both, which on a cold run is a couple of minutes off the QEMU suite, the longest.
+ */
 export async function ensureVmImage(onProgress?: (l: string) => void): Promise<VmImage> {
   const dir = join(cacheDir, `vm-${recipeKey(vmRecipe)}`);
-  const out: VmImage = { disk: join(dir, 'disk.qcow2'), kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.img') };
-  if (existsSync(out.disk)) return out;
-  const tar = await buildRootfsTarball({ recipe: vmRecipe, cacheDir, ...(onProgress ? { onProgress } : {}) });
+  const out: VmImage = {
+    disk: join(dir, 'disk.qcow2'),
+    diskWithoutAppArmor: join(dir, 'disk-no-apparmor.qcow2'),
+    kernel: join(dir, 'vmlinuz'),
+    initrd: join(dir, 'initrd.img'),
+  };
+  if (existsSync(out.disk) && existsSync(out.diskWithoutAppArmor)) return out;
+  const base = await buildRootfsTarball({ recipe: hostRecipe, cacheDir, ...(onProgress ? { onProgress } : {}) });
   await mkdir(cacheDir, { recursive: true });
   const work = await mkdtemp(join(cacheDir, 'vm-build-'));
   try {
     const root = join(work, 'root');
     await mkdir(root);
-    await must('tar', ['-C', root, '--numeric-owner', '-xf', tar]);
+    await must('tar', ['-C', root, '--numeric-owner', '-xf', base]);
+    onProgress?.('installing the kernel, cloud-init and docker.io in the VM rootfs (a few minutes)...');
+    await must('chroot', [root, '/bin/sh', '-c', VM_SETUP]);
     const boot = readdirSync(join(root, 'boot'));
     const kernel = boot.find((f) => f.startsWith('vmlinuz-'));
     const initrd = boot.find((f) => f.startsWith('initrd.img-'));
     if (!kernel || !initrd) throw new Error(`the VM rootfs has no kernel/initrd in /boot (${boot.join(', ')})`);
     await copyFile(join(root, 'boot', kernel), join(work, 'vmlinuz'));
     await copyFile(join(root, 'boot', initrd), join(work, 'initrd.img'));
-    onProgress?.('making the ext4 disk image...');
-    await must('mkfs.ext4', ['-q', '-F', '-L', 'root', '-d', root, join(work, 'disk.raw'), '3G']);
-    await must('qemu-img', ['convert', '-O', 'qcow2', join(work, 'disk.raw'), join(work, 'disk.qcow2')]);
+    // AppArmor's packages wait outside the rootfs while the disk without them is made.
+    await rename(join(root, APPARMOR_DEBS), join(work, 'apparmor-debs'));
+    const disk = async (name: string) => {
+      onProgress?.(`making the ext4 disk image ${name}...`);
+      await must('mkfs.ext4', ['-q', '-F', '-L', 'root', '-d', root, join(work, 'disk.raw'), '3G']);
+      await must('qemu-img', ['convert', '-O', 'qcow2', join(work, 'disk.raw'), join(work, name)]);
+      await rm(join(work, 'disk.raw'));
+    };
+    await disk('disk-no-apparmor.qcow2');
+    await rename(join(work, 'apparmor-debs'), join(root, 'tmp', 'apparmor-debs'));
+    await must('chroot', [root, '/bin/sh', '-c', INSTALL_APPARMOR]);
+    await disk('disk.qcow2');
     await rm(root, { recursive: true, force: true });
-    await rm(join(work, 'disk.raw'));
     await rm(dir, { recursive: true, force: true });
     await rename(work, dir);
     return out;
