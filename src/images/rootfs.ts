@@ -15,8 +15,20 @@ export interface RootfsRecipe {
   mirror: string;
   include: string[];
   variant: 'minbase';
-  /** Shell run in the rootfs after the common setup. */
+  /**
+   * Installed with apt on top of the base rootfs (the recipe without packages and
+   * extraSetup), which is built once and shared: adding docker.io to a cached base takes
+   * seconds, a debootstrap of its own a minute or more.
+   */
+  packages?: string[];
+  /** Shell run in the rootfs after the packages, while apt's lists are still there. */
   extraSetup?: string;
+}
+
+/** The debootstrapped part of a recipe, which recipes differing only in their layer share. */
+function baseOf(r: RootfsRecipe): RootfsRecipe | undefined {
+  if (!r.packages?.length && !r.extraSetup) return undefined;
+  return { suite: r.suite, mirror: r.mirror, include: r.include, variant: r.variant };
 }
 
 /** A Debian 12 system container: systemd as PID 1, sshd, and what the engine install needs. */
@@ -43,7 +55,7 @@ export const hostRecipe: RootfsRecipe = {
 /** The same with Debian's engine baked in: machines then skip the install on create. */
 export const hostWithEngineRecipe: RootfsRecipe = {
   ...hostRecipe,
-  include: [...hostRecipe.include, 'docker.io'],
+  packages: ['docker.io'],
   // Not started until the provisioner has put the engine's TLS certificate in place: it then
   // starts once, with its TLS configuration, instead of every machine starting it twice. Yet
   // enabled, so that provisioning needs a daemon-reload only: `systemctl enable` also runs
@@ -106,8 +118,10 @@ apt-get clean
 rm -rf /var/lib/apt/lists/*
 `;
 
-export function recipeKey(r: RootfsRecipe, extraSetup = SETUP): string {
-  return createHash('sha256').update(JSON.stringify(r)).update(extraSetup).digest('hex').slice(0, 12);
+export function recipeKey(r: RootfsRecipe): string {
+  // A layered recipe's key covers its layer's script; its base's key covers SETUP.
+  const script = baseOf(r) ? `${recipeKey(baseOf(r)!)}\n${layerScript(r)}` : SETUP;
+  return createHash('sha256').update(JSON.stringify(r)).update(script).digest('hex').slice(0, 12);
 }
 
 async function have(cmd: string): Promise<boolean> {
@@ -121,7 +135,8 @@ async function have(cmd: string): Promise<boolean> {
 
 /**
  * The rootfs as a tarball, cached by recipe: debootstrap takes about a minute, a cached
- * build takes nothing.
+ * build takes nothing. A recipe with a layer (packages, extraSetup) starts from its base's
+ * tarball, built first if missing.
  */
 export async function buildRootfsTarball(opts: {
   recipe: RootfsRecipe;
@@ -132,31 +147,62 @@ export async function buildRootfsTarball(opts: {
   const out = join(opts.cacheDir, `rootfs-${opts.recipe.suite}-${key}.tar`);
   if (existsSync(out)) return out;
   if (process.getuid?.() !== 0) throw new MachineError('Building a rootfs needs root (debootstrap): run as root, or import an image built elsewhere');
-  if (!(await have('debootstrap'))) throw new MachineError('debootstrap is missing: apt-get install debootstrap');
+  const base = baseOf(opts.recipe);
+  const baseTar = base ? await buildRootfsTarball({ ...opts, recipe: base }) : undefined;
+  if (!baseTar && !(await have('debootstrap'))) throw new MachineError('debootstrap is missing: apt-get install debootstrap');
   await mkdir(opts.cacheDir, { recursive: true });
   const dir = await mkdtemp(join(opts.cacheDir, 'rootfs-build-'));
   try {
     const r = opts.recipe;
-    opts.onProgress?.(`debootstrap ${r.suite} from ${r.mirror} (about a minute)...`);
-    await streamed(
-      'debootstrap',
-      [`--variant=${r.variant}`, `--include=${r.include.join(',')}`, r.suite, join(dir, 'root'), r.mirror],
-      opts.onProgress,
-    );
-    const setup = join(dir, 'root', 'tmp', 'machine-setup.sh');
-    await writeFile(setup, SETUP);
-    await chmod(setup, 0o755);
-    await run('chroot', [join(dir, 'root'), '/bin/sh', '/tmp/machine-setup.sh']);
-    if (r.extraSetup) await run('chroot', [join(dir, 'root'), '/bin/sh', '-c', r.extraSetup]);
-    await rm(setup);
+    const root = join(dir, 'root');
+    if (baseTar) {
+      await mkdir(root);
+      await run('tar', ['-C', root, '--numeric-owner', '-xf', baseTar]);
+      if (r.packages?.length) opts.onProgress?.(`installing ${r.packages.join(', ')} (apt, in the rootfs)...`);
+      await writeFile(join(root, 'tmp', 'machine-layer.sh'), layerScript(r));
+      await run('chroot', [root, '/bin/sh', '/tmp/machine-layer.sh'], { maxBuffer: 1 << 26 });
+      await rm(join(root, 'tmp', 'machine-layer.sh'));
+    } else {
+      opts.onProgress?.(`debootstrap ${r.suite} from ${r.mirror} (about a minute)...`);
+      await streamed('debootstrap', [`--variant=${r.variant}`, `--include=${r.include.join(',')}`, r.suite, root, r.mirror], opts.onProgress);
+      const setup = join(root, 'tmp', 'machine-setup.sh');
+      await writeFile(setup, SETUP);
+      await chmod(setup, 0o755);
+      await run('chroot', [root, '/bin/sh', '/tmp/machine-setup.sh']);
+      await rm(setup);
+    }
     opts.onProgress?.('packing the rootfs...');
     const tmpTar = join(dir, 'rootfs.tar');
-    await run('tar', ['-C', join(dir, 'root'), '--numeric-owner', '-cf', tmpTar, '.'], { maxBuffer: 1 << 26 });
+    await run('tar', ['-C', root, '--numeric-owner', '-cf', tmpTar, '.'], { maxBuffer: 1 << 26 });
     await rename(tmpTar, out);
     return out;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A layer's packages and setup, run in the chroot: /proc for the packages' scripts, and no
+ * service started (policy-rc.d) since nothing runs there. apt's lists go at the end, as the
+ * base's setup did with its own.
+ */
+function layerScript(r: RootfsRecipe): string {
+  const apt = r.packages?.length
+    ? ['apt-get update -qq', `apt-get install -y -qq --no-install-recommends ${r.packages.join(' ')} >/dev/null`, 'apt-get clean']
+    : [];
+  return [
+    'set -e',
+    'mount -t proc proc /proc',
+    "trap 'rm -f /usr/sbin/policy-rc.d; umount /proc' EXIT",
+    "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d",
+    'export DEBIAN_FRONTEND=noninteractive',
+    ...apt,
+    '(',
+    r.extraSetup ?? ':',
+    ')',
+    'apt-get clean && rm -rf /var/lib/apt/lists/*',
+    '',
+  ].join('\n');
 }
 
 function streamed(cmd: string, args: string[], onLine?: (line: string) => void): Promise<void> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,24 +7,16 @@ import { cacheDir } from './dockerd.js';
 import { must } from './exec.js';
 
 // A small Debian 12 VM image for the qemu driver's tests, built offline from Debian's
-// packages: the cloud kernel, cloud-init (which reads our NoCloud seed) and docker.io baked
-// in, since installing it inside a TCG guest takes minutes. AppArmor's packages are fetched
-// here and installed in the second disk only (see VmImage).
+// packages: the harness's rootfs (global setup has built it) with the cloud kernel,
+// cloud-init (which reads our NoCloud seed) and docker.io added, since installing the engine
+// inside a TCG guest takes minutes. AppArmor's packages are fetched here and installed in
+// the second disk only (see VmImage).
 const APPARMOR_DEBS = '/var/cache/machine-apparmor';
-const VM_SETUP = `set -e
-# Installed with apt inside the chroot: debootstrap's own resolver trips over cloud-init's
-# Python dependencies.
-mount -t proc proc /proc
-trap 'umount /proc' EXIT
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends linux-image-cloud-amd64 initramfs-tools cloud-init docker.io e2fsprogs >/dev/null
-apt-get clean
-apt-get install -y -qq --no-install-recommends --download-only apparmor >/dev/null
+export const vmRecipe: RootfsRecipe = {
+  ...hostRecipe,
+  packages: ['linux-image-cloud-amd64', 'initramfs-tools', 'cloud-init', 'docker.io', 'e2fsprogs'],
+  extraSetup: `apt-get install -y -qq --no-install-recommends --download-only apparmor >/dev/null
 mkdir -p ${APPARMOR_DEBS} && mv /var/cache/apt/archives/*.deb ${APPARMOR_DEBS}/
-rm -f /usr/sbin/policy-rc.d
-apt-get clean && rm -rf /var/lib/apt/lists/*
 # The container setup masks udev and friends; a VM needs them to see its devices.
 for u in getty@tty1.service console-getty.service systemd-udevd.service systemd-udev-trigger.service systemd-modules-load.service sys-kernel-config.mount systemd-remount-fs.service; do rm -f /etc/systemd/system/$u; done
 echo '/dev/vda / ext4 rw,discard,errors=remount-ro 0 1' > /etc/fstab
@@ -33,21 +26,16 @@ systemctl enable systemd-networkd >/dev/null 2>&1
 # With a second NIC, wait-online stalls boot for two minutes (shared/testhosts.md).
 for u in systemd-networkd-wait-online.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer man-db.timer fstrim.timer; do ln -sf /dev/null /etc/systemd/system/$u; done
 systemctl disable docker.service docker.socket containerd.service >/dev/null 2>&1 || true
-printf 'datasource_list: [ NoCloud, None ]\\n' > /etc/cloud/cloud.cfg.d/90-machine-test.cfg
-`;
+printf 'datasource_list: [ NoCloud, None ]\\n' > /etc/cloud/cloud.cfg.d/90-machine-test.cfg`,
+};
 
 const INSTALL_APPARMOR = `set -e
 mount -t proc proc /proc
-trap 'umount /proc' EXIT
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+trap 'rm -f /usr/sbin/policy-rc.d; umount /proc' EXIT
+printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
 DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/apparmor-debs/*.deb >/dev/null
-rm -rf /tmp/apparmor-debs /usr/sbin/policy-rc.d
+rm -rf /tmp/apparmor-debs
 `;
-
-export const vmRecipe: RootfsRecipe = {
-  ...hostRecipe,
-  extraSetup: VM_SETUP + INSTALL_APPARMOR,
-};
 
 export interface VmImage {
   /** As Debian's cloud images ship: AppArmor and its parser installed. */
@@ -63,12 +51,12 @@ export interface VmImage {
 }
 
 /**
- * Built once per recipe (a few minutes), then read from the cache. The VM's rootfs is the
- * harness's own (global setup has built it) with the VM's packages added: one debootstrap
- * serves both, which on a cold run is a couple of minutes off the QEMU suite, the longest.
+ * Built once per recipe (a minute or two on the harness's cached rootfs: one debootstrap
+ * serves both, which on a cold run is minutes off the QEMU suite, the longest), then read
+ * from the cache.
  */
 export async function ensureVmImage(onProgress?: (l: string) => void): Promise<VmImage> {
-  const dir = join(cacheDir, `vm-${recipeKey(vmRecipe)}`);
+  const dir = join(cacheDir, `vm-${recipeKey(vmRecipe)}-${createHash('sha256').update(INSTALL_APPARMOR).digest('hex').slice(0, 8)}`);
   const out: VmImage = {
     disk: join(dir, 'disk.qcow2'),
     diskWithoutAppArmor: join(dir, 'disk-no-apparmor.qcow2'),
@@ -76,15 +64,13 @@ export async function ensureVmImage(onProgress?: (l: string) => void): Promise<V
     initrd: join(dir, 'initrd.img'),
   };
   if (existsSync(out.disk) && existsSync(out.diskWithoutAppArmor)) return out;
-  const base = await buildRootfsTarball({ recipe: hostRecipe, cacheDir, ...(onProgress ? { onProgress } : {}) });
+  const tar = await buildRootfsTarball({ recipe: vmRecipe, cacheDir, ...(onProgress ? { onProgress } : {}) });
   await mkdir(cacheDir, { recursive: true });
   const work = await mkdtemp(join(cacheDir, 'vm-build-'));
   try {
     const root = join(work, 'root');
     await mkdir(root);
-    await must('tar', ['-C', root, '--numeric-owner', '-xf', base]);
-    onProgress?.('installing the kernel, cloud-init and docker.io in the VM rootfs (a few minutes)...');
-    await must('chroot', [root, '/bin/sh', '-c', VM_SETUP]);
+    await must('tar', ['-C', root, '--numeric-owner', '-xf', tar]);
     const boot = readdirSync(join(root, 'boot'));
     const kernel = boot.find((f) => f.startsWith('vmlinuz-'));
     const initrd = boot.find((f) => f.startsWith('initrd.img-'));

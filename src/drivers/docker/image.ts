@@ -19,7 +19,7 @@ export async function buildBaseImage(opts: {
   // (a live line on a terminal), so the minutes it takes are never silent.
   let count = 0;
   const onProgress = (line: string) => {
-    if (/^(debootstrap|packing)/.test(line)) opts.log.info(line.charAt(0).toUpperCase() + line.slice(1));
+    if (/^(debootstrap|installing|packing)/.test(line)) opts.log.info(line.charAt(0).toUpperCase() + line.slice(1));
     else opts.log.progress?.({ detail: `${++count} ${line}` });
     opts.log.debug(line);
   };
