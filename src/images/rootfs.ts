@@ -5,7 +5,6 @@ import { mkdir, mkdtemp, rename, rm, writeFile, chmod } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { MachineError } from '../errors.js';
-import { REMOTE_CERT as ENGINE_SERVER_CERT } from '../provision/engine-config.js';
 import { AUTHORIZED_KEY_ENV, KEY_FROM_ENV_LABEL } from './labels.js';
 
 const run = promisify(execFile);
@@ -50,22 +49,6 @@ export const hostRecipe: RootfsRecipe = {
     'kmod',
   ],
   variant: 'minbase',
-};
-
-/** The same with Debian's engine baked in: machines then skip the install on create. */
-export const hostWithEngineRecipe: RootfsRecipe = {
-  ...hostRecipe,
-  packages: ['docker.io'],
-  // Not started until the provisioner has put the engine's TLS certificate in place: it then
-  // starts once, with its TLS configuration, instead of every machine starting it twice. Yet
-  // enabled, so that provisioning needs a daemon-reload only: `systemctl enable` also runs
-  // Debian's update-rc.d for the SysV script, a third of a core-second per create.
-  extraSetup: [
-    'systemctl disable docker.service docker.socket containerd.service >/dev/null 2>&1 || true',
-    'mkdir -p /etc/systemd/system/docker.service.d /etc/systemd/system/multi-user.target.wants',
-    `printf '[Unit]\\nConditionPathExists=${ENGINE_SERVER_CERT}\\n' > /etc/systemd/system/docker.service.d/05-machine-wait-tls.conf`,
-    'ln -sf /lib/systemd/system/docker.service /etc/systemd/system/multi-user.target.wants/docker.service',
-  ].join('\n'),
 };
 
 // Applied inside the rootfs after debootstrap; part of the cache key, so editing it rebuilds.

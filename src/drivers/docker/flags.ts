@@ -11,6 +11,8 @@ import { DockerHostError, parseDockerHost } from './engine-api.js';
 export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
 export const DEFAULT_IMAGE = 'machine-host:bookworm';
 export const ENGINE_IMAGE = 'machine-host:bookworm-engine';
+/** The driver's name: in --driver, in config.json, in the engine's provider= label. */
+export const DOCKER_DRIVER_NAME = 'docker';
 export const DEFAULT_NETWORK = 'machine';
 /** Below this, systemd, sshd and dockerd do not all fit. */
 export const MIN_MEMORY_MB = 64;

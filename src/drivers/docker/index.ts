@@ -6,7 +6,7 @@ import type { Driver, DriverContext, FlagValues, MachineState } from '../driver.
 import { newSettings } from '../settings.js';
 import { authorizedKeysArchive, containerCreateBody, mapState } from './container.js';
 import { EngineApi, EngineApiError, type ContainerInfo } from './engine-api.js';
-import { DEFAULT_DOCKER_HOST, DEFAULT_NETWORK, DockerSettingsSchema, dockerFlags, imageBuildCommand, parseDockerFlags, type DockerSettings } from './flags.js';
+import { DEFAULT_DOCKER_HOST, DEFAULT_NETWORK, DOCKER_DRIVER_NAME, DockerSettingsSchema, dockerFlags, imageBuildCommand, parseDockerFlags, type DockerSettings } from './flags.js';
 import { ensureNetwork, pickAddress, staticPlan, subnetOf } from './network.js';
 import { KEY_FROM_ENV_LABEL } from '../../images/labels.js';
 
@@ -25,7 +25,7 @@ export class MachineContainerGoneError extends DriverError {
 
 /** A machine as a system container (systemd, sshd, its own IP) on a Docker engine. */
 export class DockerDriver implements Driver<DockerSettings> {
-  readonly name = 'docker';
+  readonly name = DOCKER_DRIVER_NAME;
   readonly provisionable = true;
 
   describeRemoval(): string {
@@ -285,7 +285,7 @@ export class DockerDriver implements Driver<DockerSettings> {
 }
 
 export default builtinModule<DockerSettings>({
-  name: 'docker',
+  name: DOCKER_DRIVER_NAME,
   schema: DockerSettingsSchema,
   flags: dockerFlags,
   newDriver: (ctx, saved) => new DockerDriver(ctx, saved),
