@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, inject, it } from 'vitest';
@@ -7,6 +8,7 @@ import { sh } from '../test/harness/exec.js';
 import { machine, tempStore } from '../test/helpers/cli.js';
 import { containerCreateBody } from '../src/drivers/docker/container.js';
 import { EngineApi } from '../src/drivers/docker/engine-api.js';
+import { REMOTE_CA, REMOTE_CERT, REMOTE_KEY } from '../src/provision/engine-config.js';
 import { report } from './measure.js';
 import { record, recordRatio } from './results.js';
 
@@ -60,6 +62,9 @@ describe.skipIf(skipReason)('docker driver benchmarks', () => {
    */
   async function bootByHand(names: string[], image: string): Promise<{ ms: number; cpu: number }> {
     const api = new EngineApi(dockerHost);
+    const tlsFiles = await Promise.all(
+      [['ca.pem', REMOTE_CA], ['cert.pem', REMOTE_CERT], ['key.pem', REMOTE_KEY]].map(async ([f, path]) => [await readFile(join(store, 'certs', f!)), path!] as const),
+    );
     const t = Date.now();
     const c0 = busy();
     const boot = async (name: string) => {
@@ -69,14 +74,17 @@ describe.skipIf(skipReason)('docker driver benchmarks', () => {
         containerCreateBody({ name, image, network: 'machine-bench', volume: name, cpus: 0, memoryMB: 0, publish: false, enginePort: 2376, labels: {} }),
       );
       await api.containerStart(id);
-      // One exec that waits for the boot to finish, starts the engine and asks it: no polling
-      // to pay for but the wait for systemd's bus, which several boots at once can be slow to
-      // open. The image holds the engine back until its TLS certificate exists (provisioning
-      // starts it once, with its TLS configuration); by hand it starts without TLS, on an
-      // empty placeholder, which costs nothing.
+      // One exec that waits for the boot to finish, puts TLS files in place, starts the engine
+      // and asks it: no polling to pay for but the wait for systemd's bus, which several boots
+      // at once can be slow to open. The image holds the engine back until its certificate
+      // exists and then starts it with TLS (its drop-in); any valid pair serves here, since
+      // the engine is asked on its unix socket: the store's CA and client pair.
+      const put = tlsFiles.map(([data, path]) => `printf %s ${data.toString('base64')} | base64 -d > ${path}`);
       return sh('docker', ['-H', dockerHost, 'exec', name, 'sh', '-c', [
         'until s=$(systemctl is-system-running --wait 2>/dev/null); [ "$s" = running ] || [ "$s" = degraded ]; do sleep 0.2; done',
-        'mkdir -p /etc/docker && : > /etc/docker/server.pem && systemctl start docker.service && docker version --format "{{.Server.Version}}"',
+        'mkdir -p /etc/docker',
+        ...put,
+        'systemctl start docker.service && docker version --format "{{.Server.Version}}"',
       ].join('; ')]);
     };
     const ups = await Promise.all(names.map(boot));
