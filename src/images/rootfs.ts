@@ -103,7 +103,8 @@ rm -rf /var/lib/apt/lists/*
 
 export function recipeKey(r: RootfsRecipe): string {
   // A layered recipe's key covers its layer's script; its base's key covers SETUP.
-  const script = baseOf(r) ? `${recipeKey(baseOf(r)!)}\n${layerScript(r)}` : SETUP;
+  const base = baseOf(r);
+  const script = base ? `${recipeKey(base)}\n${layerScript(r)}` : SETUP;
   return createHash('sha256').update(JSON.stringify(r)).update(script).digest('hex').slice(0, 12);
 }
 
@@ -165,27 +166,27 @@ export async function buildRootfsTarball(opts: {
 }
 
 /**
- * A layer's packages and setup, run in the chroot: /proc for the packages' scripts, and no
- * service started (policy-rc.d) since nothing runs there. apt's lists go at the end, as the
- * base's setup did with its own.
+ * A script for the rootfs's chroot: /proc for the packages' scripts, and no service started
+ * (policy-rc.d) since nothing runs there.
  */
-function layerScript(r: RootfsRecipe): string {
-  const apt = r.packages?.length
-    ? ['apt-get update -qq', `apt-get install -y -qq --no-install-recommends ${r.packages.join(' ')} >/dev/null`, 'apt-get clean']
-    : [];
+export function chrootScript(body: string[]): string {
   return [
     'set -e',
     'mount -t proc proc /proc',
     "trap 'rm -f /usr/sbin/policy-rc.d; umount /proc' EXIT",
     "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d",
     'export DEBIAN_FRONTEND=noninteractive',
-    ...apt,
-    '(',
-    r.extraSetup ?? ':',
-    ')',
-    'apt-get clean && rm -rf /var/lib/apt/lists/*',
+    ...body,
     '',
   ].join('\n');
+}
+
+/** A layer's packages and setup; apt's lists go at the end, as the base's setup did with its own. */
+function layerScript(r: RootfsRecipe): string {
+  const apt = r.packages?.length
+    ? ['apt-get update -qq', `apt-get install -y -qq --no-install-recommends ${r.packages.join(' ')} >/dev/null`, 'apt-get clean']
+    : [];
+  return chrootScript([...apt, '(', r.extraSetup ?? ':', ')', 'apt-get clean && rm -rf /var/lib/apt/lists/*']);
 }
 
 function streamed(cmd: string, args: string[], onLine?: (line: string) => void): Promise<void> {

@@ -17,11 +17,12 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
   let store: string;
   let tiny: string;
   const env = () => ({ MACHINE_CACHE_DIR: cacheDir });
-  const dflags = ['-d', 'docker', '--docker-host', dockerHost, '--docker-network', network, '--engine-install-url', 'distro'];
+  const onEngine = ['-d', 'docker', '--docker-host', dockerHost, '--docker-network', network];
+  const dflags = [...onEngine, '--engine-install-url', 'distro'];
   // The engine-baked image, where a test is about what happens after the install: the
   // install itself is the first tests' (and the generic driver's), and each one costs dpkg
   // a minute of this machine's two cores.
-  const baked = ['-d', 'docker', '--docker-host', dockerHost, '--docker-network', network, '--docker-image', 'machine-host:bookworm-engine'];
+  const baked = [...onEngine, '--docker-image', 'machine-host:bookworm-engine'];
   const d = (...args: string[]) => sh('docker', ['-H', dockerHost, ...args]);
   const withEnv = (name: string, script: string) =>
     bash(`set -e; eval "$(${machineCmd(store)} env ${name})"; ${script}`);

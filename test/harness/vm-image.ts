@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildRootfsTarball, hostRecipe, recipeKey, type RootfsRecipe } from '../../src/images/rootfs.js';
+import { buildRootfsTarball, chrootScript, hostRecipe, recipeKey, type RootfsRecipe } from '../../src/images/rootfs.js';
 import { cacheDir } from './dockerd.js';
 import { must } from './exec.js';
 
@@ -29,13 +29,7 @@ systemctl disable docker.service docker.socket containerd.service >/dev/null 2>&
 printf 'datasource_list: [ NoCloud, None ]\\n' > /etc/cloud/cloud.cfg.d/90-machine-test.cfg`,
 };
 
-const INSTALL_APPARMOR = `set -e
-mount -t proc proc /proc
-trap 'rm -f /usr/sbin/policy-rc.d; umount /proc' EXIT
-printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/apparmor-debs/*.deb >/dev/null
-rm -rf /tmp/apparmor-debs
-`;
+const INSTALL_APPARMOR = chrootScript(['dpkg -i /tmp/apparmor-debs/*.deb >/dev/null', 'rm -rf /tmp/apparmor-debs']);
 
 export interface VmImage {
   /** As Debian's cloud images ship: AppArmor and its parser installed. */
