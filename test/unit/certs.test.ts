@@ -80,7 +80,21 @@ describe('certificates', () => {
     const x = new X509Certificate(readFileSync(cert));
     const facts = certFacts(pemToDer(readFileSync(cert, 'utf8')));
     expect(facts.notAfter.getTime()).toBe(new Date(x.validTo).getTime());
+    expect(facts.notBefore.getTime()).toBe(new Date(x.validFrom).getTime());
     expect(checkServerCertFor({ certPath: cert, host: '10.1.2.3', now: new Date(Date.now() + 2000 * 86400_000) }).ok).toBe(false);
+  });
+
+  it('reads validity dates past 2049, which certificates carry as GeneralizedTime', async () => {
+    const dir = await tempStore();
+    const cert = join(dir, 'long.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'long-key.pem'), '-out', cert, '-days', '36500', '-subj', '/CN=long', '-addext', 'subjectAltName=IP:192.0.2.7,DNS:long.example.test'], { stdio: 'ignore' });
+    const x = new X509Certificate(readFileSync(cert));
+    const facts = certFacts(pemToDer(readFileSync(cert, 'utf8')));
+    expect(facts.notAfter.getUTCFullYear()).toBeGreaterThan(2049);
+    expect(facts.notAfter.getTime()).toBe(new Date(x.validTo).getTime());
+    expect(facts.notBefore.getTime()).toBe(new Date(x.validFrom).getTime());
+    expect(facts.ips).toEqual(['192.0.2.7']);
+    expect(facts.dns).toEqual(['long.example.test']);
   });
 
   it("reads Docker Machine 0.16.2's server certificate: valid for 10.213.0.2, not 127.0.0.2", () => {
