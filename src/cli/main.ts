@@ -1,11 +1,17 @@
 #!/usr/bin/env node
-import { enableCompileCache } from 'node:module';
-// Cached compiled code makes every later start faster (`env` and `ls` run in loops). It has
-// to be on before the rest loads, hence the dynamic import below.
-enableCompileCache?.();
+import { codeCacheDir, loadCoreWithCodeCache } from './code-cache.js';
+// Cached compiled code makes every later start faster (`env` and `ls` run in loops): the core
+// chunk, imported below, comes with the functions the command ran last time, and Node's
+// compile cache serves whatever a command loads beyond it (./code-cache.ts).
+const argv = process.argv.slice(2);
+const codeCache = loadCoreWithCodeCache(codeCacheDir(), argv);
 
 import('./run.js')
-  .then(({ run }) => run(process.argv.slice(2)))
+  .then(async ({ run, commands }) => {
+    const code = await run(argv);
+    codeCache.save((name) => commands.some((c) => c.name === name || c.aliases?.includes(name)));
+    return code;
+  })
   .then(
     (code) => {
       // Out at once, as a Go CLI is: the output is written (stdout and stderr are synchronous

@@ -1,0 +1,97 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cacheName, codeCacheDir } from '../../src/cli/code-cache.js';
+import { machine, repoRoot, tempStore } from '../helpers/cli.js';
+
+// The core chunk's code cache (src/cli/code-cache.ts), through the built CLI as a user runs it.
+
+const run = promisify(execFile);
+
+/** The one directory under XDG_CACHE_HOME where this Node keeps the caches. */
+const cacheDirIn = (xdg: string) => codeCacheDir({ XDG_CACHE_HOME: xdg })!;
+
+describe('the code cache of the core chunk', () => {
+  let store: string;
+  beforeAll(async () => {
+    store = await tempStore('machine-code-cache-');
+    expect((await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:9', 'n1'])).code).toBe(0);
+  });
+
+  it('is made by the first run of a command and used, unchanged, by the next', async () => {
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    const env = { XDG_CACHE_HOME: xdg };
+    const first = await machine(store, ['url', 'n1'], { env });
+    expect(first).toMatchObject({ code: 0, stdout: 'tcp://127.0.0.1:9\n' });
+    const file = join(cacheDirIn(xdg), 'core-url.v8');
+    const made = await stat(file);
+    expect(made.mode & 0o777).toBe(0o600);
+    expect((await stat(cacheDirIn(xdg))).mode & 0o777).toBe(0o700);
+    // It names the chunk it was made from.
+    expect((await readFile(file, 'latin1')).split('\n')[0]).toMatch(/\/dist\/chunks\/core-[\w-]+\.cjs \d+ [\d.]+$/);
+
+    const second = await machine(store, ['url', 'n1'], { env });
+    expect(second).toMatchObject({ code: 0, stdout: first.stdout });
+    // Written again only when V8 rejects it or it does not match the chunk.
+    expect((await stat(file)).mtimeMs).toBe(made.mtimeMs);
+  });
+
+  it('never runs old code for a rebuilt chunk of the same length', async () => {
+    // V8 checks a cache against its source's length only: the same error with other words of
+    // the same length must still print the new words.
+    const dist = await mkdtemp(join(tmpdir(), 'machine-dist-'));
+    await cp(join(repoRoot, 'dist'), dist, { recursive: true });
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    const cli = (args: string[]) =>
+      run(process.execPath, [join(dist, 'cli', 'main.cjs'), ...args], { env: { ...process.env, MACHINE_STORAGE_PATH: store, XDG_CACHE_HOME: xdg } }).then(
+        () => '',
+        (e: { stderr: string }) => e.stderr,
+      );
+    expect(await cli(['url', 'nosuch'])).toContain('Docker machine "nosuch" does not exist');
+    expect(await readdir(cacheDirIn(xdg))).toEqual(['core-url.v8']);
+
+    const chunks = join(dist, 'chunks');
+    const core = join(chunks, (await readdir(chunks)).find((f) => f.startsWith('core-'))!);
+    const before = await readFile(core, 'utf8');
+    const after = before.replace('does not exist. Use', 'DOES NOT EXIST. Use');
+    expect(after.length).toBe(before.length);
+    expect(after).not.toBe(before);
+    await writeFile(core, after);
+    expect(await cli(['url', 'nosuch'])).toContain('Docker machine "nosuch" DOES NOT EXIST');
+  });
+
+  it('is not written for a mistyped command, nor when NODE_DISABLE_COMPILE_CACHE is set', async () => {
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    const typo = await machine(store, ['urll', 'n1'], { env: { XDG_CACHE_HOME: xdg } });
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain(`'urll' is not a machine command`);
+    const off = await machine(store, ['url', 'n1'], { env: { XDG_CACHE_HOME: xdg, NODE_DISABLE_COMPILE_CACHE: '1' } });
+    expect(off).toMatchObject({ code: 0, stdout: 'tcp://127.0.0.1:9\n' });
+    await expect(readdir(join(xdg, 'machine'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('costs nothing but speed when it cannot be written', async () => {
+    // A cache directory under a regular file cannot be made.
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    await writeFile(join(xdg, 'machine'), 'not a directory');
+    for (let i = 0; i < 2; i++) {
+      expect(await machine(store, ['url', 'n1'], { env: { XDG_CACHE_HOME: xdg } })).toMatchObject({ code: 0, stdout: 'tcp://127.0.0.1:9\n', stderr: '' });
+    }
+  });
+
+  it('is named for the command, or shared when flags come first', () => {
+    expect(cacheName(['env', 'n1'])).toBe('env');
+    expect(cacheName(['--debug', 'env', 'n1'])).toBe('_');
+    expect(cacheName([])).toBe('_');
+    expect(cacheName(['../../etc/passwd'])).toBe('_');
+  });
+
+  it('lives per user and per Node version, under XDG_CACHE_HOME when it is absolute', () => {
+    expect(codeCacheDir({ XDG_CACHE_HOME: '/x/cache' })).toBe(`/x/cache/machine/v8/${process.version}-${process.arch}`);
+    expect(codeCacheDir({ XDG_CACHE_HOME: 'relative', HOME: '/home/u' })).toMatch(/\/\.cache\/machine\/v8\//);
+    expect(codeCacheDir({ NODE_DISABLE_COMPILE_CACHE: '1' })).toBeUndefined();
+  });
+});
