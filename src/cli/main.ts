@@ -9,7 +9,9 @@ const codeCache = loadCoreWithCodeCache(codeCacheDir(), argv);
 import('./run.js')
   .then(async ({ run, commands }) => {
     const code = await run(argv);
-    codeCache.save((name) => commands.some((c) => c.name === name || c.aliases?.includes(name)));
+    const isCommand = (name: string) => commands.some((c) => c.name === name || c.aliases?.includes(name));
+    // Help and failures run little of a command: their caches are partial (./code-cache.ts).
+    codeCache.save(isCommand, code === 0 && !argv.includes('--help') && !argv.includes('-h'));
     return code;
   })
   .then(

@@ -14,6 +14,15 @@ const run = promisify(execFile);
 /** The one directory under XDG_CACHE_HOME where this Node keeps the caches. */
 const cacheDirIn = (xdg: string) => codeCacheDir({ XDG_CACHE_HOME: xdg })!;
 
+/** The cache files there, and the path of the one for `command`. */
+async function cacheFiles(xdg: string, command?: string): Promise<{ names: string[]; file: string }> {
+  const names = (await readdir(cacheDirIn(xdg))).sort();
+  const mine = names.filter((n) => n.startsWith(`core-${command}-`));
+  return { names, file: join(cacheDirIn(xdg), mine.length === 1 ? mine[0]! : '(none or several)') };
+}
+
+const header = async (file: string) => (await readFile(file, 'latin1')).split('\n')[0]!;
+
 describe('the code cache of the core chunk', () => {
   let store: string;
   beforeAll(async () => {
@@ -26,12 +35,13 @@ describe('the code cache of the core chunk', () => {
     const env = { XDG_CACHE_HOME: xdg };
     const first = await machine(store, ['url', 'n1'], { env });
     expect(first).toMatchObject({ code: 0, stdout: 'tcp://127.0.0.1:9\n' });
-    const file = join(cacheDirIn(xdg), 'core-url.v8');
+    const { names, file } = await cacheFiles(xdg, 'url');
+    expect(names).toEqual([expect.stringMatching(/^core-url-[0-9a-f]{8}\.v8$/)]);
     const made = await stat(file);
     expect(made.mode & 0o777).toBe(0o600);
     expect((await stat(cacheDirIn(xdg))).mode & 0o777).toBe(0o700);
-    // It names the chunk it was made from.
-    expect((await readFile(file, 'latin1')).split('\n')[0]).toMatch(/\/dist\/chunks\/core-[\w-]+\.cjs \d+ [\d.]+$/);
+    // It names the chunk it was made from, and says the run did the whole command.
+    expect(await header(file)).toMatch(/\/dist\/chunks\/core-[\w-]+\.cjs \d+ [\d.]+ complete$/);
 
     const second = await machine(store, ['url', 'n1'], { env });
     expect(second).toMatchObject({ code: 0, stdout: first.stdout });
@@ -51,7 +61,7 @@ describe('the code cache of the core chunk', () => {
         (e: { stderr: string }) => e.stderr,
       );
     expect(await cli(['url', 'nosuch'])).toContain('Docker machine "nosuch" does not exist');
-    expect(await readdir(cacheDirIn(xdg))).toEqual(['core-url.v8']);
+    expect((await cacheFiles(xdg, 'url')).names).toHaveLength(1);
 
     const chunks = join(dist, 'chunks');
     const core = join(chunks, (await readdir(chunks)).find((f) => f.startsWith('core-'))!);
@@ -61,6 +71,38 @@ describe('the code cache of the core chunk', () => {
     expect(after).not.toBe(before);
     await writeFile(core, after);
     expect(await cli(['url', 'nosuch'])).toContain('Docker machine "nosuch" DOES NOT EXIST');
+  });
+
+  it('made by help or a failure, is made again by the first run that does the work, then kept', async () => {
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    const env = { XDG_CACHE_HOME: xdg };
+    expect((await machine(store, ['url', '--help'], { env })).code).toBe(0);
+    const { file } = await cacheFiles(xdg, 'url');
+    expect(await header(file)).toMatch(/ partial$/);
+    expect((await machine(store, ['url', 'nosuch'], { env })).code).toBe(1);
+    expect(await header(file)).toMatch(/ partial$/);
+    expect((await machine(store, ['url', 'n1'], { env })).stdout).toBe('tcp://127.0.0.1:9\n');
+    expect(await header(file)).toMatch(/ complete$/);
+    const kept = (await stat(file)).mtimeMs;
+    await machine(store, ['url', 'nosuch'], { env });
+    await machine(store, ['url', 'n1'], { env });
+    expect((await stat(file)).mtimeMs).toBe(kept);
+  });
+
+  it('is kept per installation, so that two run in turn do not replace each other', async () => {
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    const dist = await mkdtemp(join(tmpdir(), 'machine-dist-'));
+    await cp(join(repoRoot, 'dist'), dist, { recursive: true });
+    const env = { ...process.env, MACHINE_STORAGE_PATH: store, XDG_CACHE_HOME: xdg };
+    const other = () => run(process.execPath, [join(dist, 'cli', 'main.cjs'), 'url', 'n1'], { env });
+    expect((await other()).stdout).toBe('tcp://127.0.0.1:9\n');
+    expect((await machine(store, ['url', 'n1'], { env: { XDG_CACHE_HOME: xdg } })).code).toBe(0);
+    const { names } = await cacheFiles(xdg);
+    expect(names).toHaveLength(2);
+    const times = await Promise.all(names.map(async (n) => (await stat(join(cacheDirIn(xdg), n))).mtimeMs));
+    await other();
+    await machine(store, ['url', 'n1'], { env: { XDG_CACHE_HOME: xdg } });
+    expect(await Promise.all(names.map(async (n) => (await stat(join(cacheDirIn(xdg), n))).mtimeMs))).toEqual(times);
   });
 
   it('is not written for a mistyped command, nor when NODE_DISABLE_COMPILE_CACHE is set', async () => {
