@@ -1,7 +1,7 @@
 import { isAscii } from 'node:buffer';
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { Script, constants } from 'node:vm';
 
 /**
@@ -118,14 +118,19 @@ export function loadCoreWithCodeCache(dir: string | undefined, argv: readonly st
       // A cache V8 took stays unless it was partial and this run did the whole work.
       if (had === 'partial' && !complete) return;
       const grade: Grade = complete ? 'complete' : 'partial';
+      const tmp = `${file}.${process.pid}.tmp`;
       try {
         mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-        const tmp = `${file}.${process.pid}.tmp`;
         writeFileSync(tmp, Buffer.concat([Buffer.from(`${key} ${grade}\n`, 'utf8'), script.createCachedData()]), { mode: 0o600 });
         // Whole or not at all: a concurrent run reads the old cache or this one.
         renameSync(tmp, file);
       } catch {
         // A read-only or full disk: the next run compiles from source again.
+        try {
+          rmSync(tmp, { force: true });
+        } catch {
+          // Nothing was written.
+        }
       }
     },
   };
