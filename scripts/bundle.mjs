@@ -15,6 +15,11 @@ try {
   if (heavy.length) {
     throw new Error(`bundle: the core chunk imports ${heavy.join(', ')} at load; import it where it is used (await import(...)) or add it to CORE_IMPORTS in rolldown.config.mjs`);
   }
+  // The core chunk is compiled through vm.Script (src/cli/code-cache.ts), where a real import()
+  // fails unless an experimental option, which prints a warning, is given.
+  if (/\bimport\(/.test(core.code)) {
+    throw new Error('bundle: the core chunk calls import() (a plugin is imported from src/drivers/plugin-import.ts, outside it); move the import() to a module of its own');
+  }
 } finally {
   await bundle.close();
 }

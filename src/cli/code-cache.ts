@@ -2,7 +2,7 @@ import { isAscii } from 'node:buffer';
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { Script, constants } from 'node:vm';
+import { Script } from 'node:vm';
 
 /**
  * A V8 code cache for the core chunk, made after a command ran.
@@ -153,8 +153,8 @@ function loadCore(module: NodeJS.Module, filename: string, file: string): Pendin
     filename,
     columnOffset: -PREFIX.length,
     cachedData,
-    // The chunk imports JavaScript driver plugins with import().
-    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    // No importModuleDynamically: import() here would need Node's experimental loader option,
+    // which warns on stderr. The build keeps import() out of the core chunk (scripts/bundle.mjs).
   });
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
   wrapper.call(module.exports, module.exports, (id: string) => module.require(id), module, filename, dirname(filename));

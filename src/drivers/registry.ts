@@ -149,9 +149,8 @@ async function resolvePackageEntry(path: string): Promise<string> {
 async function importPlugin(url: string, name: string): Promise<DriverModule> {
   let mod: { default?: DriverModule };
   try {
-    // The second argument keeps this a real import() in the bundle, which turns the others
-    // into require(): a plugin is an ES module named by a file URL, which require() refuses.
-    mod = (await import(url, {})) as { default?: DriverModule };
+    const { importPluginModule } = await import('./plugin-import.js');
+    mod = (await importPluginModule(url)) as { default?: DriverModule };
   } catch (err) {
     throw new DriverError(`Driver plugin "${name}" failed to load: ${(err as Error).message}`);
   }
