@@ -94,6 +94,12 @@ export function machineSpawn(
     env: { ...process.env, MACHINE_STORAGE_PATH: store, MACHINE_DEBUG: '', ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  // A command that exits without reading its input (most do; the fast ones exit within
+  // milliseconds) closes the pipe under a pending write: EPIPE is then the expected end, and
+  // unheard it was an uncaught exception in the test run.
+  child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
   child.stdin.end(opts.input ?? '');
   const done = new Promise<CliResult>((resolvePromise, reject) => {
     let stdout = '';
