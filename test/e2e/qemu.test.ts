@@ -22,8 +22,14 @@ describe.skipIf(skipReason)(`qemu driver with real VMs${skipReason ? ` (skipped:
     '--engine-install-url', 'none', '--wait-timeout', '600',
   ];
   const withEnv = (name: string, script: string) => bash(`set -e; eval "$(${machineCmd(store)} env ${name})"; ${script}`);
-  const qemuPids = async (name: string) =>
-    (await sh('pgrep', ['-f', `-name machine-${name} `])).stdout.split('\n').filter(Boolean);
+  // `--`: the pattern starts with a dash, which pgrep took for options: it failed (exit 2) and
+  // found nothing, ever, so the checks below could not fail and afterAll killed no VM (one a
+  // timed-out test left ran on at full speed for half an hour, slowing the next run).
+  const qemuPids = async (name: string) => {
+    const r = await sh('pgrep', ['-f', '--', `-name machine-${name} `]);
+    if (r.code > 1) throw new Error(`pgrep failed: ${r.stderr.trim()}`);
+    return r.stdout.split('\n').filter(Boolean);
+  };
 
   beforeAll(async () => {
     work = await tempStore('machine-e2e-qemu-');
@@ -47,6 +53,7 @@ describe.skipIf(skipReason)(`qemu driver with real VMs${skipReason ? ` (skipped:
     expect(r.stdout).toMatch(/Warning: KVM .*using TCG/);
     expect(r.stdout).toContain('Installing apparmor');
     expect(r.stdout).toContain('Docker is up and running!');
+    expect(await qemuPids('vm1')).toHaveLength(1);
     const url = (await machine(store, ['url', 'vm1'])).stdout.trim();
     expect(url).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
     const info = await withEnv('vm1', "docker info --format '{{.Name}} {{.OperatingSystem}}'");
