@@ -15,8 +15,9 @@ try {
   if (heavy.length) {
     throw new Error(`bundle: the core chunk imports ${heavy.join(', ')} at load; import it where it is used (await import(...)) or add it to CORE_IMPORTS in rolldown.config.mjs`);
   }
-  // The core chunk is compiled through vm.Script (src/cli/code-cache.ts), where a real import()
-  // fails unless an experimental option, which prints a warning, is given.
+  // Our chunks are compiled through vm.Script with a code cache (src/cli/code-cache.ts), where a
+  // real import() fails unless an experimental option, which prints a warning, is given. A
+  // chunk that has one loads as usual, without the cache: never the one every command loads.
   if (/\bimport\(/.test(core.code)) {
     throw new Error('bundle: the core chunk calls import() (a plugin is imported from src/drivers/plugin-import.ts, outside it); move the import() to a module of its own');
   }

@@ -1,40 +1,46 @@
 import { isAscii } from 'node:buffer';
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { Script } from 'node:vm';
 
 /**
- * A V8 code cache for the core chunk, made after a command ran.
+ * V8 code caches for our chunks, made after a command ran.
  *
  * Why: V8 compiles a function the first time it runs, and Node's compile cache
  * (module.enableCompileCache) is written when a file is compiled, before any of it ran: it
  * holds the top level and nothing a command calls. So every `machine env` parsed and compiled
  * the same functions again; under callgrind that was 40% of the instructions env spends over a
  * bare node. A cache created after the command ran (vm.Script#createCachedData) holds them.
- * And turning Node's cache on loads node:module and its ESM loader (1.2 ms), which the fast
- * commands, loading nothing but the core chunk, do not need.
+ * And turning Node's cache on loads node:module and its ESM loader (1.2 ms), which a command
+ * that loads nothing but our chunks does not need.
  *
  * Policy:
- * - The core chunk compiles from this cache; the runtime chunk it requires as it loads
- *   compiles as is (a few lines). The first chunk a command loads after them (create, ls...)
- *   turns Node's compile cache on, for it and everything it loads from node_modules.
- * - One cache per command (`env`, `ls`...): commands run different functions and a cache is
- *   deserialized whole, so `env` should not pay for what `create` compiled. The command is
- *   the first argument; flags before it (`--debug env`) share one cache. A cache is written
- *   only for a real command, so a typo leaves no file.
- * - Made on the first run of a command after a build (or a Node upgrade) and used while the
- *   chunk file is the one it was made from. V8 checks only the source's length, so the file's
- *   path, size and mtime head the cache file and any difference is a miss, never stale code.
- * - A cache made by a run that did not do the command's work (`env --help`, a failure) holds
+ * - Every chunk of ours (the directory of the first chunk main.ts requires: dist/chunks)
+ *   compiles from this cache, the core and whatever a command loads beyond it (ls: the
+ *   listing, the TLS client, the template engine). A chunk that calls import() loads as usual:
+ *   under vm.Script it would need Node's experimental loader option, which warns on stderr.
+ * - The first file from anywhere else (node_modules: ssh2, the cloud SDKs) turns Node's
+ *   compile cache on, for it and everything after it.
+ * - One cache file per command (`env`, `ls`...), with an entry per chunk it loaded: commands
+ *   run different functions and an entry is deserialized whole, so `env` should not pay for
+ *   what `create` compiled. The command is the first argument; flags before it (`--debug
+ *   env`) share one cache. A cache is written only for a real command, so a typo leaves no file.
+ * - Made on the first run of a command after a build (or a Node upgrade), and again when a run
+ *   loads a chunk the file has no usable entry for (ls reached a machine for the first time).
+ *   An entry is used while its chunk file is the one it was made from: V8 checks only the
+ *   source's length, so the chunk's size and mtime head its entry and any difference is a
+ *   miss, never stale code. Entries of chunks a run did not load are kept while their chunk is
+ *   unchanged.
+ * - An entry made by a run that did not do the command's work (`env --help`, a failure) holds
  *   too little (`env` then took 12.5 ms over a bare node instead of 10.9): it is marked
- *   partial and made again by the first run that succeeds. A successful run's cache stays.
- * - Named for the installation too (a hash of the chunk's directory): two copies of machine
+ *   partial and made again by the first run that succeeds. A successful run's entry stays.
+ * - Named for the installation too (a hash of the chunks' directory): two copies of machine
  *   run in turn would otherwise replace each other's cache on every run.
  * - Kept per user, as code this process will run must be: in $XDG_CACHE_HOME/machine (or
  *   ~/.cache/machine), one directory per Node version. NODE_DISABLE_COMPILE_CACHE turns it off
  *   as it does Node's own.
- * - A cache that cannot be read or written costs speed only: the chunk compiles as before.
+ * - A cache that cannot be read or written costs speed only: the chunks compile as before.
  */
 
 // Node's CommonJS wrapper, with the chunk on the wrapper's line so that positions in stacks
@@ -42,20 +48,36 @@ import { Script } from 'node:vm';
 const PREFIX = '(function (exports, require, module, __filename, __dirname) { ';
 const SUFFIX = '\n});';
 const SHARED = '_';
+// The first line of a cache file; another format (an older machine's) is a miss.
+const MAGIC = 'machine-code-cache 2';
 
 type Loader = (module: NodeJS.Module, filename: string) => void;
 
-export interface CoreCodeCache {
+export interface CodeCache {
   /**
-   * Writes the cache when this run had none (or V8 rejected it, or it was partial and this run
-   * is `complete`) and its command is one the CLI knows. Call once the command has finished,
-   * so that what it ran is compiled. `complete`: the run did the command's work (it succeeded
-   * and was not a request for help).
+   * Writes the cache when this run loaded a chunk it had no usable entry for (or a partial one,
+   * and this run is `complete`) and its command is one the CLI knows. Call once the command
+   * has finished, so that what it ran is compiled. `complete`: the run did the command's work
+   * (it succeeded and was not a request for help).
    */
   save(isCommand: (name: string) => boolean, complete: boolean): void;
 }
 
 type Grade = 'complete' | 'partial';
+
+/** One chunk's entry in a cache file: made from the chunk of this size and mtime. */
+interface Entry {
+  stamp: string;
+  grade: Grade;
+  data: Buffer;
+}
+
+/** A chunk this run compiled, and the grade of the entry V8 took for it, if any. */
+interface Loaded {
+  script: Script;
+  stamp: string;
+  had?: Grade;
+}
 
 /** Where the caches live, or undefined when caching is off. */
 export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -72,104 +94,101 @@ export function cacheName(argv: readonly string[]): string {
 }
 
 /**
- * Makes the next CommonJS file required (the core chunk, which main.ts imports next) compile
- * from the cache in `dir` for these arguments, and the first one after it turn Node's compile
- * cache on. Without a `dir`, Node's compile cache serves everything, the core chunk too.
+ * Makes our chunks (the directory of the next CommonJS file required: the core chunk, which
+ * main.ts imports next) compile from the cache in `dir` for these arguments, and the first
+ * file from elsewhere turn Node's compile cache on. Without a `dir`, Node's compile cache
+ * serves everything.
  */
-export function loadCoreWithCodeCache(dir: string | undefined, argv: readonly string[]): CoreCodeCache {
-  // require.extensions is Module._extensions: how the CommonJS loader compiles a file. The
-  // chunks are .cjs, which Node compiles with the .js loader unless told otherwise.
-  const extensions = require.extensions as unknown as Record<string, Loader>;
-  const own = Object.getOwnPropertyDescriptor(extensions, '.cjs');
-  const restore = () => (own ? Object.defineProperty(extensions, '.cjs', own) : delete extensions['.cjs']);
-  const asUsual: Loader = (module, filename) => (extensions['.cjs'] ?? extensions['.js']!)(module, filename);
-  const name = cacheName(argv);
-  let pending: Pending | undefined;
-  let phase: 'core' | 'loading core' | 'after core' = 'core';
-
+export function loadChunksWithCodeCache(dir: string | undefined, argv: readonly string[]): CodeCache {
   if (!dir) {
     nodeCompileCache();
     return { save() {} };
   }
+  // require.extensions is Module._extensions: how the CommonJS loader compiles a file. The
+  // chunks are .cjs, which Node compiles with the .js loader unless told otherwise.
+  const extensions = require.extensions as unknown as Record<string, Loader>;
+  const own = new Map(['.cjs', '.js', '.mjs'].map((ext) => [ext, Object.getOwnPropertyDescriptor(extensions, ext)]));
+  const original = (ext: string): Loader => own.get(ext)?.value ?? extensions['.js']!;
+  const name = cacheName(argv);
+  let chunks: string | undefined;
+  let file: string | undefined;
+  let entries: Map<string, Entry> | undefined;
+  const loaded = new Map<string, Loaded>();
+
+  let elsewhereSeen = false;
+  const fromElsewhere = () => {
+    if (elsewhereSeen) return;
+    elsewhereSeen = true;
+    for (const ext of ['.js', '.mjs']) {
+      const d = own.get(ext);
+      if (d) Object.defineProperty(extensions, ext, d);
+      else delete extensions[ext];
+    }
+    nodeCompileCache();
+  };
+  for (const ext of ['.js', '.mjs']) {
+    if (!own.get(ext)) continue;
+    extensions[ext] = (module, filename) => {
+      fromElsewhere();
+      original(ext)(module, filename);
+    };
+  }
   extensions['.cjs'] = (module, filename) => {
-    if (phase === 'loading core') {
-      (own?.value ?? extensions['.js']!)(module, filename);
+    chunks ??= dirname(filename);
+    const wrapped = dirname(filename) === chunks ? readWrapped(filename) : undefined;
+    if (!wrapped || wrapped.dynamicImport) {
+      fromElsewhere();
+      original('.cjs')(module, filename);
       return;
     }
-    if (phase === 'after core') {
-      restore();
-      nodeCompileCache();
-      asUsual(module, filename);
-      return;
-    }
-    phase = 'loading core';
-    try {
-      pending = loadCore(module, filename, join(dir, `core-${name}-${pathHash(dirname(filename))}.v8`));
-    } finally {
-      phase = 'after core';
-    }
+    file ??= join(dir, `${name}-${pathHash(chunks)}.v8`);
+    entries ??= readCacheFile(file);
+    const chunk = basename(filename);
+    const entry = entries.get(chunk);
+    const cachedData = entry?.stamp === wrapped.stamp ? entry.data : undefined;
+    const script = new Script(wrapped.code, { filename, columnOffset: -PREFIX.length, cachedData });
+    loaded.set(chunk, { script, stamp: wrapped.stamp, had: cachedData && !script.cachedDataRejected ? entry!.grade : undefined });
+    const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
+    wrapper.call(module.exports, module.exports, (id: string) => module.require(id), module, filename, dirname(filename));
   };
 
   return {
     save(isCommand, complete) {
-      if (!pending || (name !== SHARED && !isCommand(name))) return;
-      const { script, key, file, had } = pending;
-      pending = undefined;
-      // A cache V8 took stays unless it was partial and this run did the whole work.
-      if (had === 'partial' && !complete) return;
-      const grade: Grade = complete ? 'complete' : 'partial';
-      const tmp = `${file}.${process.pid}.tmp`;
-      try {
-        mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-        writeFileSync(tmp, Buffer.concat([Buffer.from(`${key} ${grade}\n`, 'utf8'), script.createCachedData()]), { mode: 0o600 });
-        // Whole or not at all: a concurrent run reads the old cache or this one.
-        renameSync(tmp, file);
-      } catch {
-        // A read-only or full disk: the next run compiles from source again.
-        try {
-          rmSync(tmp, { force: true });
-        } catch {
-          // Nothing was written.
-        }
+      if (!file || !chunks || (name !== SHARED && !isCommand(name))) return;
+      // Entries V8 took stay unless they were partial and this run did the whole work.
+      const stale = [...loaded.values()].some((l) => l.had === undefined || (l.had === 'partial' && complete));
+      if (!stale) return;
+      const out = new Map<string, Entry>();
+      for (const [chunk, l] of loaded) {
+        const old = entries?.get(chunk);
+        out.set(chunk, !complete && l.had === 'complete' ? old! : { stamp: l.stamp, grade: complete ? 'complete' : 'partial', data: l.script.createCachedData() });
       }
+      for (const [chunk, e] of entries ?? []) {
+        if (!out.has(chunk) && stampOf(join(chunks, chunk)) === e.stamp) out.set(chunk, e);
+      }
+      writeCacheFile(file, out);
     },
   };
 }
 
-/** What save() may write: the script, its key, where, and the grade of the cache V8 took. */
-interface Pending {
-  script: Script;
-  key: string;
-  file: string;
-  had?: Grade;
-}
-
-/** Compiles and runs the core chunk; what save() may write, unless the cache is complete. */
-function loadCore(module: NodeJS.Module, filename: string, file: string): Pending | undefined {
-  const { code, key } = readWrapped(filename);
-  const cached = readCache(file, key);
-  const cachedData = cached?.data;
-  const script = new Script(code, {
-    filename,
-    columnOffset: -PREFIX.length,
-    cachedData,
-    // No importModuleDynamically: import() here would need Node's experimental loader option,
-    // which warns on stderr. The build keeps import() out of the core chunk (scripts/bundle.mjs).
-  });
-  const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
-  wrapper.call(module.exports, module.exports, (id: string) => module.require(id), module, filename, dirname(filename));
-  if (cachedData === undefined || script.cachedDataRejected) return { script, key, file };
-  return cached!.grade === 'partial' ? { script, key, file, had: 'partial' } : undefined;
+/** A chunk's size and mtime: what its entry must have been made from. */
+function stampOf(filename: string): string | undefined {
+  try {
+    const { size, mtimeMs } = statSync(filename);
+    return `${size} ${mtimeMs}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
- * The chunk inside the wrapper, as one string made once, and the key of its cache. Read
- * between the wrapper's ends in one buffer: joining strings made a second copy of the chunk
- * (84 KB) on the young heap, and with the first it tipped `machine active` into a 3 ms
- * scavenge while it waited for its TCP probe. The chunk is ASCII (rolldown.config.mjs), so
- * its bytes are its characters.
+ * The chunk inside the wrapper, as one string made once, and its stamp. Read between the
+ * wrapper's ends in one buffer: joining strings made a second copy of the chunk (84 KB for the
+ * core) on the young heap, and with the first it tipped `machine active` into a 3 ms scavenge
+ * while it waited for its TCP probe. The chunks are ASCII (rolldown.config.mjs), so their bytes
+ * are their characters.
  */
-function readWrapped(filename: string): { code: string; key: string } {
+function readWrapped(filename: string): { code: string; stamp: string; dynamicImport: boolean } {
   const fd = openSync(filename, 'r');
   try {
     const { size, mtimeMs } = fstatSync(fd);
@@ -182,28 +201,57 @@ function readWrapped(filename: string): { code: string; key: string } {
     }
     buf.write(SUFFIX, PREFIX.length + size, 'latin1');
     const code = isAscii(buf) ? buf.toString('latin1') : PREFIX + buf.toString('utf8', PREFIX.length, PREFIX.length + size) + SUFFIX;
-    return { code, key: `${filename} ${size} ${mtimeMs}` };
+    return { code, stamp: `${size} ${mtimeMs}`, dynamicImport: buf.includes('import(', PREFIX.length, 'latin1') };
   } finally {
     closeSync(fd);
   }
 }
 
 /**
- * The cached data after the header line (`key grade`), or undefined when there is none made
- * from this file.
+ * A cache file's entries by chunk file name; none when it is missing or not of this format.
+ * The file: MAGIC, then a line per entry (`grade length size mtime chunk`), an empty line, and
+ * the entries' data in the same order.
  */
-function readCache(file: string, key: string): { data: Buffer; grade: Grade } | undefined {
+function readCacheFile(file: string): Map<string, Entry> {
+  const entries = new Map<string, Entry>();
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
   } catch {
-    return undefined;
+    return entries;
   }
-  const end = bytes.indexOf(10);
-  const header = end < 0 ? '' : bytes.toString('utf8', 0, end);
-  const grade = header.slice(header.lastIndexOf(' ') + 1);
-  if (header !== `${key} ${grade}` || (grade !== 'complete' && grade !== 'partial')) return undefined;
-  return { data: bytes.subarray(end + 1), grade };
+  const headerEnd = bytes.indexOf('\n\n');
+  if (headerEnd < 0) return entries;
+  const [magic, ...lines] = bytes.toString('latin1', 0, headerEnd).split('\n');
+  if (magic !== MAGIC) return entries;
+  let at = headerEnd + 2;
+  for (const line of lines) {
+    const m = /^(complete|partial) (\d+) (\d+ [\d.]+) (\S+)$/.exec(line);
+    if (!m) return new Map();
+    const length = Number(m[2]);
+    if (at + length > bytes.length) return new Map();
+    entries.set(m[4]!, { grade: m[1] as Grade, stamp: m[3]!, data: bytes.subarray(at, at + length) });
+    at += length;
+  }
+  return entries;
+}
+
+/** Whole or not at all: a concurrent run reads the old file or this one. */
+function writeCacheFile(file: string, entries: Map<string, Entry>): void {
+  const lines = [MAGIC, ...[...entries].map(([chunk, e]) => `${e.grade} ${e.data.length} ${e.stamp} ${chunk}`)];
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(tmp, Buffer.concat([Buffer.from(`${lines.join('\n')}\n\n`, 'latin1'), ...[...entries.values()].map((e) => e.data)]), { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch {
+    // A read-only or full disk: the next run compiles from source again.
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // Nothing was written.
+    }
+  }
 }
 
 /** A short name for an installation's directory (FNV-1a; no need for node:crypto here). */

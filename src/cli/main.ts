@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-import { codeCacheDir, loadCoreWithCodeCache } from './code-cache.js';
-// Cached compiled code makes every later start faster (`env` and `ls` run in loops): the core
-// chunk, imported below, comes with the functions the command ran last time, and Node's
-// compile cache serves whatever a command loads beyond it (./code-cache.ts).
+import { codeCacheDir, loadChunksWithCodeCache } from './code-cache.js';
+// Cached compiled code makes every later start faster (`env` and `ls` run in loops): our
+// chunks, from the core imported below on, come with the functions the command ran last
+// time, and Node's compile cache serves what loads from node_modules (./code-cache.ts).
 const argv = process.argv.slice(2);
-const codeCache = loadCoreWithCodeCache(codeCacheDir(), argv);
+const codeCache = loadChunksWithCodeCache(codeCacheDir(), argv);
 
 import('./run.js')
   .then(async ({ run, commands }) => {

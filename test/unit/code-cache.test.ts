@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { cacheName, codeCacheDir } from '../../src/cli/code-cache.js';
 import { machine, repoRoot, tempStore } from '../helpers/cli.js';
 
-// The core chunk's code cache (src/cli/code-cache.ts), through the built CLI as a user runs it.
+// The chunks' code cache (src/cli/code-cache.ts), through the built CLI as a user runs it.
 
 const run = promisify(execFile);
 
@@ -17,13 +17,21 @@ const cacheDirIn = (xdg: string) => codeCacheDir({ XDG_CACHE_HOME: xdg })!;
 /** The cache files there, and the path of the one for `command`. */
 async function cacheFiles(xdg: string, command?: string): Promise<{ names: string[]; file: string }> {
   const names = (await readdir(cacheDirIn(xdg))).sort();
-  const mine = names.filter((n) => n.startsWith(`core-${command}-`));
+  const mine = names.filter((n) => n.startsWith(`${command}-`));
   return { names, file: join(cacheDirIn(xdg), mine.length === 1 ? mine[0]! : '(none or several)') };
 }
 
-const header = async (file: string) => (await readFile(file, 'latin1')).split('\n')[0]!;
+/** A cache file's entry lines (`grade length size mtime chunk`), after its format line. */
+async function entries(file: string): Promise<string[]> {
+  const text = await readFile(file, 'latin1');
+  const [format, ...lines] = text.slice(0, text.indexOf('\n\n')).split('\n');
+  expect(format).toBe('machine-code-cache 2');
+  return lines;
+}
+/** The core chunk's entry line. */
+const coreEntry = async (file: string) => (await entries(file)).find((l) => / core-[\w-]+\.cjs$/.test(l)) ?? '(no core entry)';
 
-describe('the code cache of the core chunk', () => {
+describe('the code cache of our chunks', () => {
   let store: string;
   beforeAll(async () => {
     store = await tempStore('machine-code-cache-');
@@ -36,12 +44,15 @@ describe('the code cache of the core chunk', () => {
     const first = await machine(store, ['url', 'n1'], { env });
     expect(first).toMatchObject({ code: 0, stdout: 'tcp://127.0.0.1:9\n' });
     const { names, file } = await cacheFiles(xdg, 'url');
-    expect(names).toEqual([expect.stringMatching(/^core-url-[0-9a-f]{8}\.v8$/)]);
+    expect(names).toEqual([expect.stringMatching(/^url-[0-9a-f]{8}\.v8$/)]);
     const made = await stat(file);
     expect(made.mode & 0o777).toBe(0o600);
     expect((await stat(cacheDirIn(xdg))).mode & 0o777).toBe(0o700);
-    // It names the chunk it was made from, and says the run did the whole command.
-    expect(await header(file)).toMatch(/\/dist\/chunks\/core-[\w-]+\.cjs \d+ [\d.]+ complete$/);
+    // It names the chunk it was made from, with its size and mtime, and says the run did the
+    // whole command.
+    const core = (await readdir(join(repoRoot, 'dist', 'chunks'))).find((f) => f.startsWith('core-'))!;
+    const { size, mtimeMs } = await stat(join(repoRoot, 'dist', 'chunks', core));
+    expect(await coreEntry(file)).toMatch(new RegExp(`^complete \\d+ ${size} ${mtimeMs} ${core}$`));
 
     const second = await machine(store, ['url', 'n1'], { env });
     expect(second).toMatchObject({ code: 0, stdout: first.stdout });
@@ -78,15 +89,53 @@ describe('the code cache of the core chunk', () => {
     const env = { XDG_CACHE_HOME: xdg };
     expect((await machine(store, ['url', '--help'], { env })).code).toBe(0);
     const { file } = await cacheFiles(xdg, 'url');
-    expect(await header(file)).toMatch(/ partial$/);
+    expect(await coreEntry(file)).toMatch(/^partial /);
     expect((await machine(store, ['url', 'nosuch'], { env })).code).toBe(1);
-    expect(await header(file)).toMatch(/ partial$/);
+    expect(await coreEntry(file)).toMatch(/^partial /);
     expect((await machine(store, ['url', 'n1'], { env })).stdout).toBe('tcp://127.0.0.1:9\n');
-    expect(await header(file)).toMatch(/ complete$/);
+    expect(await coreEntry(file)).toMatch(/^complete /);
     const kept = (await stat(file)).mtimeMs;
     await machine(store, ['url', 'nosuch'], { env });
     await machine(store, ['url', 'n1'], { env });
     expect((await stat(file)).mtimeMs).toBe(kept);
+  });
+
+  it('holds the chunks a command loads beyond the core, keeping those a run did not load', async () => {
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    const tmp = await mkdtemp(join(tmpdir(), 'machine-tmp-'));
+    // TMPDIR: where Node's own compile cache would go, were it turned on.
+    const env = { XDG_CACHE_HOME: xdg, TMPDIR: tmp };
+    const plain = await machine(store, ['ls'], { env });
+    expect(plain).toMatchObject({ code: 0, stderr: '' });
+    expect(plain.stdout).toMatch(/^NAME +ACTIVE +DRIVER +STATE +URL +SWARM +DOCKER +ERRORS\nn1 +- +none +Running +tcp:\/\/127\.0\.0\.1:9 /);
+    const { file } = await cacheFiles(xdg, 'ls');
+    const chunkOf = (line: string) => line.slice(line.lastIndexOf(' ') + 1).replace(/-[\w-]{8}\.cjs$/, '');
+    const first = (await entries(file)).map(chunkOf);
+    expect(first).toEqual(expect.arrayContaining(['core', 'ls']));
+    expect(first).not.toContain('go-template');
+    // Our chunks alone: Node's compile cache (node:module and its ESM loader) stays off.
+    expect(await readdir(tmp)).toEqual([]);
+
+    // A run that loads one more chunk (the template engine) adds it and keeps the rest.
+    const formatted = await machine(store, ['ls', '--format', '{{.Name}} {{.DriverName}}'], { env });
+    expect(formatted).toMatchObject({ code: 0, stdout: 'n1 none\n' });
+    const second = (await entries(file)).map(chunkOf);
+    expect(second).toEqual(expect.arrayContaining([...first, 'go-template']));
+    // A run without it uses what is there and writes nothing.
+    const kept = (await stat(file)).mtimeMs;
+    expect((await machine(store, ['ls'], { env })).stdout).toBe(plain.stdout);
+    expect((await stat(file)).mtimeMs).toBe(kept);
+    expect((await entries(file)).map(chunkOf)).toEqual(second);
+  });
+
+  it('turns Node\'s compile cache on once a file from node_modules loads', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'machine-tmp-'));
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    // A mistyped command loads the suggestion chunk, which requires fastest-levenshtein.
+    const typo = await machine(store, ['lss'], { env: { XDG_CACHE_HOME: xdg, TMPDIR: tmp } });
+    expect(typo.stderr).toContain(`'lss' is not a machine command`);
+    expect(typo.stderr).toContain('Did you mean "ls"?');
+    expect(await readdir(tmp)).toEqual(['node-compile-cache']);
   });
 
   it('is kept per installation, so that two run in turn do not replace each other', async () => {
