@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderTemplate, splitTableFormat, TemplateError } from '../../src/template/go-template.js';
+import type { ListItem } from '../../src/host/listing.js';
 
 const host = {
   Name: 'dev',
@@ -49,5 +50,27 @@ describe('Go template subset', () => {
   it('splits the table prefix and turns typed \\t into tabs', () => {
     expect(splitTableFormat('table {{.Name}}\\t{{.URL}}')).toEqual({ table: true, body: '{{.Name}}\t{{.URL}}' });
     expect(splitTableFormat('{{.Name}}')).toEqual({ table: false, body: '{{.Name}}' });
+  });
+});
+
+describe('ls without --format', () => {
+  it('prints what Docker Machine\'s default format renders, tabs in a field included', async () => {
+    const { DEFAULT_FORMAT, defaultRows } = await import('../../src/cli/commands/ls.js');
+    const item = (over: Partial<ListItem>): ListItem => ({
+      Name: 'm1', Active: '-', ActiveHost: false, ActiveSwarm: false, DriverName: 'generic', State: 'Running',
+      URL: 'tcp://10.0.0.2:2376', SwarmOptions: null, Swarm: '', EngineOptions: null, DockerVersion: 'v28.0.0',
+      Error: '', ResponseTime: '3ms', Labels: [], ...over,
+    });
+    const items = [
+      item({}),
+      item({ Name: 'm2', Active: '*', State: 'Stopped', URL: '', DockerVersion: 'Unknown', Swarm: 'm1 (master)' }),
+      item({ Name: 'bad', DriverName: '', State: 'Error', Error: 'config.json:\tbroken\nline two' }),
+    ];
+    const { table, body } = splitTableFormat(DEFAULT_FORMAT);
+    expect(table).toBe(true);
+    const headers = { Name: 'NAME', Active: 'ACTIVE', DriverName: 'DRIVER', State: 'STATE', URL: 'URL', Swarm: 'SWARM', DockerVersion: 'DOCKER', Error: 'ERRORS' };
+    const byTemplate = [headers, ...items].map((x) => renderTemplate(body, x).split('\t'));
+    expect(defaultRows(items)).toEqual(byTemplate);
+    expect(defaultRows(items)[3]).toHaveLength(9);
   });
 });
