@@ -115,19 +115,16 @@ export function loadChunksWithCodeCache(dir: string | undefined, argv: readonly 
   let entries: Map<string, Entry> | undefined;
   const loaded = new Map<string, Loaded>();
 
+  // The loaders of files from elsewhere, watched until the first such file loads.
+  const watched = ['.js', '.mjs'].filter((ext) => own.get(ext));
   let elsewhereSeen = false;
   const fromElsewhere = () => {
     if (elsewhereSeen) return;
     elsewhereSeen = true;
-    for (const ext of ['.js', '.mjs']) {
-      const d = own.get(ext);
-      if (d) Object.defineProperty(extensions, ext, d);
-      else delete extensions[ext];
-    }
+    for (const ext of watched) Object.defineProperty(extensions, ext, own.get(ext)!);
     nodeCompileCache();
   };
-  for (const ext of ['.js', '.mjs']) {
-    if (!own.get(ext)) continue;
+  for (const ext of watched) {
     extensions[ext] = (module, filename) => {
       fromElsewhere();
       original(ext)(module, filename);
@@ -171,11 +168,13 @@ export function loadChunksWithCodeCache(dir: string | undefined, argv: readonly 
   };
 }
 
-/** A chunk's size and mtime: what its entry must have been made from. */
+/** What an entry must have been made from: its chunk's size and mtime. */
+const stamp = ({ size, mtimeMs }: { size: number; mtimeMs: number }) => `${size} ${mtimeMs}`;
+
+/** The stamp of a chunk file, or undefined when it is gone. */
 function stampOf(filename: string): string | undefined {
   try {
-    const { size, mtimeMs } = statSync(filename);
-    return `${size} ${mtimeMs}`;
+    return stamp(statSync(filename));
   } catch {
     return undefined;
   }
@@ -191,7 +190,8 @@ function stampOf(filename: string): string | undefined {
 function readWrapped(filename: string): { code: string; stamp: string; dynamicImport: boolean } {
   const fd = openSync(filename, 'r');
   try {
-    const { size, mtimeMs } = fstatSync(fd);
+    const stats = fstatSync(fd);
+    const { size } = stats;
     const buf = Buffer.allocUnsafe(PREFIX.length + size + SUFFIX.length);
     buf.write(PREFIX, 0, 'latin1');
     for (let at = 0; at < size; ) {
@@ -201,7 +201,7 @@ function readWrapped(filename: string): { code: string; stamp: string; dynamicIm
     }
     buf.write(SUFFIX, PREFIX.length + size, 'latin1');
     const code = isAscii(buf) ? buf.toString('latin1') : PREFIX + buf.toString('utf8', PREFIX.length, PREFIX.length + size) + SUFFIX;
-    return { code, stamp: `${size} ${mtimeMs}`, dynamicImport: buf.includes('import(', PREFIX.length, 'latin1') };
+    return { code, stamp: stamp(stats), dynamicImport: buf.includes('import(', PREFIX.length, 'latin1') };
   } finally {
     closeSync(fd);
   }
