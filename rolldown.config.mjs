@@ -11,7 +11,7 @@ const FAST_PATH = [
 ];
 
 /** What the core chunk may load with it: Node built-ins that cost a fast command nothing it does not use. */
-export const CORE_IMPORTS = ['node:fs', 'node:path', 'node:os', 'node:util', 'node:url'];
+export const CORE_IMPORTS = ['node:fs', 'node:path', 'node:util', 'node:url'];
 
 export default {
   input: { 'cli/main': 'src/cli/main.ts', 'demo/main': 'src/demo/main.ts', plugin: 'src/plugin.ts' },

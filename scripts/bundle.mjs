@@ -11,6 +11,13 @@ try {
   // node:https in one of its modules would cost every `machine env` its load time, silently.
   const core = written.find((c) => c.type === 'chunk' && c.name === 'core');
   if (!core) throw new Error('bundle: no core chunk (rolldown.config.mjs names one)');
+  // main sets up the chunks' code cache (src/cli/code-cache.ts) and only then loads the core:
+  // a module main shares with the core would put the core on main's first line, uncached.
+  const main = written.find((c) => c.type === 'chunk' && c.fileName === 'cli/main.cjs');
+  const early = main?.imports.filter((i) => i.startsWith('chunks/')) ?? [];
+  if (early.length) {
+    throw new Error(`bundle: cli/main.cjs loads ${early.join(', ')} before the code cache is set up; a module main imports is shared with a chunk (src/cli/main.ts and code-cache.ts must import only Node built-ins at the top)`);
+  }
   const heavy = core.imports.filter((i) => !i.startsWith('chunks/') && !CORE_IMPORTS.includes(i));
   if (heavy.length) {
     throw new Error(`bundle: the core chunk imports ${heavy.join(', ')} at load; import it where it is used (await import(...)) or add it to CORE_IMPORTS in rolldown.config.mjs`);

@@ -7,13 +7,13 @@
 // DOCKER_CONFIG defaults to ~/.docker. Every write is an atomic rename: the docker CLI takes
 // no lock, so a reader never sees half a file.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homeDir } from '../os-facts.js';
 import { join } from 'node:path';
 import { MachineError } from '../errors.js';
 import { writeFileAtomic } from '../sys/atomic.js';
 
 export function dockerConfigDir(): string {
-  return process.env.DOCKER_CONFIG || join(homedir(), '.docker');
+  return process.env.DOCKER_CONFIG || join(homeDir(), '.docker');
 }
 
 // node:crypto and node:fs/promises (which brings readline) load only when used: `ls` and

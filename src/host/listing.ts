@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { cpuCount } from '../os-facts.js';
 import pLimit from 'p-limit';
 import { engineUrl, urlUsesTls } from './connection.js';
 import { machineOfCurrentContext } from './context.js';
@@ -42,7 +42,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  * Bounded, the work is the same and the waits still overlap: 32 per core keeps a store of
  * far-away machines (a few round trips each) as quick as before.
  */
-export const LS_FAN_OUT = 32 * availableParallelism();
+export const lsFanOut = (): number => 32 * cpuCount();
 
 /**
  * Every machine's state, checked in parallel, each bounded by timeoutMs. `versions: false`
@@ -65,11 +65,11 @@ export async function listMachines(
   debug(`ls: ${all.length} records loaded in ${Date.now() - started} ms`);
   const states = await batchedStates(hosts, timeoutMs);
   const isActive = (name: string, url: string) => name === byContext || (activeUrl !== '' && activeUrl === url);
-  const limit = pLimit(LS_FAN_OUT);
+  const limit = pLimit(lsFanOut());
   // Asking engines beside their state checks doubles the connections in flight: only while
   // that stays within the fan-out's bound (with more, the accept queues it protects overflow,
   // as 250 machines on one host showed: 8 read Stopped).
-  const early = all.length * 2 <= LS_FAN_OUT;
+  const early = all.length * 2 <= lsFanOut();
   const items = await Promise.all(
     all.map((name, i) => limit(() => describe(name, hosts[i]!, states.get(hosts[i]!), timeoutMs, isActive, started, versions, early, debug))),
   );

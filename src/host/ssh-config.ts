@@ -8,7 +8,7 @@
 //   the store). At the top, because an Include after a Host line would belong to that Host.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { homeDir } from '../os-facts.js';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
@@ -20,7 +20,7 @@ const SSH_CONFIG_LOCK = '.ssh-config';
 
 /** The user's OpenSSH client configuration (HOME's, as ssh reads it for the user). */
 export function userSshConfigPath(): string {
-  return join(homedir(), '.ssh', 'config');
+  return join(homeDir(), '.ssh', 'config');
 }
 
 const includeLine = (store: Store) => `Include "${storeSshConfig(store.root)}"`;

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -173,6 +173,24 @@ describe('the code cache of our chunks', () => {
     }
   });
 
+  it('loads our chunks by their names, and a missing one fails with Node\'s own error', async () => {
+    // Chunks reach each other without Node's resolver (code-cache.ts): a chunk that is not
+    // there must still say which, as a require() would, not surface as a bare ENOENT.
+    const dist = await mkdtemp(join(tmpdir(), 'machine-dist-'));
+    await cp(join(repoRoot, 'dist'), dist, { recursive: true });
+    const env = { ...process.env, MACHINE_STORAGE_PATH: store, XDG_CACHE_HOME: await mkdtemp(join(tmpdir(), 'machine-xdg-')) };
+    const cli = (args: string[]) => run(process.execPath, [join(dist, 'cli', 'main.cjs'), ...args], { env }).then((r) => ({ code: 0, ...r }), (e: { code: number; stdout: string; stderr: string }) => e);
+    // The ls chunk loads the listing's chunks and a package from node_modules (p-limit is bundled; the table is ours).
+    expect(await cli(['ls', '-q'])).toMatchObject({ code: 0, stdout: 'n1\n' });
+    const ls = (await readdir(join(dist, 'chunks'))).find((f) => /^ls-[\w-]{8}\.cjs$/.test(f))!;
+    await rm(join(dist, 'chunks', ls));
+    const broken = await cli(['ls', '-q']);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain(`Cannot find module './${ls}'`);
+    // The core is still found the same way by the commands that need no more.
+    expect(await cli(['url', 'n1'])).toMatchObject({ code: 0, stdout: 'tcp://127.0.0.1:9\n' });
+  });
+
   it('is named for the command, or shared when flags come first', () => {
     expect(cacheName(['env', 'n1'])).toBe('env');
     expect(cacheName(['--debug', 'env', 'n1'])).toBe('_');
@@ -182,7 +200,9 @@ describe('the code cache of our chunks', () => {
 
   it('lives per user and per Node version, under XDG_CACHE_HOME when it is absolute', () => {
     expect(codeCacheDir({ XDG_CACHE_HOME: '/x/cache' })).toBe(`/x/cache/machine/v8/${process.version}-${process.arch}`);
-    expect(codeCacheDir({ XDG_CACHE_HOME: 'relative', HOME: '/home/u' })).toMatch(/\/\.cache\/machine\/v8\//);
+    expect(codeCacheDir({ XDG_CACHE_HOME: 'relative', HOME: '/home/u' })).toBe(`/home/u/.cache/machine/v8/${process.version}-${process.arch}`);
+    // Without HOME, the password database's home, as os.homedir() answers.
+    expect(codeCacheDir({})).toBe(join(homedir(), '.cache', 'machine', 'v8', `${process.version}-${process.arch}`));
     expect(codeCacheDir({ NODE_DISABLE_COMPILE_CACHE: '1' })).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
+import { homeDir } from '../../os-facts.js';
 import { DEFAULT_ENGINE_PORT } from '../../engine/port.js';
 import { isHostAddress } from '../../net/ipv4.js';
 import { flagInt, flagString } from '../base.js';
@@ -31,7 +31,7 @@ function port(flag: string, value: unknown, fallback: number): number {
   return n;
 }
 
-export function defaultUserKey(home = homedir()): string {
+export function defaultUserKey(home = homeDir()): string {
   for (const name of ['id_ed25519', 'id_rsa', 'id_ecdsa']) {
     const p = join(home, '.ssh', name);
     if (existsSync(p)) return p;
