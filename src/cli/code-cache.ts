@@ -1,7 +1,9 @@
-import { isAscii } from 'node:buffer';
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { Script } from 'node:vm';
+// Built-ins straight from Node's table, not through require(): this runs before anything else
+// of ours, and the loader's first requires cost 0.1 ms more for these four.
+const { isAscii } = process.getBuiltinModule('node:buffer');
+const { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } = process.getBuiltinModule('node:fs');
+const { basename, dirname, isAbsolute, join, resolve } = process.getBuiltinModule('node:path');
+const { Script } = process.getBuiltinModule('node:vm');
 
 /**
  * V8 code caches for our chunks, made after a command ran.
@@ -80,7 +82,7 @@ interface Entry {
 
 /** A chunk this run compiled, and the grade of the entry V8 took for it, if any. */
 interface Loaded {
-  script: Script;
+  script: import('node:vm').Script;
   stamp: string;
   had?: Grade;
 }
