@@ -42,6 +42,9 @@ const { Script } = process.getBuiltinModule('node:vm');
  *   ~/.cache/machine), one directory per Node version. NODE_DISABLE_COMPILE_CACHE turns it off
  *   as it does Node's own.
  * - A cache that cannot be read or written costs speed only: the chunks compile as before.
+ * - Our chunks find each other by name, not through Node's resolver (see requireFrom); each
+ *   is still one module in require.cache, loaded once, and one that is missing fails with
+ *   Node's own error.
  */
 
 // Node's CommonJS wrapper, with the chunk on the wrapper's line so that positions in stacks
@@ -166,7 +169,7 @@ export function loadChunksWithCodeCache(dir: string | undefined, argv: readonly 
   const nodeRequire = (main.constructor as ModuleClass).prototype.require;
   const requireFrom = (parent: NodeJS.Module, id: string): unknown => {
     // Built-ins without the loader's hooks and bookkeeping: 0.1 ms for the core's five.
-    if (id.startsWith('node:')) return process.getBuiltinModule(id);
+    if (id.startsWith('node:')) return process.getBuiltinModule(id) ?? nodeRequire.call(parent, id);
     if (!id.startsWith('.') || !id.endsWith('.cjs')) return nodeRequire.call(parent, id);
     const filename = resolve(dirname(parent.filename), id);
     chunks ??= dirname(filename);

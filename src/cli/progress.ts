@@ -140,7 +140,10 @@ function tty(debug: boolean): CommandLogger {
     update([...lanes].map(([name, l]) => line(name, l, SPINNER[frame]!)).join('\n'));
   };
   const persist = (text: string) => {
-    if (!update) return void process.stdout.write(`${text}\n`);
+    // No live display yet (env, ls, ip at a terminal): straight to the descriptor, as in plain
+    // mode. process.stdout on a terminal builds a tty stream, loading node:tty, net and the
+    // streams: about 3 ms that a quick command would spend on its one line.
+    if (!update) return writeOut(`${text}\n`);
     update.clear();
     process.stdout.write(`${text}\n`);
     render();
@@ -186,7 +189,8 @@ function tty(debug: boolean): CommandLogger {
       if (ok) process.stdout.write(`Done in ${since(start).toFixed(1)}s\n`);
     },
     errorLine(m) {
-      if (update) update.clear();
+      if (!update) return writeErr(`${m}\n`);
+      update.clear();
       process.stderr.write(`${m}\n`);
       render();
     },

@@ -133,6 +133,16 @@ describe.skipIf(skipReason)(`a person at a terminal${skipReason ? ` (skipped: ${
     expect(made.output).toMatch(/\x1b\[2K/);
     expect(create.text()).toMatch(/✔ Running pre-create checks\.\.\. \(\d+\.\ds\)/);
     expect(create.text()).toMatch(/Done in \d+\.\ds/);
+    // A quick command at a terminal (the live display's mode) prints its lines with no display
+    // drawn, and its error on its own line.
+    const listed = onPty(cli('ls', '--filter', 'name=t1'), { MACHINE_STORAGE_PATH: store });
+    const table = await listed.done;
+    expect(table.code).toBe(0);
+    expect(listed.text()).toMatch(/^NAME +ACTIVE +DRIVER +STATE +URL +SWARM +DOCKER +ERRORS\r?\nt1 +- +generic +Running +tcp:\/\//m);
+    expect(table.output).not.toMatch(/\x1b\[2K/);
+    const missing = onPty(cli('url', 'nosuch'), { MACHINE_STORAGE_PATH: store });
+    expect((await missing.done).code).toBe(1);
+    expect(missing.text()).toContain('Docker machine "nosuch" does not exist');
 
     // The machine is reinstalled behind our back: its SSH host key changes.
     await host.exec('rm -f /etc/ssh/ssh_host_* && ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key && systemctl restart ssh');
