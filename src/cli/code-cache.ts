@@ -110,7 +110,8 @@ export function cacheName(argv: readonly string[]): string {
  * Makes our chunks (the directory of the next CommonJS file required: the core chunk, which
  * main.ts imports next) compile from the cache in `dir` for these arguments, and the first
  * file from elsewhere turn Node's compile cache on. Without a `dir`, Node's compile cache
- * serves everything.
+ * serves everything. `main` is the module that requires the core (main.ts's own): its require
+ * and the chunks' find our chunks by name (requireFrom below).
  */
 export function loadChunksWithCodeCache(dir: string | undefined, argv: readonly string[], main: NodeJS.Module = module): CodeCache {
   if (!dir) {
@@ -166,7 +167,9 @@ export function loadChunksWithCodeCache(dir: string | undefined, argv: readonly 
   // (`../chunks/core-XXXX.cjs`). Those files are known without Node's resolver, which stats,
   // realpaths and looks for package.json scopes on the way: 0.5 ms for the core and 0.25 for
   // each chunk after it, on every run. Anything else (built-ins, node_modules) goes to Node.
-  const nodeRequire = (main.constructor as ModuleClass).prototype.require;
+  const Module = main.constructor as ModuleClass;
+  const nodeRequire = Module.prototype.require;
+  let chunkPaths: string[] | undefined;
   const requireFrom = (parent: NodeJS.Module, id: string): unknown => {
     // Built-ins without the loader's hooks and bookkeeping: 0.1 ms for the core's five.
     if (id.startsWith('node:')) return process.getBuiltinModule(id) ?? nodeRequire.call(parent, id);
@@ -176,7 +179,6 @@ export function loadChunksWithCodeCache(dir: string | undefined, argv: readonly 
     if (dirname(filename) !== chunks) return nodeRequire.call(parent, id);
     const known = require.cache[filename];
     if (known) return known.exports;
-    const Module = main.constructor as ModuleClass;
     const child = new Module(filename, parent);
     child.filename = filename;
     child.paths = (chunkPaths ??= Module._nodeModulePaths(chunks));
@@ -193,7 +195,6 @@ export function loadChunksWithCodeCache(dir: string | undefined, argv: readonly 
     child.loaded = true;
     return child.exports;
   };
-  let chunkPaths: string[] | undefined;
   main.require = ((id: string) => requireFrom(main, id)) as NodeJS.Require;
 
   return {

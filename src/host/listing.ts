@@ -42,8 +42,8 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  * Bounded, the work is the same and the waits still overlap: 32 per core keeps a store of
  * far-away machines (a few round trips each) as quick as before.
  */
-export const lsFanOut = (): number => PER_CORE * cpuCount();
 const PER_CORE = 32;
+export const lsFanOut = (): number => PER_CORE * cpuCount();
 
 /**
  * The bound for n machines. It is at least PER_CORE, so for a few machines (active in a shell

@@ -1,8 +1,10 @@
 import { readFile, writeFile, mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/store.js';
 import { isValidMachineName } from '../../src/store/names.js';
+import { resolveStoreRoot } from '../../src/store/paths.js';
 import { tempStore } from '../helpers/cli.js';
 import { copyLegacyStore } from '../helpers/fixture.js';
 
@@ -69,5 +71,27 @@ describe('store', () => {
   it('follows Docker Machine naming rules', () => {
     for (const ok of ['default', 'dev-1', 'a.b_c', '9lives']) expect(isValidMachineName(ok)).toBe(true);
     for (const bad of ['', '-x', '.x', 'a b', 'a/b', 'ü', 'a:b']) expect(isValidMachineName(bad)).toBe(false);
+  });
+});
+
+describe('where the store is', () => {
+  it("is Docker Machine's ~/.docker/machine by default, home as os.homedir() finds it with or without HOME", () => {
+    const saved = { HOME: process.env.HOME, MACHINE_STORAGE_PATH: process.env.MACHINE_STORAGE_PATH };
+    try {
+      delete process.env.MACHINE_STORAGE_PATH;
+      process.env.HOME = '/home/someone';
+      expect(resolveStoreRoot()).toBe('/home/someone/.docker/machine');
+      expect(resolveStoreRoot('/elsewhere')).toBe('/elsewhere');
+      // Without HOME, the password database's home (node:os loads only then).
+      delete process.env.HOME;
+      expect(resolveStoreRoot()).toBe(resolve(homedir(), '.docker', 'machine'));
+      process.env.HOME = '';
+      expect(resolveStoreRoot()).toBe(resolve(homedir(), '.docker', 'machine'));
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });
