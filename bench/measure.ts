@@ -5,6 +5,8 @@ export interface Cmd {
   label: string;
   cmd: string;
   args: string[];
+  /** Variables this command gets beyond the run's. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Measured {
@@ -28,7 +30,7 @@ export function interleaved(cmds: Cmd[], rounds: number, env: NodeJS.ProcessEnv 
     for (const c of order) {
       const args = c.cmd === process.execPath ? ['-r', MAXRSS, ...c.args] : c.args;
       const t = process.hrtime.bigint();
-      const r = spawnSync(c.cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const r = spawnSync(c.cmd, args, { env: c.env ? { ...env, ...c.env } : env, stdio: ['ignore', 'ignore', 'pipe'] });
       const ms = Number(process.hrtime.bigint() - t) / 1e6;
       if (r.status !== 0) throw new Error(`${c.cmd} ${c.args.join(' ')} failed: ${r.stderr?.toString()}`);
       if (round < 0) continue;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { certFacts, dnsMatches, normaliseIP, pemToDer } from './der.js';
+import { answerTap } from '../answer-tap.js';
 
 export type CertCheck = { ok: true } | { ok: false; reason: string };
 
@@ -15,6 +16,8 @@ export function checkServerCertFor(opts: { certPath: string; host: string; now?:
     return { ok: false, reason: `cannot read ${opts.certPath}: ${(err as Error).message}` };
   }
   const now = opts.now ?? new Date();
+  // The answer cache gives this answer again only within the certificate's validity.
+  answerTap()?.validWithin(facts.notBefore.getTime(), facts.notAfter.getTime());
   if (facts.notAfter < now) return { ok: false, reason: `certificate has expired (not after ${facts.notAfter.toISOString()})` };
   if (facts.notBefore > now) return { ok: false, reason: `certificate is not valid yet (not before ${facts.notBefore.toISOString()})` };
   const isIP = /^\d{1,3}(\.\d{1,3}){3}$/.test(opts.host) || opts.host.includes(':');

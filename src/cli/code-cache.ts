@@ -4,6 +4,8 @@ const { isAscii } = process.getBuiltinModule('node:buffer');
 const { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } = process.getBuiltinModule('node:fs');
 const { basename, dirname, isAbsolute, join, resolve } = process.getBuiltinModule('node:path');
 const { Script } = process.getBuiltinModule('node:vm');
+// Node's own, even where a recording (answer-cache.ts) stands in for it later.
+const builtinModule = process.getBuiltinModule;
 
 /**
  * V8 code caches for our chunks, made after a command ran.
@@ -74,6 +76,15 @@ export interface CodeCache {
   save(isCommand: (name: string) => boolean, complete: boolean): void;
 }
 
+/**
+ * Sees what our chunks require (the answer cache records a run through it): `builtin` may
+ * hand back a stand-in for the module; `foreign` hears of anything not ours or built in.
+ */
+export interface RequireWatch {
+  builtin(id: string, mod: unknown): unknown;
+  foreign(id: string): void;
+}
+
 type Grade = 'complete' | 'partial';
 
 /** One chunk's entry in a cache file: made from the chunk of this size and mtime. */
@@ -90,14 +101,19 @@ interface Loaded {
   had?: Grade;
 }
 
-/** Where the caches live, or undefined when caching is off. */
-export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (env.NODE_DISABLE_COMPILE_CACHE) return undefined;
+/** machine's per-user cache directory: $XDG_CACHE_HOME/machine, or ~/.cache/machine. */
+export function machineCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_CACHE_HOME;
   // os-facts.ts's homeDir(), written out: importing it would put the core chunk, which holds
   // it, on main's first line, before this cache is set up (the build refuses that).
   const base = xdg && isAbsolute(xdg) ? xdg : join(env.HOME || process.getBuiltinModule('node:os').homedir(), '.cache');
-  return join(base, 'machine', 'v8', `${process.version}-${process.arch}`);
+  return join(base, 'machine');
+}
+
+/** Where the caches live, or undefined when caching is off. */
+export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.NODE_DISABLE_COMPILE_CACHE) return undefined;
+  return join(machineCacheDir(env), 'v8', `${process.version}-${process.arch}`);
 }
 
 /** The cache's name for these arguments: the command, or the shared one. */
@@ -113,7 +129,7 @@ export function cacheName(argv: readonly string[]): string {
  * serves everything. `main` is the module that requires the core (main.ts's own): its require
  * and the chunks' find our chunks by name (requireFrom below).
  */
-export function loadChunksWithCodeCache(dir: string | undefined, argv: readonly string[], main: NodeJS.Module = module): CodeCache {
+export function loadChunksWithCodeCache(dir: string | undefined, argv: readonly string[], main: NodeJS.Module = module, watch?: RequireWatch): CodeCache {
   if (!dir) {
     nodeCompileCache();
     return { save() {} };
@@ -172,11 +188,18 @@ export function loadChunksWithCodeCache(dir: string | undefined, argv: readonly 
   let chunkPaths: string[] | undefined;
   const requireFrom = (parent: NodeJS.Module, id: string): unknown => {
     // Built-ins without the loader's hooks and bookkeeping: 0.1 ms for the core's five.
-    if (id.startsWith('node:')) return process.getBuiltinModule(id) ?? nodeRequire.call(parent, id);
-    if (!id.startsWith('.') || !id.endsWith('.cjs')) return nodeRequire.call(parent, id);
+    if (id.startsWith('node:')) {
+      const mod = builtinModule(id) ?? nodeRequire.call(parent, id);
+      return watch ? watch.builtin(id, mod) : mod;
+    }
+    const foreign = (): unknown => {
+      watch?.foreign(id);
+      return nodeRequire.call(parent, id);
+    };
+    if (!id.startsWith('.') || !id.endsWith('.cjs')) return foreign();
     const filename = resolve(dirname(parent.filename), id);
     chunks ??= dirname(filename);
-    if (dirname(filename) !== chunks) return nodeRequire.call(parent, id);
+    if (dirname(filename) !== chunks) return foreign();
     const known = require.cache[filename];
     if (known) return known.exports;
     const child = new Module(filename, parent);
@@ -289,7 +312,6 @@ function readCacheFile(file: string): Map<string, Entry> {
 /** The next offset from `n` at which an entry's data starts (see readCacheFile). */
 const aligned = (n: number) => Math.ceil(n / 8) * 8;
 
-/** Whole or not at all: a concurrent run reads the old file or this one. */
 function writeCacheFile(file: string, entries: Map<string, Entry>): void {
   const lines = [MAGIC, ...[...entries].map(([chunk, e]) => `${e.grade} ${e.data.length} ${e.stamp} ${chunk}`)];
   const parts: Buffer[] = [Buffer.from(`${lines.join('\n')}\n\n`, 'latin1')];
@@ -298,13 +320,20 @@ function writeCacheFile(file: string, entries: Map<string, Entry>): void {
     parts.push(Buffer.alloc(aligned(size) - size), e.data);
     size = aligned(size) + e.data.length;
   }
+  writeWhole(file, Buffer.concat(parts));
+}
+
+/**
+ * A cache file, whole or not at all (a concurrent run reads the old file or this one), private
+ * to the user. A read-only or full disk costs speed only: the next run works without it.
+ */
+export function writeWhole(file: string, data: Buffer | string): void {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(tmp, Buffer.concat(parts), { mode: 0o600 });
+    writeFileSync(tmp, data, { mode: 0o600 });
     renameSync(tmp, file);
   } catch {
-    // A read-only or full disk: the next run compiles from source again.
     try {
       rmSync(tmp, { force: true });
     } catch {
@@ -313,8 +342,8 @@ function writeCacheFile(file: string, entries: Map<string, Entry>): void {
   }
 }
 
-/** A short name for an installation's directory (FNV-1a; no need for node:crypto here). */
-function pathHash(path: string): string {
+/** A short name for a path or an argument list (FNV-1a; no need for node:crypto here). */
+export function pathHash(path: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < path.length; i++) h = Math.imul(h ^ path.charCodeAt(i), 0x01000193);
   return (h >>> 0).toString(16).padStart(8, '0');

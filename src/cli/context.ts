@@ -34,5 +34,11 @@ export interface Command {
   help?(args: string[]): Promise<string>;
   /** ssh/scp pass everything after the machine name through untouched. */
   stopAtPositional?: number;
+  /**
+   * Its output is a function of the arguments, the environment, the files it reads and the
+   * probes it reports, and nothing else: the answer cache (answer-cache.ts) may give it again.
+   * The cache checks the files and the rest of the run itself; this is the command's word.
+   */
+  answerable?: true;
   run(cli: Cli, parsed: Parsed): Promise<number | void>;
 }

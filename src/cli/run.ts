@@ -6,6 +6,7 @@ import type { Cli, Command, Globals } from './context.js';
 import { makeCommandLogger, resolveMode, type CommandLogger } from './progress.js';
 import { VERSION } from '../version.js';
 import { writeErr, writeOut } from './out.js';
+import { setAnswerTap, type AnswerTap } from '../answer-tap.js';
 
 export const globalOptions: OptionSpecs = {
   debug: { type: 'boolean', short: 'D', description: 'Enable debug mode (every SSH command and API call)', env: 'MACHINE_DEBUG' },
@@ -127,7 +128,9 @@ function interruptHandler(): AbortController {
   return controller;
 }
 
-export async function run(argv: string[], opts: { keyAccepted?: boolean } = {}): Promise<number> {
+/** `tap`: the answer cache's, when it records this run (main.ts). */
+export async function run(argv: string[], opts: { keyAccepted?: boolean; tap?: AnswerTap } = {}): Promise<number> {
+  setAnswerTap(opts.tap);
   let debug = false;
   let logger: CommandLogger | undefined;
   let opened: Store | undefined;
@@ -181,6 +184,8 @@ export async function run(argv: string[], opts: { keyAccepted?: boolean } = {}):
     const code = await cmd.run(cli, parsed);
     const result = interruptController?.signal.aborted ? 130 : (code ?? 0);
     await logger.finish(result === 0, result === 130 ? 'interrupted' : `exit status ${result}`);
+    // Under --debug or as JSON events (with times) the output is not the answer alone.
+    if (result === 0 && cmd.answerable && !debug && logger.mode !== 'json') opts.tap?.answerable();
     return result;
   } catch (err) {
     // In json mode the error is the stream's last event, not a text line.

@@ -1,3 +1,4 @@
+import { answerTap } from '../answer-tap.js';
 // Loaded on the first dial, not at the top: `env` loads this driver but never dials. And
 // loaded once: each `await import()` of a built-in makes the bundle's interop copy its ~40
 // exports, and ls of 500 machines made 500 copies (15 ms of CPU, and their garbage).
@@ -11,6 +12,8 @@ export async function tcpReachable(host: string, port: number, timeoutMs: number
     const socket = connect({ host, port });
     const done = (ok: boolean) => {
       socket.destroy();
+      // The answer cache probes again before it gives an answer that depended on this.
+      answerTap()?.probed(host, port, timeoutMs, ok);
       resolve(ok);
     };
     socket.setTimeout(timeoutMs, () => done(false));

@@ -8,6 +8,8 @@ import { cacheName, codeCacheDir } from '../../src/cli/code-cache.js';
 import { machine, repoRoot, tempStore } from '../helpers/cli.js';
 
 // The chunks' code cache (src/cli/code-cache.ts), through the built CLI as a user runs it.
+// Without the answer cache, which would answer a repeated url without loading any chunk.
+process.env.MACHINE_ANSWER_CACHE = '0';
 
 const run = promisify(execFile);
 

@@ -7,6 +7,7 @@ const active: Command = {
   name: 'active',
   usage: '[OPTIONS] [arg...]',
   description: 'Print which machine is active',
+  answerable: true,
   options: {
     timeout: { type: 'string', short: 't', description: 'Timeout in seconds, default to 10s', default: '10', placeholder: 'seconds' },
   },

@@ -6,6 +6,7 @@ const config: Command = {
   name: 'config',
   usage: '[OPTIONS] [arg...]',
   description: 'Print the connection config for machine',
+  answerable: true,
   options: {
     swarm: { type: 'boolean', description: 'Display the Swarm config instead of the Docker daemon' },
   },

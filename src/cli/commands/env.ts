@@ -13,6 +13,7 @@ const env: Command = {
   name: 'env',
   usage: '[OPTIONS] [arg...]',
   description: 'Display the commands to set up the environment for the Docker client',
+  answerable: true,
   options: {
     swarm: { type: 'boolean', description: 'Display the Swarm config instead of the Docker daemon' },
     shell: { type: 'string', description: 'Force environment to be configured for a specified shell: [fish, cmd, powershell, tcsh, emacs, bash, zsh], default is auto-detect', placeholder: 'shell' },

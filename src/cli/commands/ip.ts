@@ -5,6 +5,7 @@ const ip: Command = {
   name: 'ip',
   usage: '[OPTIONS] [arg...]',
   description: 'Get the IP address of one or more machines',
+  answerable: true,
   options: { ...jsonFormat },
   async run(cli, parsed) {
     if (!wantsJson(parsed)) return forEachHost(cli, parsed, async (host) => cli.out(await host.driver.getIP()));

@@ -6,6 +6,7 @@ const url: Command = {
   name: 'url',
   usage: '[OPTIONS] [arg...]',
   description: 'Get the URL of a machine',
+  answerable: true,
   options: { ...jsonFormat },
   async run(cli, parsed) {
     const asJson = wantsJson(parsed);

@@ -1,0 +1,21 @@
+// What a command tells the answer cache (cli/answer-cache.ts) beyond the files it read, which
+// the cache sees for itself. The cache is main's; this side is the core's, and the two
+// bundles share no module, so main hands its tap to run() and the core reports through it.
+
+export interface AnswerTap {
+  /** This run's command answers from what it read alone (Command.answerable), and succeeded. */
+  answerable(): void;
+  /** The answer holds only within this time (a certificate's validity), in ms since the epoch. */
+  validWithin(fromMs: number, untilMs: number): void;
+  /** A TCP reachability check and its result: the cache checks it again before answering. */
+  probed(host: string, port: number, timeoutMs: number, open: boolean): void;
+}
+
+let tap: AnswerTap | undefined;
+
+export function setAnswerTap(t: AnswerTap | undefined): void {
+  tap = t;
+}
+
+/** The tap while the cache records this run, else undefined. */
+export const answerTap = (): AnswerTap | undefined => tap;

@@ -1,0 +1,184 @@
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { recordRun, type Recording } from '../../src/cli/answer-cache.js';
+import { machineCacheDir } from '../../src/cli/code-cache.js';
+import { machine, repoRoot, tempStore } from '../helpers/cli.js';
+
+// The answer cache (src/cli/answer-cache.ts), through the built CLI as a user runs it. A
+// test proves an answer came from the cache by planting a different one in its record: the
+// command itself could never print it.
+
+const answersIn = (xdg: string) => join(machineCacheDir({ XDG_CACHE_HOME: xdg }), 'answers');
+const records = async (xdg: string) => (await readdir(answersIn(xdg)).catch(() => [])).sort();
+const PLANTED = 'PLANTED ANSWER\n';
+
+/** Replaces the answer in every record under xdg with PLANTED. */
+async function plant(xdg: string): Promise<void> {
+  const names = await records(xdg);
+  expect(names.length).toBeGreaterThan(0);
+  for (const n of names) {
+    const file = join(answersIn(xdg), n);
+    const a = JSON.parse(await readFile(file, 'utf8'));
+    a.out = [[1, Buffer.from(PLANTED).toString('base64')]];
+    await writeFile(file, JSON.stringify(a));
+  }
+}
+
+/** Rewrites a file with the same bytes, as an editor or a save by another machine would. */
+async function rewrite(file: string): Promise<void> {
+  await writeFile(`${file}.new`, await readFile(file));
+  await rename(`${file}.new`, file);
+}
+
+/** A TCP listener on a free loopback port, standing in for a machine's sshd. */
+async function listener(): Promise<{ server: Server; port: number }> {
+  const server = createServer((s) => s.destroy());
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+describe('the answer cache of env, config, url, ip and active', () => {
+  let store: string;
+  let port: number;
+  let server: Server;
+  beforeAll(async () => {
+    store = await tempStore('machine-answers-');
+    expect((await machine(store, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:9', 'n1'])).code).toBe(0);
+    // A generic machine's record, made by hand: its state is a TCP probe of its SSH port.
+    ({ server, port } = await listener());
+    const n1 = JSON.parse(await readFile(join(store, 'machines', 'n1', 'config.json'), 'utf8'));
+    const g1 = structuredClone(n1);
+    g1.Name = 'g1';
+    g1.DriverName = 'generic';
+    g1.Driver = { ...n1.Driver, MachineName: 'g1', IPAddress: '127.0.0.1', SSHPort: port, SSHUser: 'root' };
+    delete g1.Driver.URL;
+    await mkdir(join(store, 'machines', 'g1'));
+    await writeFile(join(store, 'machines', 'g1', 'config.json'), JSON.stringify(g1));
+    // Files changed within 2 s of a run are not trusted to show a later change (git's racy
+    // rule), so nothing would be recorded yet.
+    await sleep(2100);
+    return () => void server.close();
+  });
+
+  it('is a miss for other arguments, a variable the command reads, or without the cache', async () => {
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    const env = { XDG_CACHE_HOME: xdg, SHELL: '/bin/bash' };
+    const bashEnv = await machine(store, ['env', 'n1'], { env });
+    expect(bashEnv.stdout).toContain('export DOCKER_HOST="tcp://127.0.0.1:9"');
+    await plant(xdg);
+    expect((await machine(store, ['env', 'n1'], { env })).stdout).toBe(PLANTED);
+    // A variable env never reads is no reason to run it again; its shell is.
+    expect((await machine(store, ['env', 'n1'], { env: { ...env, SOMETHING_ELSE: '1' } })).stdout).toBe(PLANTED);
+    expect((await machine(store, ['env', 'n1'], { env: { ...env, SHELL: '/usr/bin/fish' } })).stdout).toContain('set -gx DOCKER_HOST "tcp://127.0.0.1:9";');
+    expect((await machine(store, ['env', '--shell', 'bash', 'n1'], { env })).stdout).toBe(bashEnv.stdout);
+    expect((await machine(store, ['env', 'n1'], { env: { ...env, MACHINE_ANSWER_CACHE: '0' } })).stdout).toBe(bashEnv.stdout);
+  });
+
+  it('keeps no answer of a failure, a debug run, a command that writes, or ls', async () => {
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    const docker = await mkdtemp(join(tmpdir(), 'machine-docker-config-'));
+    const env = { XDG_CACHE_HOME: xdg, DOCKER_CONFIG: docker };
+    expect((await machine(store, ['env', 'nosuch'], { env })).code).not.toBe(0);
+    expect((await machine(store, ['--debug', 'url', 'n1'], { env })).code).toBe(0);
+    expect((await machine(store, ['url', 'n1'], { env: { ...env, MACHINE_DEBUG: '1' } })).code).toBe(0);
+    // --context makes (or updates) a docker context: a write, so not an answer to keep.
+    const viaContext = await machine(store, ['env', '--context', 'n1'], { env });
+    expect(viaContext.code).toBe(0);
+    expect(viaContext.stdout).toContain('DOCKER_CONTEXT');
+    expect((await machine(store, ['ls', '-q'], { env })).stdout).toBe('g1\nn1\n');
+    expect(await records(xdg)).toEqual([]);
+  });
+
+  it('probes again for active: a machine that stopped answering is not active', async () => {
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    const env = { XDG_CACHE_HOME: xdg, DOCKER_HOST: 'tcp://127.0.0.1:2376' };
+    expect(await machine(store, ['active'], { env })).toMatchObject({ code: 0, stdout: 'g1\n' });
+    await plant(xdg);
+    expect((await machine(store, ['active'], { env })).stdout).toBe(PLANTED);
+    server.close();
+    await once(server, 'close');
+    expect(await machine(store, ['active'], { env })).toMatchObject({ code: 1, stdout: '', stderr: 'No active host found\n' });
+    // And when it answers again, so is it (its record was saved anew: a miss).
+    ({ server, port } = await listener().then(async (l) => {
+      const file = join(store, 'machines', 'g1', 'config.json');
+      const g1 = JSON.parse(await readFile(file, 'utf8'));
+      g1.Driver.SSHPort = l.port;
+      await writeFile(file, JSON.stringify(g1));
+      return l;
+    }));
+    expect(await machine(store, ['active'], { env })).toMatchObject({ code: 0, stdout: 'g1\n' });
+  });
+
+  // Last: a file changed now leaves what reads it unrecorded for 2 s.
+  it('gives env its answer again while nothing it read changed, and runs it again once something did', async () => {
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    const env = { XDG_CACHE_HOME: xdg };
+    const first = await machine(store, ['env', 'n1'], { env });
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('export DOCKER_HOST="tcp://127.0.0.1:9"');
+    expect(await records(xdg)).toEqual([expect.stringMatching(/^[0-9a-f]{16}\.json$/)]);
+    await plant(xdg);
+    expect(await machine(store, ['env', 'n1'], { env })).toMatchObject({ code: 0, stdout: PLANTED, stderr: '' });
+
+    // The machine's record is saved again (same bytes, new file): the command runs.
+    await rewrite(join(store, 'machines', 'n1', 'config.json'));
+    expect(await machine(store, ['env', 'n1'], { env })).toMatchObject({ code: 0, stdout: first.stdout });
+  });
+});
+
+describe('what a recording keeps', () => {
+  // In this process: package.json is old enough to pass the racy rule.
+  const input = join(repoRoot, 'package.json');
+  const realFs = process.getBuiltinModule('node:fs');
+  const realNet = process.getBuiltinModule('node:net');
+  const attempt = async (act: (fs: typeof realFs, net: typeof realNet, r: Recording) => void | Promise<void>) => {
+    const file = join(await mkdtemp(join(tmpdir(), 'machine-answer-')), 'a.json');
+    const r = recordRun(file, 'key');
+    try {
+      const fs = r.watch.builtin('node:fs', realFs) as typeof realFs;
+      const net = r.watch.builtin('node:net', realNet) as typeof realNet;
+      fs.readFileSync(input);
+      r.tap.answerable();
+      await act(fs, net, r);
+    } finally {
+      r.finish(0);
+    }
+    return existsSync(file) ? JSON.parse(await readFile(file, 'utf8')) : undefined;
+  };
+
+  it('keeps a run that only read, with what it read and wrote to stdout', async () => {
+    const a = await attempt((fs) => void fs.writeSync(1, Buffer.alloc(0)));
+    expect(a.inputs.map((i: [string, string]) => i[0])).toContain(input);
+    expect(a.out).toEqual([[1, '']]);
+  });
+
+  it('keeps nothing of a run that wrote a file, required another built-in or connected beside its probes', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'machine-answer-'));
+    expect(await attempt((fs) => fs.writeFileSync(join(tmp, 'x'), 'x'))).toBeUndefined();
+    expect(await attempt((fs) => void fs.writeSync(3, Buffer.alloc(0)).toString().length)).toBeUndefined();
+    // A write that failed (a reader gone) left the answer cut short.
+    expect(await attempt((fs) => void expect(() => fs.writeSync(1 << 20, Buffer.from('x'))).toThrow())).toBeUndefined();
+    expect(await attempt((_fs, _net, r) => void r.watch.builtin('node:child_process', {}))).toBeUndefined();
+    expect(await attempt((_fs, _net, r) => r.watch.foreign('ssh2'))).toBeUndefined();
+    expect(await attempt(() => void process.getBuiltinModule('node:os'))).toBeUndefined();
+    expect(await attempt((_fs, net) => void net.createServer)).toBeUndefined();
+    const connected = async (report: boolean) =>
+      attempt(async (_fs, net, r) => {
+        const { server, port } = await listener();
+        const s = net.connect({ host: '127.0.0.1', port });
+        await once(s, 'connect');
+        s.destroy();
+        server.close();
+        if (report) r.tap.probed('127.0.0.1', port, 1000, true);
+      });
+    expect(await connected(false)).toBeUndefined();
+    expect((await connected(true)).probes).toHaveLength(1);
+  });
+});
