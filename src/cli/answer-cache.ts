@@ -16,11 +16,12 @@ import { writeWhole, type RequireWatch } from './code-cache.js';
  *
  * Policy:
  * - Recorded: a successful run of a command that declares itself answerable
- *   (Command.answerable, reported through ./answer-tap.ts), not under --debug, that read files
+ *   (Command.answerable, reported through ../answer-tap.ts), not under --debug, that read files
  *   through node:fs only, wrote only to stdout and stderr and only through node:fs, required no
  *   built-in beyond fs, path, util, url and net, connected through net only for the probes it
- *   reported, loaded nothing from node_modules and never touched process.stdout, stderr or
- *   stdin. Anything else (a cloud driver, a docker context, a failure) leaves no record.
+ *   reported, loaded nothing from node_modules, wrote nothing through process.stdout or
+ *   stderr, never touched stdin and signalled no process (a pid check is state outside the
+ *   files). Anything else (a cloud driver, a docker context, a failure) leaves no record.
  * - Keyed by everything else the answer could depend on: Node and its arguments (this script's
  *   path included), the working directory, the user, and each environment variable the run
  *   read (a run that lists or changes the environment is not recorded). Neither stdout nor
@@ -287,6 +288,10 @@ export function recordRun(file: string, key: string): Recording {
   const getBuiltin = process.getBuiltinModule;
   process.getBuiltinModule = ((id: string) => watch.builtin(id.startsWith('node:') ? id : `node:${id}`, getBuiltin(id))) as typeof getBuiltin;
   const restore: Array<() => void> = [() => void (process.getBuiltinModule = getBuiltin), () => void (process.env = realEnv)];
+  // Whether a process lives (a VM's pid) is state outside the files.
+  const kill = process.kill;
+  process.kill = ((...args: Parameters<typeof kill>) => (spoil('process.kill'), kill.apply(process, args))) as typeof kill;
+  restore.push(() => void (process.kill = kill));
   // Node itself touches process.stderr (a socket's destroy compares itself with it), so a
   // stream counts once it is written to; stdin once it is touched at all.
   for (const stream of ['stdin', 'stdout', 'stderr'] as const) {

@@ -168,6 +168,10 @@ describe('what a recording keeps', () => {
     expect(await attempt((_fs, _net, r) => void r.watch.builtin('node:child_process', {}))).toBeUndefined();
     expect(await attempt((_fs, _net, r) => r.watch.foreign('ssh2'))).toBeUndefined();
     expect(await attempt(() => void process.getBuiltinModule('node:os'))).toBeUndefined();
+    expect(await attempt(() => void process.kill(process.pid, 0))).toBeUndefined();
+    expect(await attempt(() => void process.env.HOME)).toMatchObject({ env: [['HOME', expect.stringMatching(/^[0-9a-f]{16}$/)]] });
+    expect(await attempt(() => void Object.keys(process.env))).toBeUndefined();
+    expect(await attempt(() => void process.stdout.write(''))).toBeUndefined();
     expect(await attempt((_fs, net) => void net.createServer)).toBeUndefined();
     const connected = async (report: boolean) =>
       attempt(async (_fs, net, r) => {
