@@ -9,6 +9,8 @@ export interface AnswerTap {
   validWithin(fromMs: number, untilMs: number): void;
   /** A TCP reachability check and its result: the cache checks it again before answering. */
   probed(host: string, port: number, timeoutMs: number, open: boolean): void;
+  /** This run's command is not answerable: the cache stops watching it at once. */
+  pass(): void;
 }
 
 let tap: AnswerTap | undefined;

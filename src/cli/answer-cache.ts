@@ -189,12 +189,20 @@ export function recordRun(file: string, key: string): Recording {
   let answerable = false;
   let spoiled: string | undefined;
   let connects = 0;
-  const spoil = (why: string) => void (spoiled ??= why);
+  // What the recording put in place, undone at its end: at finish(), or as soon as the run
+  // cannot be kept (ls of 500 machines would otherwise note 2,000 reads for nothing).
+  const restore: Array<() => void> = [];
+  const spoil = (why: string) => {
+    if (spoiled !== undefined) return;
+    spoiled = why;
+    for (const undo of restore.splice(0)) undo();
+  };
 
   const tap: AnswerTap = {
     answerable: () => void (answerable = true),
     validWithin: (from, until) => void (window = window ? [Math.max(window[0], from), Math.min(window[1], until)] : [from, until]),
     probed: (host, port, timeoutMs, open) => void probes.push([host, port, timeoutMs, open]),
+    pass: () => spoil('not an answerable command'),
   };
 
   // node:fs as the chunks see it: reads noted, writes to stdout and stderr kept, anything else
@@ -236,7 +244,7 @@ export function recordRun(file: string, key: string): Recording {
     return new Proxy(fs, {
       get(target, prop) {
         const v = Reflect.get(target, prop);
-        if (typeof prop !== 'string') return v;
+        if (typeof prop !== 'string' || spoiled !== undefined) return v;
         if (prop === 'promises') spoil('fs.promises');
         if (typeof v !== 'function') return v;
         if (!wrapped.has(prop)) wrapped.set(prop, wrap(prop, v as (...args: any[]) => any));
@@ -249,6 +257,7 @@ export function recordRun(file: string, key: string): Recording {
     new Proxy(net, {
       get(target, prop) {
         const v = Reflect.get(target, prop);
+        if (spoiled !== undefined) return v;
         if (prop === 'connect') {
           return (...args: any[]) => {
             connects++;
@@ -263,6 +272,7 @@ export function recordRun(file: string, key: string): Recording {
   const watch: RequireWatch = {
     builtin(id, mod) {
       if (!ANSWERABLE_BUILTINS.has(id)) spoil(`require(${id})`);
+      if (spoiled !== undefined) return mod;
       if (id === 'node:fs') return fsFor(mod as typeof import('node:fs'));
       if (id === 'node:net') return netFor(mod as typeof import('node:net'));
       return mod;
@@ -287,7 +297,7 @@ export function recordRun(file: string, key: string): Recording {
   // The chunks reach other built-ins without require too, and the streams build on first touch.
   const getBuiltin = process.getBuiltinModule;
   process.getBuiltinModule = ((id: string) => watch.builtin(id.startsWith('node:') ? id : `node:${id}`, getBuiltin(id))) as typeof getBuiltin;
-  const restore: Array<() => void> = [() => void (process.getBuiltinModule = getBuiltin), () => void (process.env = realEnv)];
+  restore.push(() => void (process.getBuiltinModule = getBuiltin), () => void (process.env = realEnv));
   // Whether a process lives (a VM's pid) is state outside the files.
   const kill = process.kill;
   process.kill = ((...args: Parameters<typeof kill>) => (spoil('process.kill'), kill.apply(process, args))) as typeof kill;
@@ -321,7 +331,7 @@ export function recordRun(file: string, key: string): Recording {
     tap,
     watch,
     finish(code: number) {
-      for (const undo of restore) undo();
+      for (const undo of restore.splice(0)) undo();
       if (code !== 0 || !answerable || spoiled !== undefined || connects !== probes.length) return;
       const inputs: Answer['inputs'] = [[resolve(process.argv[1] ?? ''), ''], ...[...reads].map((p): [string, string] => [p, ''])];
       for (const input of inputs) {

@@ -148,6 +148,7 @@ export async function run(argv: string[], opts: { keyAccepted?: boolean; tap?: A
       return 0;
     }
     const cmd = await loadCommand(command);
+    if (!cmd.answerable || debug) opts.tap?.pass();
     const specs = cmd.resolveOptions ? await cmd.resolveOptions(args) : cmd.options;
     // For ssh, what follows the machine's name is the remote command's, --help included.
     const first = args.findIndex((a) => !a.startsWith('-'));

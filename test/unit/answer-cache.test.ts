@@ -153,6 +153,19 @@ describe('what a recording keeps', () => {
     return existsSync(file) ? JSON.parse(await readFile(file, 'utf8')) : undefined;
   };
 
+  it('stops watching at once when the command is not answerable, and keeps nothing', async () => {
+    const [env, getBuiltin, kill] = [process.env, process.getBuiltinModule, process.kill];
+    const file = join(await mkdtemp(join(tmpdir(), 'machine-answer-')), 'a.json');
+    const r = recordRun(file, 'key');
+    expect(process.env).not.toBe(env);
+    r.tap.pass();
+    expect([process.env, process.getBuiltinModule, process.kill]).toEqual([env, getBuiltin, kill]);
+    expect(r.watch.builtin('node:fs', realFs)).toBe(realFs);
+    r.tap.answerable();
+    r.finish(0);
+    expect(existsSync(file)).toBe(false);
+  });
+
   it('keeps a run that only read, with what it read and wrote to stdout', async () => {
     const a = await attempt((fs) => void fs.writeSync(1, Buffer.alloc(0)));
     expect(a.inputs.map((i: [string, string]) => i[0])).toContain(input);
