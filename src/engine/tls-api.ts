@@ -1,13 +1,17 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { request, type RequestOptions } from 'node:https';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_ENGINE_PORT } from './port.js';
+import { tlsSessions } from './tls-sessions.js';
 
 export interface TlsMaterial {
   caCertPath: string;
   clientCertPath: string;
   clientKeyPath: string;
+  /** Where sessions are kept for the next call to resume (./tls-sessions.ts); none: whole handshakes. */
+  sessionFile?: string;
 }
 
 export interface EngineVersion {
@@ -21,14 +25,15 @@ export interface EngineVersion {
 // (one parse of the key and certificates) serves them all, which is most of what `ls` of many
 // machines spent before its handshakes. Found by comparing the bytes, not by a key made of
 // them: a 4 KB string per machine was a megabyte of garbage for ls of 500 machines.
-const contexts: Array<{ ca: Buffer; cert: Buffer; key: Buffer; ctx: SecureContext }> = [];
+// Each has an id, a digest of the three, that names it where sessions are kept.
+const contexts: Array<{ ca: Buffer; cert: Buffer; key: Buffer; ctx: SecureContext; id: string }> = [];
 
-function secureContextFor(ca: Buffer, cert: Buffer, key: Buffer): SecureContext {
+function secureContextFor(ca: Buffer, cert: Buffer, key: Buffer): { ctx: SecureContext; id: string } {
   const known = contexts.find((c) => c.key.equals(key) && c.cert.equals(cert) && c.ca.equals(ca));
-  if (known) return known.ctx;
-  const ctx = createSecureContext({ ca, cert, key });
-  contexts.push({ ca, cert, key, ctx });
-  return ctx;
+  if (known) return known;
+  const made = { ca, cert, key, ctx: createSecureContext({ ca, cert, key }), id: createHash('sha256').update(ca).update(cert).update(key).digest('base64url') };
+  contexts.push(made);
+  return made;
 }
 
 /**
@@ -82,8 +87,12 @@ async function get(
   // Read at once: three small files through the thread pool took ls of one machine 2 ms of
   // event-loop turns, and for many machines the reads cost less CPU than the callbacks did.
   const [ca, cert, key] = [readFileSync(tls.caCertPath), readFileSync(tls.clientCertPath), readFileSync(tls.clientKeyPath)];
-  // https hands these to tls.connect, which takes a ready context; its types omit it.
-  const tlsOptions: RequestOptions = { secureContext: secureContextFor(ca, cert, key) } as RequestOptions;
+  const { ctx, id } = secureContextFor(ca, cert, key);
+  // A session from this engine's last call with this client pair, resumed if it still takes it.
+  const sessions = tls.sessionFile ? tlsSessions(tls.sessionFile) : undefined;
+  const sessionKey = `${id} ${u.host}`;
+  // https hands these to tls.connect, which takes a ready context and a session; its types omit them.
+  const tlsOptions: RequestOptions = { secureContext: ctx, session: sessions?.get(sessionKey) } as RequestOptions;
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -100,13 +109,15 @@ async function get(
         agent: false,
       },
       (res) => {
-        debug(`engine-api: GET ${url}${path} -> ${res.statusCode} (${Date.now() - started} ms)`);
+        const resumed = (res.socket as TLSSocket).isSessionReused?.() ? ', resumed' : '';
+        debug(`engine-api: GET ${url}${path} -> ${res.statusCode} (${Date.now() - started} ms${resumed})`);
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
       },
     );
+    if (sessions) req.once('socket', (s) => s.on('session', (session: Buffer) => sessions.put(sessionKey, session)));
     req.on('error', (err) => {
       const e = signal?.aborted
         ? new Error('dropped: no longer needed')

@@ -5,6 +5,7 @@ import { machineOfCurrentContext } from './context.js';
 import { clientTls, loadHost, swarmLabel, type Host } from './host.js';
 import { loadDriver } from '../drivers/registry.js';
 import type { Store } from '../store/store.js';
+import { tlsSessionsFile } from '../store/paths.js';
 import type { MachineState } from '../drivers/driver.js';
 
 /** One `ls` row; field names are Docker Machine's, since `--format` templates use them. */
@@ -180,7 +181,8 @@ async function describe(
     const askEngine = async (url: string, signal?: AbortSignal) => {
       // Loaded here: node:https and the TLS stack cost `active` (no versions) about 15 ms.
       const { engineVersionByPing } = await import('../engine/tls-api.js');
-      return engineVersionByPing(url, clientTls(host), Math.max(1000, timeoutMs - (Date.now() - started)), debug, signal);
+      const tls = { ...clientTls(host), sessionFile: tlsSessionsFile(host.store.root) };
+      return engineVersionByPing(url, tls, Math.max(1000, timeoutMs - (Date.now() - started)), debug, signal);
     };
     const stateNow = batched === undefined ? withTimeout((host.driver.quickState ?? host.driver.getState).call(host.driver), timeoutMs, 'state') : undefined;
     // Where the URL is in the record, the engine is asked beside the state check, so that the

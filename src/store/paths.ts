@@ -11,3 +11,8 @@ export function resolveStoreRoot(flag?: string): string {
 export function cacheDir(storeRoot: string): string {
   return process.env.MACHINE_CACHE_DIR || join(storeRoot, 'cache');
 }
+
+/** The TLS sessions of engine calls, for the next call to resume (engine/tls-sessions.ts). */
+export function tlsSessionsFile(storeRoot: string): string {
+  return join(cacheDir(storeRoot), 'tls-sessions.json');
+}
