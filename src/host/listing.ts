@@ -184,20 +184,21 @@ async function describe(
       const tls = { ...clientTls(host), sessionFile: tlsSessionsFile(host.store.root) };
       return engineVersionByPing(url, tls, Math.max(1000, timeoutMs - (Date.now() - started)), debug, signal);
     };
-    const stateNow = batched === undefined ? withTimeout((host.driver.quickState ?? host.driver.getState).call(host.driver), timeoutMs, 'state') : undefined;
     // Where the URL is in the record, the engine is asked beside the state check, so that the
     // probe's round trip and the TLS handshake overlap (ls of one generic machine: 15 ms of
     // its 60). The driver's state still decides, as in Docker Machine: the answer is dropped
-    // unless the machine is Running.
+    // unless the machine is Running. The engine is asked first: its TLS set-up is the longer
+    // way, and the probe's connect then waits on the wire beside the handshake, not before it.
     const drop = new AbortController();
     let asked: Promise<string> | undefined;
-    if (early && stateNow && host.driver.urlFromRecord) {
+    if (early && batched === undefined && host.driver.urlFromRecord) {
       const url = await engineUrl(host).catch(() => '');
       if (url && asksEngine(url)) {
         asked = askEngine(url, drop.signal);
         asked.catch(() => undefined);
       }
     }
+    const stateNow = batched === undefined ? withTimeout((host.driver.quickState ?? host.driver.getState).call(host.driver), timeoutMs, 'state') : undefined;
     try {
       item.State = batched ?? (await stateNow!);
     } finally {
