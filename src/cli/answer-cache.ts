@@ -2,7 +2,7 @@
 const { fstatSync, readFileSync, statSync, writeSync } = process.getBuiltinModule('node:fs');
 const { join, resolve } = process.getBuiltinModule('node:path');
 import type { AnswerTap } from '../answer-tap.js';
-import { writeWhole, type RequireWatch } from './code-cache.js';
+import { digest, writeWhole, type RequireWatch } from './code-cache.js';
 
 /**
  * The answer cache: `env`, `config`, `url`, `ip` and `active` give their last answer again,
@@ -89,22 +89,6 @@ function mayBeTerminal(fd: number): boolean {
 /** The key: what besides files, variables and probes the answer could depend on. */
 const keyOf = (): string => digest(JSON.stringify([process.version, process.execPath, process.argv, process.cwd(), process.getuid?.() ?? -1]));
 
-/**
- * 64 bits of two multiplicative hashes (FNV-1a and a MurmurHash-style mix): enough to tell
- * a changed value from the recorded one, and no secret to recover. node:crypto would cost
- * 0.7 ms to load, a third of what the cache saves.
- */
-export function digest(text: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x9747b28c;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-    b ^= b >>> 15;
-  }
-  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
-}
 const digestOf = (value: string | undefined): string | null => (value === undefined ? null : digest(value));
 
 /** Whether something accepts a TCP connection at host:port within timeoutMs: the probe src/drivers/tcp.ts made. */
