@@ -16,7 +16,7 @@ try {
   const main = written.find((c) => c.type === 'chunk' && c.fileName === 'cli/main.cjs');
   const early = main?.imports.filter((i) => i.startsWith('chunks/')) ?? [];
   if (early.length) {
-    throw new Error(`bundle: cli/main.cjs loads ${early.join(', ')} before the code cache is set up; a module main imports is shared with a chunk (src/cli/main.ts and code-cache.ts must import only Node built-ins at the top)`);
+    throw new Error(`bundle: cli/main.cjs loads ${early.join(', ')} before the code cache is set up; a module main imports is shared with a chunk (src/cli/main.ts, answer-cache.ts and cache-files.ts must import only Node built-ins at the top)`);
   }
   const heavy = core.imports.filter((i) => !i.startsWith('chunks/') && !CORE_IMPORTS.includes(i));
   if (heavy.length) {

@@ -1,9 +1,10 @@
 // Built-ins straight from Node's table, not through require(): this runs before anything else
 // of ours, and the loader's first requires cost 0.1 ms more for these four.
 const { isAscii } = process.getBuiltinModule('node:buffer');
-const { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } = process.getBuiltinModule('node:fs');
-const { basename, dirname, isAbsolute, join, resolve } = process.getBuiltinModule('node:path');
+const { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } = process.getBuiltinModule('node:fs');
+const { basename, dirname, join, resolve } = process.getBuiltinModule('node:path');
 const { Script } = process.getBuiltinModule('node:vm');
+import { digest, machineCacheDir, writeWhole } from './cache-files.js';
 // Node's own, even where a recording (answer-cache.ts) stands in for it later.
 const builtinModule = process.getBuiltinModule;
 
@@ -19,7 +20,7 @@ const builtinModule = process.getBuiltinModule;
  * that loads nothing but our chunks does not need.
  *
  * Policy:
- * - Every chunk of ours (the directory of the first chunk main.ts requires: dist/chunks)
+ * - Every chunk of ours (the directory of the first chunk required through it, the core: dist/chunks)
  *   compiles from this cache, the core and whatever a command loads beyond it (ls: the
  *   listing, the TLS client, the template engine). A chunk that calls import() loads as usual:
  *   under vm.Script it would need Node's experimental loader option, which warns on stderr.
@@ -101,15 +102,6 @@ interface Loaded {
   had?: Grade;
 }
 
-/** machine's per-user cache directory: $XDG_CACHE_HOME/machine, or ~/.cache/machine. */
-export function machineCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_CACHE_HOME;
-  // os-facts.ts's homeDir(), written out: importing it would put the core chunk, which holds
-  // it, on main's first line, before this cache is set up (the build refuses that).
-  const base = xdg && isAbsolute(xdg) ? xdg : join(env.HOME || process.getBuiltinModule('node:os').homedir(), '.cache');
-  return join(base, 'machine');
-}
-
 /** Where the caches live, or undefined when caching is off. */
 export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.NODE_DISABLE_COMPILE_CACHE) return undefined;
@@ -124,9 +116,9 @@ export function cacheName(argv: readonly string[]): string {
 
 /**
  * Makes our chunks (the directory of the next CommonJS file required: the core chunk, which
- * main.ts imports next) compile from the cache in `dir` for these arguments, and the first
+ * start.ts imports next) compile from the cache in `dir` for these arguments, and the first
  * file from elsewhere turn Node's compile cache on. Without a `dir`, Node's compile cache
- * serves everything. `main` is the module that requires the core (main.ts's own): its require
+ * serves everything. `main` is the module that requires the core (start.ts's own): its require
  * and the chunks' find our chunks by name (requireFrom below).
  */
 export function loadChunksWithCodeCache(dir: string | undefined, argv: readonly string[], main: NodeJS.Module = module, watch?: RequireWatch): CodeCache {
@@ -323,42 +315,6 @@ function writeCacheFile(file: string, entries: Map<string, Entry>): void {
   writeWhole(file, Buffer.concat(parts));
 }
 
-/**
- * A cache file, whole or not at all (a concurrent run reads the old file or this one), private
- * to the user. A read-only or full disk costs speed only: the next run works without it.
- */
-export function writeWhole(file: string, data: Buffer | string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(tmp, data, { mode: 0o600 });
-    renameSync(tmp, file);
-  } catch {
-    try {
-      rmSync(tmp, { force: true });
-    } catch {
-      // Nothing was written.
-    }
-  }
-}
-
-/**
- * 64 bits of two multiplicative hashes (FNV-1a and a MurmurHash-style mix), in hex: names for
- * installations and argument lists, and the answer cache's digests of values (enough to tell a
- * changed value from the recorded one, and no secret to recover). node:crypto would cost 0.7 ms
- * to load.
- */
-export function digest(text: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x9747b28c;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-    b ^= b >>> 15;
-  }
-  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
-}
 
 /** Node's own compile cache, for whatever loads from here on. */
 function nodeCompileCache(): void {

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { recordRun, type Recording } from '../../src/cli/answer-cache.js';
-import { machineCacheDir } from '../../src/cli/code-cache.js';
+import { recordRun, type Recording } from '../../src/cli/answer-record.js';
+import { machineCacheDir } from '../../src/cli/cache-files.js';
 import { machine, repoRoot, tempStore } from '../helpers/cli.js';
 
 // The answer cache (src/cli/answer-cache.ts), through the built CLI as a user runs it. A
