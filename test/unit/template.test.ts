@@ -74,3 +74,25 @@ describe('ls without --format', () => {
     expect(defaultRows(items)[3]).toHaveLength(9);
   });
 });
+
+describe('ls --format that does not parse', () => {
+  it('fails at once, as Docker Machine parses before it lists: not after every machine answered', async () => {
+    const { machine, tempStore } = await import('../helpers/cli.js');
+    const { createServer } = await import('node:net');
+    // An engine that takes the connection and never answers its TLS handshake: without the
+    // check first, ls waits for it until its 600 s timeout, past this test's.
+    const held: import('node:net').Socket[] = [];
+    const silent = createServer((s) => void held.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const store = await tempStore('machine-ls-format-');
+      expect((await machine(store, ['create', '-d', 'none', '--url', `tcp://127.0.0.1:${port}`, 'n1'])).code).toBe(0);
+      const r = await machine(store, ['ls', '-t', '600', '--format', '{{.Name'], { timeoutMs: 60_000 });
+      expect(r).toMatchObject({ code: 1, stdout: '', stderr: 'template: :1: unclosed action\n' });
+    } finally {
+      for (const s of held) s.destroy();
+      silent.close();
+    }
+  }, 90_000);
+});

@@ -108,10 +108,16 @@ const ls: Command = {
         ? undefined
         : new Promise((r) => setTimeout(r, 0)).then(async () => {
             const t = await import('../../template/go-template.js');
-            return { ...t, ...t.splitTableFormat(format) };
+            const split = t.splitTableFormat(format);
+            t.parseTemplate(split.body);
+            return { ...t, ...split };
           });
     templates?.catch(() => undefined);
-    const items = (await listMachines(cli.store, timeout * 1000, { debug: (l) => cli.log.debug(l) })).filter(filter);
+    const listing = listMachines(cli.store, timeout * 1000, { debug: (l) => cli.log.debug(l) });
+    listing.catch(() => undefined);
+    // A template that does not parse fails now, as Docker Machine's does (it parses before it
+    // lists), not after every machine answered or timed out.
+    const items = (await (templates ? Promise.race([listing, templates.then(() => listing)]) : listing)).filter(filter);
     if (parsed.values['quiet']) {
       for (const item of items) cli.out(item.Name);
       return;
