@@ -1,6 +1,6 @@
 // Built-ins from Node's table: this runs on main's first lines, before anything of ours loads.
 const { fstatSync, readFileSync, statSync, writeSync } = process.getBuiltinModule('node:fs');
-const { join, resolve } = process.getBuiltinModule('node:path');
+const { join } = process.getBuiltinModule('node:path');
 import { digest } from './cache-files.js';
 
 /**

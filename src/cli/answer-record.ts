@@ -179,15 +179,14 @@ export function recordRun(file: string, key: string): Recording {
     finish(code: number) {
       for (const undo of restore.splice(0)) undo();
       if (code !== 0 || !answerable || spoiled !== undefined || connects !== probes.length) return;
-      const inputs: Answer['inputs'] = [[resolve(process.argv[1] ?? ''), ''], ...[...reads].map((p): [string, string] => [p, ''])];
-      for (const input of inputs) {
-        const s = statSync(input[0], { throwIfNoEntry: false });
+      const inputs: Answer['inputs'] = [];
+      for (const path of [resolve(process.argv[1] ?? ''), ...reads]) {
+        const s = statSync(path, { throwIfNoEntry: false });
         if (s && (s.mtimeMs > started - RACY_MS || s.ctimeMs > started - RACY_MS)) return;
-        input[1] = idOf(s);
+        inputs.push([path, idOf(s)]);
       }
-      const merged: Answer['out'] = [];
-      for (const [fd, bytes] of out) merged.push([fd, bytes.toString('base64')]);
-      const answer: Answer = { key, env: [...envReads], inputs, probes, ...(window ? { window } : {}), out: merged };
+      const written = out.map(([fd, bytes]): [1 | 2, string] => [fd, bytes.toString('base64')]);
+      const answer: Answer = { key, env: [...envReads], inputs, probes, ...(window ? { window } : {}), out: written };
       writeWhole(file, JSON.stringify(answer));
     },
   };

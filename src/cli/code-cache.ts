@@ -315,7 +315,6 @@ function writeCacheFile(file: string, entries: Map<string, Entry>): void {
   writeWhole(file, Buffer.concat(parts));
 }
 
-
 /** Node's own compile cache, for whatever loads from here on. */
 function nodeCompileCache(): void {
   process.getBuiltinModule('node:module').enableCompileCache?.();

@@ -185,8 +185,8 @@ export async function run(argv: string[], opts: { keyAccepted?: boolean; tap?: A
     const code = await cmd.run(cli, parsed);
     const result = interruptController?.signal.aborted ? 130 : (code ?? 0);
     await logger.finish(result === 0, result === 130 ? 'interrupted' : `exit status ${result}`);
-    // Under --debug or as JSON events (with times) the output is not the answer alone.
-    if (result === 0 && cmd.answerable && !debug && logger.mode !== 'json') opts.tap?.answerable();
+    // As JSON events (with times) the output is not the answer alone (--debug passed above).
+    if (result === 0 && cmd.answerable && logger.mode !== 'json') opts.tap?.answerable();
     return result;
   } catch (err) {
     // In json mode the error is the stream's last event, not a text line.

@@ -109,7 +109,7 @@ async function get(
         agent: false,
       },
       (res) => {
-        const resumed = (res.socket as TLSSocket).isSessionReused?.() ? ', resumed' : '';
+        const resumed = (res.socket as TLSSocket).isSessionReused() ? ', resumed' : '';
         debug(`engine-api: GET ${url}${path} -> ${res.statusCode} (${Date.now() - started} ms${resumed})`);
         let body = '';
         res.setEncoding('utf8');

@@ -11,22 +11,20 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode 
 
 /**
  * A cache file, whole or not at all, synchronously (from an exit handler): temp file + rename,
- * without fsync, since a crash that loses a cache costs speed only. False when it could not
- * be written.
+ * without fsync, since a crash that loses a cache costs speed only, as does a failed write.
+ * (cli/cache-files.ts has its own: main must not share a module with the core.)
  */
-export function writeCacheFileSync(path: string, data: string | Buffer): boolean {
+export function writeCacheFileSync(path: string, data: string | Buffer): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     writeFileSync(tmp, data, { mode: 0o600 });
     renameSync(tmp, path);
-    return true;
   } catch {
     try {
       rmSync(tmp, { force: true });
     } catch {
       // Nothing was written.
     }
-    return false;
   }
 }

@@ -359,13 +359,14 @@ function exec(nodes: Node[], s: Scope, out: string[]): void {
 const cache = new Map<string, Node[]>();
 
 /** The template's parse, made once: a syntax error throws here, before any data is there. */
-export function parseTemplate(src: string): void {
-  if (!cache.has(src)) cache.set(src, parse(src));
+export function parseTemplate(src: string): Node[] {
+  let nodes = cache.get(src);
+  if (!nodes) cache.set(src, (nodes = parse(src)));
+  return nodes;
 }
 
 export function renderTemplate(src: string, data: unknown): string {
-  parseTemplate(src);
-  const nodes = cache.get(src)!;
+  const nodes = parseTemplate(src);
   const out: string[] = [];
   exec(nodes, { dot: data, root: data, vars: new Map([['$', data]]) }, out);
   return out.join('');
