@@ -142,7 +142,9 @@ describe.skipIf(skipReason)(`qemu driver with real VMs${skipReason ? ` (skipped:
     expect(existsSync(join(store, 'machines', 'vm1'))).toBe(false);
   });
 
-  it('forms a swarm between two VMs on a shared multicast network', () => failingWithConsoles(['vma', 'vmb'], 570_000, async () => {
+  // 263 s here under the whole suite; CI once passed 600 s in it without a word of where. The
+  // budget is wide because no test depends on timing: a hang still fails, with its step.
+  it('forms a swarm between two VMs on a shared multicast network', () => failingWithConsoles(['vma', 'vmb'], 870_000, async () => {
     const net = ['--qemu-network', 'socket-mcast', '--qemu-mcast', `230.0.0.1:${20000 + (process.pid % 10000)}`, '--qemu-accel', 'tcg'];
     const a = await machineStep('create vma (swarm init)', ['create', ...vmFlags(), ...net, '--qemu-private-address', '10.77.0.11/24', '--swarm-init', 'vma']);
     expect([a.code, a.stderr], a.stdout).toEqual([0, '']);
@@ -178,5 +180,5 @@ describe.skipIf(skipReason)(`qemu driver with real VMs${skipReason ? ` (skipped:
     expect((await machineStep('swarm rm', ['swarm', 'rm', '-y', 'vma'])).code).toBe(0);
     expect(await qemuPids('vma')).toEqual([]);
     expect(await qemuPids('vmb')).toEqual([]);
-  }));
+  }), 900_000);
 });
