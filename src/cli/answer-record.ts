@@ -7,7 +7,7 @@ import { digestOf, idOf, type Answer } from './answer-cache.js';
 import { writeWhole } from './cache-files.js';
 import type { RequireWatch } from './code-cache.js';
 
-const ANSWERABLE_BUILTINS = new Set(['node:fs', 'node:path', 'node:util', 'node:url', 'node:net']);
+const ANSWERABLE_BUILTINS = new Set(['node:fs', 'node:path', 'node:util', 'node:url', 'node:net', 'node:https', 'node:tls', 'node:crypto']);
 /** fs functions that read by path, and those that work on a descriptor opened by one. */
 const PATH_READS = new Set(['readFileSync', 'existsSync', 'statSync', 'lstatSync', 'readdirSync', 'accessSync', 'realpathSync', 'readlinkSync', 'openSync']);
 const FD_READS = new Set(['fstatSync', 'readSync', 'closeSync']);
@@ -32,9 +32,14 @@ export function recordRun(file: string, key: string): Recording {
   const out: Array<[1 | 2, Buffer]> = [];
   const probes: Answer['probes'] = [];
   let window: [number, number] | undefined;
+  const engines: Answer['engines'] = [];
+  const speedOnly = new Set<string>();
   let answerable = false;
   let spoiled: string | undefined;
+  // Connections made and engine requests sent, each to be matched by a report.
   let connects = 0;
+  let requests = 0;
+  let engineReports = 0;
   // What the recording put in place, undone at its end: at finish(), or as soon as the run
   // cannot be kept (ls of 500 machines would otherwise note 2,000 reads for nothing).
   const restore: Array<() => void> = [];
@@ -48,6 +53,11 @@ export function recordRun(file: string, key: string): Recording {
     answerable: () => void (answerable = true),
     validWithin: (from, until) => void (window = window ? [Math.max(window[0], from), Math.min(window[1], until)] : [from, until]),
     probed: (host, port, timeoutMs, open) => void probes.push([host, port, timeoutMs, open]),
+    engineCall: (call) => {
+      engineReports++;
+      if (call) engines.push(call);
+    },
+    speedOnly: (path) => void speedOnly.add(resolve(path)),
     pass: () => spoil('not an answerable command'),
   };
 
@@ -98,30 +108,41 @@ export function recordRun(file: string, key: string): Recording {
       },
     });
   };
-  // node:net for the probes only: each connection must be one the probe reported.
-  const netFor = (net: typeof import('node:net')) =>
-    new Proxy(net, {
+  // node:net for the probes only, node:https, node:tls and node:crypto for engine calls only:
+  // each connection and each request must be one the run reported; any other function of
+  // theirs ends the recording.
+  const narrowed = <M extends object>(id: string, mod: M, uses: Record<string, (() => void) | null>) =>
+    new Proxy(mod, {
       get(target, prop) {
         const v = Reflect.get(target, prop);
-        if (spoiled !== undefined) return v;
-        if (prop === 'connect') {
-          return (...args: any[]) => {
-            connects++;
-            return (v as (...a: any[]) => unknown).apply(target, args);
-          };
+        if (spoiled !== undefined || typeof v !== 'function') return v;
+        const use = typeof prop === 'string' ? uses[prop] : undefined;
+        if (use === undefined) {
+          spoil(`${id}.${String(prop)}`);
+          return v;
         }
-        if (typeof v === 'function') spoil(`net.${String(prop)}`);
-        return v;
+        if (use === null) return v;
+        return (...args: any[]) => {
+          use();
+          return (v as (...a: any[]) => unknown).apply(target, args);
+        };
       },
     });
+  const NARROWED: Record<string, Record<string, (() => void) | null>> = {
+    'node:net': { connect: () => void connects++ },
+    'node:https': { request: () => void requests++ },
+    // The engine call's context (one parse of the client pair) and its id (a digest of it).
+    'node:tls': { createSecureContext: null },
+    'node:crypto': { createHash: null },
+  };
 
   const watch: RequireWatch = {
     builtin(id, mod) {
       if (!ANSWERABLE_BUILTINS.has(id)) spoil(`require(${id})`);
       if (spoiled !== undefined) return mod;
       if (id === 'node:fs') return fsFor(mod as typeof import('node:fs'));
-      if (id === 'node:net') return netFor(mod as typeof import('node:net'));
-      return mod;
+      const uses = NARROWED[id];
+      return uses ? narrowed(id, mod as object, uses) : mod;
     },
     foreign: (id) => spoil(`require(${id})`),
   };
@@ -178,15 +199,16 @@ export function recordRun(file: string, key: string): Recording {
     watch,
     finish(code: number) {
       for (const undo of restore.splice(0)) undo();
-      if (code !== 0 || !answerable || spoiled !== undefined || connects !== probes.length) return;
+      if (code !== 0 || !answerable || spoiled !== undefined || connects !== probes.length || requests !== engineReports) return;
       const inputs: Answer['inputs'] = [];
       for (const path of [resolve(process.argv[1] ?? ''), ...reads]) {
+        if (speedOnly.has(path)) continue;
         const s = statSync(path, { throwIfNoEntry: false });
         if (s && (s.mtimeMs > started - RACY_MS || s.ctimeMs > started - RACY_MS)) return;
         inputs.push([path, idOf(s)]);
       }
       const written = out.map(([fd, bytes]): [1 | 2, string] => [fd, bytes.toString('base64')]);
-      const answer: Answer = { key, env: [...envReads], inputs, probes, ...(window ? { window } : {}), out: written };
+      const answer: Answer = { key, env: [...envReads], inputs, probes, engines, ...(window ? { window } : {}), out: written };
       writeWhole(file, JSON.stringify(answer));
     },
   };

@@ -36,7 +36,8 @@ export interface Command {
   stopAtPositional?: number;
   /**
    * Its output is a function of the arguments, the environment, the files it reads and the
-   * probes it reports, and nothing else: the answer cache (answer-cache.ts) may give it again.
+   * probes and engine calls it reports, and nothing else: the answer cache (answer-cache.ts)
+   * may give it again. A run can still say no (ls of many machines) through the tap's pass().
    * The cache checks the files and the rest of the run itself; this is the command's word.
    */
   answerable?: true;

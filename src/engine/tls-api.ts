@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_ENGINE_PORT } from './port.js';
 import { tlsSessions } from './tls-sessions.js';
+import { answerTap } from '../answer-tap.js';
 
 export interface TlsMaterial {
   caCertPath: string;
@@ -67,10 +68,29 @@ export async function engineVersionByPing(
   debug: (line: string) => void = () => undefined,
   signal?: AbortSignal,
 ): Promise<string> {
-  const r = await get(url, '/_ping', tls, timeoutMs, debug, signal);
+  let r: Awaited<ReturnType<typeof get>>;
+  try {
+    r = await get(url, '/_ping', tls, timeoutMs, debug, signal);
+  } catch (err) {
+    // The answer cache asks again only what answered; a call dropped was not used.
+    if (signal?.aborted) answerTap()?.engineCall(undefined);
+    else answerTap()?.pass();
+    throw err;
+  }
+  const m = r.status === 200 ? /^Docker\/(\S+)/.exec(String(r.headers['server'] ?? '')) : null;
+  if (!m) answerTap()?.pass();
   if (r.status !== 200) throw new Error(`engine answered ${r.status}: ${r.body.trim()}`);
-  const m = /^Docker\/(\S+)/.exec(String(r.headers['server'] ?? ''));
-  return m ? m[1]! : (await engineVersion(url, tls, timeoutMs, debug, signal)).Version;
+  if (!m) return (await engineVersion(url, tls, timeoutMs, debug, signal)).Version;
+  const { host, port } = target(url);
+  // src/cli/answer-cache.ts makes this call again (node:tls alone) before it answers from the cache.
+  answerTap()?.engineCall([host, port, tls.caCertPath, tls.clientCertPath, tls.clientKeyPath, m[1]!]);
+  return m[1]!;
+}
+
+/** Where a tcp:// engine URL points. */
+function target(url: string): { u: URL; host: string; port: number } {
+  const u = new URL(url.replace(/^tcp:/, 'https:'));
+  return { u, host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || DEFAULT_ENGINE_PORT) };
 }
 
 /** One GET with the client pair, under one deadline for the whole call. */
@@ -83,7 +103,7 @@ async function get(
   signal?: AbortSignal,
 ): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   const started = Date.now();
-  const u = new URL(url.replace(/^tcp:/, 'https:'));
+  const { u, host, port } = target(url);
   // Read at once: three small files through the thread pool took ls of one machine 2 ms of
   // event-loop turns, and for many machines the reads cost less CPU than the callbacks did.
   const [ca, cert, key] = [readFileSync(tls.caCertPath), readFileSync(tls.clientCertPath), readFileSync(tls.clientKeyPath)];
@@ -97,8 +117,8 @@ async function get(
     const req = request(
       {
         ...tlsOptions,
-        host: u.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(u.port || DEFAULT_ENGINE_PORT),
+        host,
+        port,
         path,
         method: 'GET',
         servername: undefined,

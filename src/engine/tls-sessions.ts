@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { writeCacheFileSync } from '../sys/atomic.js';
+import { answerTap } from '../answer-tap.js';
 
 /**
  * TLS sessions of engine calls, kept between runs so that the next call to the same engine
@@ -44,6 +45,8 @@ export function tlsSessions(file: string): TlsSessions {
   const known = open.get(file);
   if (known) return known;
   let kept: SessionFile['sessions'] = {};
+  // Sessions make a call faster and change no answer: the answer cache does not watch them.
+  answerTap()?.speedOnly(file);
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as SessionFile;
     if (parsed.v === 1 && parsed.sessions && typeof parsed.sessions === 'object') kept = parsed.sessions;

@@ -9,6 +9,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { recordRun, type Recording } from '../../src/cli/answer-record.js';
 import { machineCacheDir } from '../../src/cli/cache-files.js';
 import { machine, repoRoot, tempStore } from '../helpers/cli.js';
+import { standInMachine, type StandInMachine } from '../helpers/engine-standin.js';
+import { tlsSessionsFile } from '../../src/store/paths.js';
 
 // The answer cache (src/cli/answer-cache.ts), through the built CLI as a user runs it. A
 // test proves an answer came from the cache by planting a different one in its record: the
@@ -81,7 +83,7 @@ describe('the answer cache of env, config, url, ip and active', () => {
     expect((await machine(store, ['env', 'n1'], { env: { ...env, MACHINE_ANSWER_CACHE: '0' } })).stdout).toBe(bashEnv.stdout);
   });
 
-  it('keeps no answer of a failure, a debug run, a command that writes, or ls', async () => {
+  it('keeps no answer of a failure, a debug run, a command that writes, or ls with response times', async () => {
     const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
     const docker = await mkdtemp(join(tmpdir(), 'machine-docker-config-'));
     const env = { XDG_CACHE_HOME: xdg, DOCKER_CONFIG: docker };
@@ -92,7 +94,8 @@ describe('the answer cache of env, config, url, ip and active', () => {
     const viaContext = await machine(store, ['env', '--context', 'n1'], { env });
     expect(viaContext.code).toBe(0);
     expect(viaContext.stdout).toContain('DOCKER_CONTEXT');
-    expect((await machine(store, ['ls', '-q'], { env })).stdout).toBe('g1\nn1\n');
+    expect(JSON.parse((await machine(store, ['ls', '-t', '1', '--format', 'json'], { env })).stdout)).toHaveLength(2);
+    expect((await machine(store, ['ls', '-t', '1', '--format', '{{.Name}} {{.ResponseTime}}'], { env })).code).toBe(0);
     expect(await records(xdg)).toEqual([]);
   });
 
@@ -130,6 +133,62 @@ describe('the answer cache of env, config, url, ip and active', () => {
     // The machine's record is saved again (same bytes, new file): the command runs.
     await rewrite(join(store, 'machines', 'n1', 'config.json'));
     expect(await machine(store, ['env', 'n1'], { env })).toMatchObject({ code: 0, stdout: first.stdout });
+  });
+});
+
+describe('the answer cache of ls', () => {
+  let store: string;
+  let g1: StandInMachine;
+  const ls = async (xdg: string, args: string[] = []) => machine(store, ['ls', ...args], { env: { XDG_CACHE_HOME: xdg, DOCKER_HOST: '' } });
+  beforeAll(async () => {
+    store = await tempStore('machine-answers-ls-');
+    g1 = await standInMachine(store, 'g1');
+    // The first engine call makes the store's cache folder (its TLS sessions), which changes
+    // the store's folder, an input of every answer: once per store.
+    expect((await ls(await mkdtemp(join(tmpdir(), 'machine-xdg-')))).code).toBe(0);
+    await sleep(2100);
+    return () => g1.close();
+  });
+
+  it('asks the engine again: another version, or no answer, and ls runs', async () => {
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    const first = await ls(xdg);
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).toMatch(/^g1 +- +generic +Running +tcp:\/\/127\.0\.0\.1:\d+ +v26\.1\.5\+dfsg1 *$/m);
+    const record = JSON.parse(await readFile(join(answersIn(xdg), (await records(xdg))[0]!), 'utf8'));
+    expect(record.engines).toEqual([['127.0.0.1', expect.any(Number), join(g1.dir, 'ca.pem'), join(g1.dir, 'cert.pem'), join(g1.dir, 'key.pem'), '26.1.5+dfsg1']]);
+    // The TLS sessions ls keeps change at every call and change no answer: not an input.
+    expect(record.inputs.map((i: [string, string]) => i[0])).not.toContain(tlsSessionsFile(store));
+    await plant(xdg);
+    expect((await ls(xdg)).stdout).toBe(PLANTED);
+    expect((await ls(xdg)).stdout).toBe(PLANTED);
+
+    await g1.startEngine('27.0.3');
+    expect((await ls(xdg)).stdout).toMatch(/ v27\.0\.3 *$/m);
+    await plant(xdg);
+    expect((await ls(xdg)).stdout).toBe(PLANTED);
+
+    await g1.stopEngine();
+    const down = await ls(xdg);
+    expect(down.code).toBe(0);
+    expect(down.stdout).toMatch(/^g1 .*Running.*Unknown +Unable to query docker version: connect ECONNREFUSED/m);
+    // An answer with an engine error is not kept: the next run asks again.
+    expect(JSON.parse(await readFile(join(answersIn(xdg), (await records(xdg))[0]!), 'utf8')).out).toEqual([[1, Buffer.from(PLANTED).toString('base64')]]);
+    // The engine answers again as it did when the answer was kept: it is given again.
+    await g1.startEngine('27.0.3');
+    expect((await ls(xdg)).stdout).toBe(PLANTED);
+  });
+
+  it('keeps no answer of ls of more than 16 machines', async () => {
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    const record = await readFile(join(g1.dir, 'config.json'), 'utf8');
+    for (let i = 0; i < 16; i++) {
+      await mkdir(join(store, 'machines', `n${i}`));
+      await writeFile(join(store, 'machines', `n${i}`, 'config.json'), record.replaceAll('"g1"', `"n${i}"`));
+    }
+    await sleep(2100);
+    expect((await ls(xdg)).stdout.split('\n').filter((l) => l.includes(' Running '))).toHaveLength(17);
+    expect(await records(xdg)).toEqual([]);
   });
 });
 
@@ -197,5 +256,30 @@ describe('what a recording keeps', () => {
       });
     expect(await connected(false)).toBeUndefined();
     expect((await connected(true)).probes).toHaveLength(1);
+  });
+
+  it('keeps an engine call only as reported, and no other use of https, tls or crypto', async () => {
+    const [realHttps, realTls, realCrypto] = (['node:https', 'node:tls', 'node:crypto'] as const).map((id) => process.getBuiltinModule(id)) as [
+      typeof import('node:https'),
+      typeof import('node:tls'),
+      typeof import('node:crypto'),
+    ];
+    const call: [string, number, string, string, string, string] = ['127.0.0.1', 9, 'ca.pem', 'cert.pem', 'key.pem', '27.0.3'];
+    const requested = (report: 'answered' | 'dropped' | 'no') =>
+      attempt(async (_fs, _net, r) => {
+        const https = r.watch.builtin('node:https', realHttps) as typeof realHttps;
+        const req = https.request({ host: '127.0.0.1', port: 9, agent: false });
+        req.on('error', () => undefined).destroy();
+        if (report !== 'no') r.tap.engineCall(report === 'answered' ? call : undefined);
+      });
+    expect(await requested('no')).toBeUndefined();
+    expect(await requested('answered')).toMatchObject({ engines: [call] });
+    expect(await requested('dropped')).toMatchObject({ engines: [] });
+    expect(await attempt((_fs, _net, r) => void (r.watch.builtin('node:https', realHttps) as typeof realHttps).get)).toBeUndefined();
+    expect(await attempt((_fs, _net, r) => void (r.watch.builtin('node:tls', realTls) as typeof realTls).connect)).toBeUndefined();
+    expect(await attempt((_fs, _net, r) => void (r.watch.builtin('node:crypto', realCrypto) as typeof realCrypto).randomBytes)).toBeUndefined();
+    expect(await attempt((_fs, _net, r) => void (r.watch.builtin('node:crypto', realCrypto) as typeof realCrypto).createHash('sha256').digest())).toBeDefined();
+    // A file read only to go faster is no input.
+    expect((await attempt((_fs, _net, r) => r.tap.speedOnly(input))).inputs.map((i: [string, string]) => i[0])).not.toContain(input);
   });
 });
