@@ -186,11 +186,12 @@ export function answerCache(baseDir: string | undefined, env: NodeJS.ProcessEnv 
         return false;
       }
       if (a.key !== key) return false;
-      // The probes first, so that their round trips overlap the checks below (the socket of
-      // one no longer needed is left to the exit).
+      // The live checks first, so that their round trips overlap the checks below (the socket
+      // of one no longer needed is left to the exit); the engines before the probes, since a
+      // TLS call is the longest of them.
       const probed = Promise.all([
-        ...a.probes.map(([host, port, timeoutMs, open]) => reachable(host, port, open ? Math.min(timeoutMs, CHECK_WAIT_MS) : timeoutMs).then((r) => r === open)),
         ...(a.engines ?? []).map((call) => engineVersion(call, CHECK_WAIT_MS).then((v) => v === call[5])),
+        ...a.probes.map(([host, port, timeoutMs, open]) => reachable(host, port, open ? Math.min(timeoutMs, CHECK_WAIT_MS) : timeoutMs).then((r) => r === open)),
       ]);
       for (const [name, d] of a.env) if (digestOf(env[name]) !== d) return false;
       const now = Date.now();
