@@ -158,7 +158,7 @@ describe.skipIf(skipReason)('benchmarks', () => {
     // (src/engine/tls-sessions.ts): in the note.
     const lsFull = m.get('ls, no answer cache')!.ms;
     recordRatio('ls-one', ls, 'ms', { label: 'node -e 0', value: bare.ms, unit: 'ms' }, 2, {
-      floor: { label: 'node making the one TLS call, GET /_ping (a whole handshake)', value: tls },
+      floor: { label: 'node making the one TLS call, GET /_ping (node:tls alone, a whole handshake)', value: tls },
       note: `median of ${RUNS}, interleaved, repeated as scripts run it; the first run after a change (no answer cache): ${lsFull.toFixed(1)} ms, ${(lsFull / tls).toFixed(2)}x the floor`,
     });
   });
