@@ -21,9 +21,10 @@ import type { EngineCall } from '../answer-tap.js';
  *   (Command.answerable, reported through ../answer-tap.ts), not under --debug, that read files
  *   through node:fs only, wrote only to stdout and stderr and only through node:fs, required no
  *   built-in beyond fs, path, util, url, net, https, tls and crypto, connected through net only
- *   for the probes it reported and through https only for the engine calls it reported (a
- *   call dropped unanswered, whose answer it did not use, counts as reported), used of tls and
- *   crypto only a context for those calls and a hash, loaded nothing from node_modules, wrote nothing through process.stdout or
+ *   for the probes it reported and through tls or https only for the engine calls it reported
+ *   (a call dropped unanswered, whose answer it did not use, counts as reported), used of tls
+ *   and crypto besides only a context for those calls and a hash, loaded nothing from
+ *   node_modules, wrote nothing through process.stdout or
  *   stderr, never touched stdin and signalled no process (a pid check is state outside the
  *   files). Anything else (a cloud driver, a docker context, a failure) leaves no record.
  * - Keyed by everything else the answer could depend on: Node and its arguments (this script's

@@ -110,7 +110,7 @@ export function recordRun(file: string, key: string): Recording {
   };
   // node:net for the probes only, node:https, node:tls and node:crypto for engine calls only:
   // each connection and each request must be one the run reported; any other function of
-  // theirs ends the recording.
+  // theirs (but net.isIP, which only reads its argument) ends the recording.
   const narrowed = <M extends object>(id: string, mod: M, uses: Record<string, (() => void) | null>) =>
     new Proxy(mod, {
       get(target, prop) {
@@ -129,10 +129,11 @@ export function recordRun(file: string, key: string): Recording {
       },
     });
   const NARROWED: Record<string, Record<string, (() => void) | null>> = {
-    'node:net': { connect: () => void connects++ },
+    'node:net': { connect: () => void connects++, isIP: null },
     'node:https': { request: () => void requests++ },
-    // The engine call's context (one parse of the client pair) and its id (a digest of it).
-    'node:tls': { createSecureContext: null },
+    // Engine calls (their connections), their context (one parse of the client pair) and its
+    // id (a digest of it).
+    'node:tls': { connect: () => void requests++, createSecureContext: null },
     'node:crypto': { createHash: null },
   };
 

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { RequestListener } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -22,8 +23,8 @@ async function listen<S extends Server | HttpsServer>(server: S, port = 0): Prom
  */
 export interface StandInMachine {
   dir: string;
-  /** A new engine on the same port (new TLS ticket keys), naming this version. */
-  startEngine(version?: string): Promise<void>;
+  /** A new engine on the same port (new TLS ticket keys), naming this version, or answering as `answer` does. */
+  startEngine(version?: string | RequestListener): Promise<void>;
   stopEngine(): Promise<void>;
   close(): void;
 }
@@ -48,13 +49,17 @@ export async function standInMachine(store: string, name: string): Promise<Stand
     await once(engine, 'close');
     engine = undefined;
   };
-  const startEngine = async (version = '26.1.5+dfsg1') => {
+  const startEngine = async (version: string | RequestListener = '26.1.5+dfsg1') => {
     await stopEngine();
     const read = (f: string) => readFile(join(dir, f));
-    engine = createHttpsServer({ cert: await read('server.pem'), key: await read('server-key.pem'), ca: await read('ca.pem'), requestCert: true, rejectUnauthorized: true }, (_req, res) => {
-      res.setHeader('Server', `Docker/${version} (linux)`);
-      res.end('OK');
-    });
+    const answer: RequestListener =
+      typeof version === 'function'
+        ? version
+        : (_req, res) => {
+            res.setHeader('Server', `Docker/${version} (linux)`);
+            res.end('OK');
+          };
+    engine = createHttpsServer({ cert: await read('server.pem'), key: await read('server-key.pem'), ca: await read('ca.pem'), requestCert: true, rejectUnauthorized: true }, answer);
     enginePort = await listen(engine, enginePort);
   };
   await startEngine();

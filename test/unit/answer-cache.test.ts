@@ -276,7 +276,16 @@ describe('what a recording keeps', () => {
     expect(await requested('answered')).toMatchObject({ engines: [call] });
     expect(await requested('dropped')).toMatchObject({ engines: [] });
     expect(await attempt((_fs, _net, r) => void (r.watch.builtin('node:https', realHttps) as typeof realHttps).get)).toBeUndefined();
-    expect(await attempt((_fs, _net, r) => void (r.watch.builtin('node:tls', realTls) as typeof realTls).connect)).toBeUndefined();
+    expect(await attempt((_fs, _net, r) => void (r.watch.builtin('node:tls', realTls) as typeof realTls).createServer)).toBeUndefined();
+    // An engine call made on a TLS socket counts as one made through https.
+    const connected = (report: boolean) =>
+      attempt(async (_fs, _net, r) => {
+        const tls = r.watch.builtin('node:tls', realTls) as typeof realTls;
+        tls.connect({ host: '127.0.0.1', port: 9 }).on('error', () => undefined).destroy();
+        if (report) r.tap.engineCall(call);
+      });
+    expect(await connected(false)).toBeUndefined();
+    expect(await connected(true)).toMatchObject({ engines: [call] });
     expect(await attempt((_fs, _net, r) => void (r.watch.builtin('node:crypto', realCrypto) as typeof realCrypto).randomBytes)).toBeUndefined();
     expect(await attempt((_fs, _net, r) => void (r.watch.builtin('node:crypto', realCrypto) as typeof realCrypto).createHash('sha256').digest())).toBeDefined();
     // A file read only to go faster is no input.

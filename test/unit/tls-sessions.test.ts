@@ -53,4 +53,26 @@ describe('TLS sessions of engine calls', () => {
     expect(await ls()).toEqual({ version: 'g1 Running v26.1.5+dfsg1', resumed: false });
     expect((await ls()).resumed).toBe(true);
   });
+
+  it('reads the version from an answer that comes in pieces, says what a failing engine answered, and asks /version when the ping names none', async () => {
+    const versionOf = async () => (await machine(store, ['ls', '--format', '{{.DockerVersion}} {{.Error}}'], { env: { DOCKER_HOST: '' } })).stdout.trim();
+    await g1.startEngine((_req, res) => {
+      // The head in two writes, split inside the Server header.
+      const socket = res.socket!;
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nSer');
+      setTimeout(() => socket.end('ver: Docker/24.0.9 (linux)\r\n\r\nOK'), 50);
+    });
+    expect(await versionOf()).toBe('v24.0.9');
+    await g1.startEngine((_req, res) => {
+      res.statusCode = 500;
+      res.end('{"message":"engine is on fire"}');
+    });
+    expect(await versionOf()).toBe('Unknown Unable to query docker version: engine answered 500: {"message":"engine is on fire"}');
+    await g1.startEngine((req, res) => {
+      res.setHeader('Server', 'nginx');
+      res.end(req.url === '/version' ? JSON.stringify({ Version: '25.0.2', ApiVersion: '1.44', Os: 'linux', Arch: 'amd64' }) : 'OK');
+    });
+    expect(await versionOf()).toBe('v25.0.2');
+    await g1.startEngine();
+  });
 });
