@@ -1,6 +1,7 @@
-// The floor under `machine ls` of one machine: a bare node process that makes the one TLS
-// call ls cannot avoid (GET /_ping with the machine's client pair, as ls asks), and nothing
-// else. Made as the answer cache makes it (src/cli/answer-cache.ts), the cheapest way found:
+// The floor under `machine ls` of one machine: a bare node process that makes the calls ls
+// cannot avoid, and nothing else: the one TLS call (GET /_ping with the machine's client
+// pair, as ls asks) and, when given a host and port, beside it the TCP probe of the machine's
+// SSH port that tells its state (as the ls-500 floor makes both). Made as the answer cache makes it (src/cli/answer-cache.ts), the cheapest way found:
 // node:tls alone, the request written and the answer's head read by hand, where node:https
 // costs its HTTP client's load and a few milliseconds more. No server name for an address,
 // as ls sends none: Node warns about one (DEP0123), and printing the warning cost this floor
@@ -9,7 +10,10 @@ const tls = require('node:tls');
 const { isIP } = require('node:net');
 const fs = require('node:fs');
 const path = require('node:path');
-const [url, dir] = process.argv.slice(2);
+const [url, dir, probeHost, probePort] = process.argv.slice(2);
+// Exits 0 once both answered as a running machine's do.
+let pending = probeHost ? 2 : 1;
+const done = () => --pending === 0 && process.exit(0);
 const u = new URL(url.replace(/^tcp:/, 'https:'));
 const read = (f) => fs.readFileSync(path.join(dir, f));
 const host = u.hostname;
@@ -20,10 +24,17 @@ socket.setEncoding('latin1');
 socket.on('data', (chunk) => {
   head += chunk;
   if (!head.includes('\r\n\r\n')) return;
-  process.exit(/^HTTP\/1\.[01] 200 /.test(head) && /\r\nserver: Docker\//i.test(head) ? 0 : 1);
+  if (!(/^HTTP\/1\.[01] 200 /.test(head) && /\r\nserver: Docker\//i.test(head))) process.exit(1);
+  socket.destroy();
+  done();
 });
 socket.on('error', (e) => {
   process.stderr.write(`${e.message}\n`);
   process.exit(1);
 });
 socket.on('end', () => process.exit(1));
+if (probeHost) {
+  const probe = require('node:net').connect({ host: probeHost, port: Number(probePort) });
+  probe.once('connect', () => (probe.destroy(), done()));
+  probe.once('error', () => process.exit(1));
+}
