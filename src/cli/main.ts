@@ -3,7 +3,7 @@ import { answerCache } from './answer-cache.js';
 import { machineCacheDir } from './cache-files.js';
 
 const argv = process.argv.slice(2);
-// env, config, url, ip and active give their last answer again while nothing it came from
+// env, config, url, ip, active and ls give their last answer again while nothing it came from
 // changed (./answer-cache.ts), without loading the core at all. This file holds only that;
 // the rest of the start (the code cache, the recording, the command) loads when it cannot.
 const answers = answerCache(machineCacheDir());

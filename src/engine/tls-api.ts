@@ -79,9 +79,12 @@ export async function engineVersionByPing(
     throw err;
   }
   const m = r.status === 200 ? /^Docker\/(\S+)/.exec(r.server) : null;
-  if (!m) answerTap()?.pass();
-  if (r.status !== 200) throw new Error(`engine answered ${r.status}: ${r.body.trim()}`);
-  if (!m) return (await engineVersion(url, tls, timeoutMs, debug, signal)).Version;
+  if (!m) {
+    // A failure's message, or a second call: nothing the cache asks again.
+    answerTap()?.pass();
+    if (r.status !== 200) throw new Error(`engine answered ${r.status}: ${r.body.trim()}`);
+    return (await engineVersion(url, tls, timeoutMs, debug, signal)).Version;
+  }
   const { host, port } = target(url);
   // src/cli/answer-cache.ts makes this call again (node:tls alone) before it answers from the cache.
   answerTap()?.engineCall([host, port, tls.caCertPath, tls.clientCertPath, tls.clientKeyPath, m[1]!]);

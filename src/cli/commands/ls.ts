@@ -100,13 +100,13 @@ const ls: Command = {
   async run(cli, parsed) {
     const timeout = Number(str(parsed.values['timeout']));
     if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`invalid --timeout "${str(parsed.values['timeout'])}": give seconds, e.g. 10`);
-    const filter = buildFilter(list(parsed.values['filter']));
-    const format = str(parsed.values['format']);
     const filters = list(parsed.values['filter']);
+    const filter = buildFilter(filters);
+    const format = str(parsed.values['format']);
     const all = await cli.store.list();
     // Names alone need no state: `ls -q` without state filters answers from the store.
     if (parsed.values['quiet'] && filters.every((f) => /^name=/i.test(f))) {
-      const names = all.filter((name) => buildFilter(filters)({ Name: name } as ListItem));
+      const names = all.filter((name) => filter({ Name: name } as ListItem));
       for (const name of names) cli.out(name);
       return;
     }
