@@ -177,7 +177,16 @@ describe('the answer cache of ls', () => {
     // The engine answers again as it did when the answer was kept: it is given again.
     await g1.startEngine('27.0.3');
     expect((await ls(xdg)).stdout).toBe(PLANTED);
-  });
+
+    // The same version, but over the 2 s a check that passed gets: ls runs, as it would for a
+    // stalled engine, instead of waiting on the cache's check and then on its own.
+    await g1.startEngine((_req, res) => {
+      res.setHeader('Server', 'Docker/27.0.3 (linux)');
+      setTimeout(() => res.end('OK'), 2500);
+    });
+    expect((await ls(xdg)).stdout).toMatch(/ v27\.0\.3 *$/m);
+    await g1.startEngine('27.0.3');
+  }, 30_000);
 
   it('keeps no answer of ls of more than 16 machines', async () => {
     const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
