@@ -186,16 +186,19 @@ export function answerCache(baseDir: string | undefined, env: NodeJS.ProcessEnv 
         return false;
       }
       if (a.key !== key) return false;
-      // The live checks first, so that their round trips overlap the checks below (the socket
-      // of one no longer needed is left to the exit); the engines before the probes, since a
-      // TLS call is the longest of them.
+      // The variables first: they cost nothing to compare, and a record kept under another
+      // (ls in another store is the same command line) points at machines this run must not
+      // connect to.
+      for (const [name, d] of a.env) if (digestOf(env[name]) !== d) return false;
+      const now = Date.now();
+      if (a.window && !(a.window[0] <= now && now < a.window[1])) return false;
+      // Then the live checks, so that their round trips overlap the files' checks below (the
+      // socket of one no longer needed is left to the exit); the engines before the probes,
+      // since a TLS call is the longest of them.
       const probed = Promise.all([
         ...(a.engines ?? []).map((call) => engineVersion(call, CHECK_WAIT_MS).then((v) => v === call[5])),
         ...a.probes.map(([host, port, timeoutMs, open]) => reachable(host, port, open ? Math.min(timeoutMs, CHECK_WAIT_MS) : timeoutMs).then((r) => r === open)),
       ]);
-      for (const [name, d] of a.env) if (digestOf(env[name]) !== d) return false;
-      const now = Date.now();
-      if (a.window && !(a.window[0] <= now && now < a.window[1])) return false;
       for (const [path, id] of a.inputs) if (identity(path) !== id) return false;
       if ((await probed).includes(false)) return false;
       for (const [fd, data] of a.out) writeAll(fd, Buffer.from(data, 'base64'));

@@ -188,6 +188,39 @@ describe('the answer cache of ls', () => {
     await g1.startEngine('27.0.3');
   }, 30_000);
 
+  it('asks no engine of an answer kept for another store', async () => {
+    // `ls` in two stores is the same command line: one record, whose checks point at the
+    // first store's machines. Run in the second store, it must not connect to them.
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    expect((await ls(xdg)).code).toBe(0);
+    const [name] = await records(xdg);
+    const file = join(answersIn(xdg), name!);
+    const record = JSON.parse(await readFile(file, 'utf8'));
+    expect(record.engines).toHaveLength(1);
+    // Its engine check and probes, pointed at a listener that counts who connects.
+    let connections = 0;
+    const counter = createServer((s) => (connections++, s.destroy()));
+    counter.listen(0, '127.0.0.1');
+    await once(counter, 'listening');
+    const port = (counter.address() as { port: number }).port;
+    record.engines[0][1] = port;
+    record.probes = record.probes.map((p: [string, number, number, boolean]) => ['127.0.0.1', port, p[2], p[3]]);
+    await writeFile(file, JSON.stringify(record));
+    try {
+      const other = await tempStore('machine-answers-other-');
+      const elsewhere = await machine(other, ['ls'], { env: { XDG_CACHE_HOME: xdg, DOCKER_HOST: '' } });
+      expect(elsewhere).toMatchObject({ code: 0, stdout: 'NAME   ACTIVE   DRIVER   STATE   URL   SWARM   DOCKER   ERRORS\n' });
+      await sleep(300);
+      expect(connections).toBe(0);
+      // The counter does count: in its own store the record's checks are made (and fail: ls runs).
+      expect((await ls(xdg)).stdout).toMatch(/^g1 .*Running/m);
+      await sleep(300);
+      expect(connections).toBeGreaterThan(0);
+    } finally {
+      counter.close();
+    }
+  });
+
   it('keeps no answer of ls of more than 16 machines', async () => {
     const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
     const record = await readFile(join(g1.dir, 'config.json'), 'utf8');
