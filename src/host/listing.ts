@@ -84,7 +84,7 @@ export async function listMachines(
   let allRead!: (ready: Ready[]) => void;
   const batches = new Promise<Ready[]>((resolve) => (allRead = resolve)).then((ready) =>
     batchedStates(
-      ready.flatMap((r) => (r.batched ? [r.host as Host] : [])),
+      ready.flatMap((r) => (r.batched ? [r.host] : [])),
       timeoutMs,
     ),
   );
@@ -112,11 +112,8 @@ export async function listMachines(
 /** Records read between two turns of the event loop while ls starts its checks. */
 const READ_SLICE = 16;
 
-/** A machine's record, read, and whether its driver answers its state with others'. */
-interface Ready {
-  host: Host | Error;
-  batched: boolean;
-}
+/** A machine's record, read (or why not), and whether its driver answers its state with others'. */
+type Ready = { host: Host; batched: boolean } | { host: Error; batched: false };
 
 async function readOne(store: Store, name: string, loaded: Host | undefined): Promise<Ready> {
   const host = loaded ?? (await loadHost(store, name).catch((err: Error) => err));
