@@ -36,8 +36,9 @@ export async function waitForEngine(host: Host, log: Logger, opts: { timeoutMs?:
     try {
       const budget = Math.min(5_000, Math.max(500, deadline - Date.now()));
       if (overSsh) await engineVersionOf(host, budget);
-      // Loaded here, not at the top: provision imports this module, and node:https costs it 15 ms at start.
-      else await (await import('../engine/tls-api.js')).engineVersion(await host.driver.getURL(), tls, budget, (l) => log.debug(l));
+      // Loaded here, not at the top: provision imports this module, and the TLS stack costs it
+      // 15 ms at start. GET /_ping: /version makes the engine run runc and docker-init.
+      else await (await import('../engine/tls-api.js')).engineVersionByPing(await host.driver.getURL(), tls, budget, (l) => log.debug(l));
       return;
     } catch (err) {
       last = (err as Error).message;

@@ -147,8 +147,8 @@ export async function provisionMachine(
   try {
     const url = await host.driver.getURL();
     const tls = clientTls(host);
-    // The TLS client (node:https) loads while the host runs the provisioning script, a timer
-    // turn from now, once that script is on its way.
+    // The TLS client loads while the host runs the provisioning script, a timer turn from
+    // now, once that script is on its way.
     const tlsApi = overSsh ? undefined : new Promise((r) => setTimeout(r, 0)).then(() => import('../engine/tls-api.js'));
     const result = await provisionHost({
       remote: rootRemote(session, host.driver.getSSHUsername()),
@@ -165,7 +165,9 @@ export async function provisionMachine(
       verify: overSsh
         ? async () => void (await engineVersionOverSsh(session, 5_000))
         : async () => {
-            await (await tlsApi!).engineVersion(url, tls, 5_000, (l) => log.debug(l));
+            // GET /_ping, as the docker CLI's first call: /version would make the engine run
+            // runc and docker-init for their versions, CPU that every create paid for nothing.
+            await (await tlsApi!).engineVersionByPing(url, tls, 5_000, (l) => log.debug(l));
           },
     });
     // New certificates, a new CA or a new transport: the ssh entry and docker context follow.

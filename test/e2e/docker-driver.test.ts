@@ -312,6 +312,11 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
       expect(line).toMatch(/server-key\.pem; systemctl restart docker\.service$/);
       expect(line).not.toMatch(/10-machine\.conf|daemon-reload|reset-failed/);
     }
+    // Each create checks its engine with GET /_ping over TLS, as the docker CLI's first call
+    // does: GET /version would make the engine run runc and docker-init for their versions.
+    const checks = created.stderr.split('\n').filter((l) => l.includes('engine-api: GET'));
+    expect(checks).toHaveLength(2);
+    for (const line of checks) expect(line).toMatch(/engine-api: GET tcp:\/\/[\d.]+:2376\/_ping -> 200 /);
     for (const node of ['tk-manager-1', 'tk-worker-1']) {
       const unit = await d('exec', node, 'sh', '-c', "systemctl is-enabled docker.service; journalctl -u docker.service --no-pager | grep -c 'Starting docker.service'");
       expect(unit.stdout.trim().split('\n')).toEqual(['enabled', '1']);
