@@ -1,4 +1,4 @@
-// Our own code is bundled (dependencies stay in node_modules) as CommonJS: a command then
+// Our own code is bundled (with the dependencies BUNDLED names) as CommonJS: a command then
 // starts without the ESM loader and with a handful of files instead of dozens. Together
 // that is most of what `machine env` costs over a bare `node`.
 const FAST_PATH = [
@@ -13,12 +13,32 @@ const FAST_PATH = [
 /** What the core chunk may load with it: Node built-ins that cost a fast command nothing it does not use. */
 export const CORE_IMPORTS = ['node:fs', 'node:path', 'node:util', 'node:url'];
 
+/**
+ * Dependencies bundled into our chunks; every other one loads from node_modules.
+ * - valibot: tree-shaken to the few validators the schema uses, it costs `env` nothing to
+ *   resolve or load; p-limit and its queue: ESM-only, a few lines.
+ * - What create, provision, ssh and the store's writers load (ssh2 with its own dependencies,
+ *   the lock and atomic-write libraries, forge's DER encoder): in our chunks they compile from
+ *   the code cache made after a run (src/cli/code-cache.ts), which holds every function the
+ *   command ran; from node_modules, Node's compile cache holds their top level only and the
+ *   rest compiled again on every run, besides 51 more files to resolve and read. A docker
+ *   create's CLI took 0.20 core-seconds, 0.15 bundled. ssh2's optional native binding (built
+ *   only where a compiler was at hand at install; not here or on CI) is not found from a
+ *   bundle: it falls back to its JavaScript and Node's crypto, as without the binding.
+ * The cloud SDKs, the prompts and the progress display stay out: large, and loaded only by the
+ * commands that use them.
+ */
+const BUNDLED = [
+  'valibot', 'p-limit', 'yocto-queue',
+  'ssh2', 'asn1', 'bcrypt-pbkdf', 'tweetnacl', 'safer-buffer',
+  'proper-lockfile', 'graceful-fs', 'retry', 'signal-exit', 'write-file-atomic',
+  'node-forge', 'proxy-from-env',
+];
+const bundled = (id) => BUNDLED.some((p) => id === p || id.startsWith(`${p}/`));
+
 export default {
   input: { 'cli/main': 'src/cli/main.ts', 'demo/main': 'src/demo/main.ts', plugin: 'src/plugin.ts' },
-  // valibot is bundled too: tree-shaken to the few validators the schema uses, it costs
-  // `env` nothing to resolve or load; so are p-limit and its queue (ESM-only, a few lines).
-  // Every other dependency loads from node_modules.
-  external: (id) => !id.startsWith('.') && !id.startsWith('/') && !/^[A-Za-z]:/.test(id) && !['valibot', 'p-limit', 'yocto-queue'].includes(id),
+  external: (id) => !id.startsWith('.') && !id.startsWith('/') && !/^[A-Za-z]:/.test(id) && !bundled(id),
   output: {
     dir: 'dist',
     // The commands scripts call in a loop (env, config, url, ip, active) and the generic and
