@@ -3,17 +3,13 @@ import { GobDecoder, GobEncoder, gt, type GoType } from './gob.js';
 
 // A client of Go's net/rpc as Docker Machine's driver plugins serve it: over HTTP CONNECT
 // (rpc.DialHTTP), then one gob stream each way. A call is a Request header and its
-// argument; the answer a Response header and the reply, which is an empty struct when
-// the call failed (Response.Error says why).
+// argument; the answer a Response header (ServiceMethod, Seq, Error) and the reply, which is
+// an empty struct when the call failed (Response.Error says why). Gob sends each type before
+// its first value, so the answers are read by the types they come with.
 
 const REQUEST = gt.struct('Request', [
   ['ServiceMethod', gt.string],
   ['Seq', gt.uint],
-]);
-const RESPONSE = gt.struct('Response', [
-  ['ServiceMethod', gt.string],
-  ['Seq', gt.uint],
-  ['Error', gt.string],
 ]);
 /** Go's `struct{}{}`: what libmachine passes where a call takes no argument. */
 export const EMPTY = gt.emptyStruct;

@@ -119,7 +119,7 @@ export const diskAttached = (disk: string, vm: string) => new ArmError(409, 'Ope
 export const availabilitySetInUse = (name: string) =>
   new ArmError(409, 'OperationNotAllowed', `Availability set '${name}' cannot be deleted. Before deleting an availability set please ensure that it does not contain any VM.`);
 
-export const invalidRgLocation = (rg: string, want: string, have: string) =>
+export const invalidRgLocation = (_rg: string, want: string, have: string) =>
   new ArmError(409, 'InvalidResourceGroupLocation', `Invalid resource group location '${want}'. The Resource group already exists in location '${have}'.`);
 
 /** A VM create the backend could not do: the words of CRP's InternalOperationError status. */

@@ -6,7 +6,7 @@ export const completion: Command = {
   usage: 'bash|zsh|fish',
   description: 'Print the shell completion script: commands, flags (drivers\' too) and machine names',
   options: {},
-  async run(cli, parsed) {
+  async run(_cli, parsed) {
     const shell = parsed.positionals[0] ?? '';
     const { completionScript } = await import('../complete.js');
     const script = completionScript(shell, progName());
@@ -22,7 +22,7 @@ export const complete: Command = {
   description: 'Completion candidates (used by the completion scripts)',
   options: {},
   stopAtPositional: 1,
-  async run(cli, parsed) {
+  async run(_cli, parsed) {
     const [index, ...words] = [...parsed.positionals, ...(parsed.rest ?? [])];
     const { complete: candidates } = await import('../complete.js');
     const out = await candidates(Number(index), words);
