@@ -1,7 +1,7 @@
 // Built-ins straight from Node's table, not through require(): this runs before anything else
 // of ours, and the loader's first requires cost 0.1 ms more for these four.
 const { isAscii } = process.getBuiltinModule('node:buffer');
-const { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } = process.getBuiltinModule('node:fs');
+const { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, rmSync, statSync } = process.getBuiltinModule('node:fs');
 const { basename, dirname, join, resolve } = process.getBuiltinModule('node:path');
 const { Script } = process.getBuiltinModule('node:vm');
 import { digest, machineCacheDir, writeWhole } from './cache-files.js';
@@ -40,7 +40,11 @@ const builtinModule = process.getBuiltinModule;
  *   too little (`env` then took 12.5 ms over a bare node instead of 10.9): it is marked
  *   partial and made again by the first run that succeeds. A successful run's entry stays.
  * - Named for the installation too (a hash of the chunks' directory): two copies of machine
- *   run in turn would otherwise replace each other's cache on every run.
+ *   run in turn would otherwise replace each other's cache on every run. Each file names its
+ *   chunks' directory, and writing one removes the files (under every Node version) whose
+ *   directory is gone: every copy run from a new place (a clone, an npx directory) added a file
+ *   per command that nothing removed. A file of an older format, which names none, goes when
+ *   nothing has written it for 30 days (the older machine that uses it makes it again).
  * - Kept per user, as code this process will run must be: in $XDG_CACHE_HOME/machine (or
  *   ~/.cache/machine), one directory per Node version. NODE_DISABLE_COMPILE_CACHE turns it off
  *   as it does Node's own.
@@ -56,7 +60,7 @@ const PREFIX = '(function (exports, require, module, __filename, __dirname) { ';
 const SUFFIX = '\n});';
 const SHARED = '_';
 // The first line of a cache file; another format (an older machine's) is a miss.
-const MAGIC = 'machine-code-cache 2';
+const MAGIC = 'machine-code-cache 3';
 
 type Loader = (module: NodeJS.Module, filename: string) => void;
 
@@ -226,7 +230,8 @@ export function loadChunksWithCodeCache(dir: string | undefined, argv: readonly 
       for (const [chunk, e] of entries ?? []) {
         if (!out.has(chunk) && stampOf(join(chunks, chunk)) === e.stamp) out.set(chunk, e);
       }
-      writeCacheFile(file, out);
+      writeCacheFile(file, chunks, out);
+      removeOrphans(dirname(dir), file);
     },
   };
 }
@@ -272,7 +277,7 @@ function readWrapped(filename: string): { code: string; stamp: string; dynamicIm
 
 /**
  * A cache file's entries by chunk file name; none when it is missing or not of this format.
- * The file: MAGIC, then a line per entry (`grade length size mtime chunk`), an empty line, and
+ * The file: MAGIC, the chunks' directory, a line per entry (`grade length size mtime chunk`), an empty line, and
  * the entries' data in the same order, each at an offset that is a multiple of 8: V8 copies
  * cached data that is not pointer-aligned into fresh memory (150 KB for the core), and a file
  * read whole lands in an aligned buffer.
@@ -287,7 +292,7 @@ function readCacheFile(file: string): Map<string, Entry> {
   }
   const headerEnd = bytes.indexOf('\n\n');
   if (headerEnd < 0) return entries;
-  const [magic, ...lines] = bytes.toString('latin1', 0, headerEnd).split('\n');
+  const [magic, , ...lines] = bytes.toString('latin1', 0, headerEnd).split('\n');
   if (magic !== MAGIC) return entries;
   let at = aligned(headerEnd + 2);
   for (const line of lines) {
@@ -304,8 +309,8 @@ function readCacheFile(file: string): Map<string, Entry> {
 /** The next offset from `n` at which an entry's data starts (see readCacheFile). */
 const aligned = (n: number) => Math.ceil(n / 8) * 8;
 
-function writeCacheFile(file: string, entries: Map<string, Entry>): void {
-  const lines = [MAGIC, ...[...entries].map(([chunk, e]) => `${e.grade} ${e.data.length} ${e.stamp} ${chunk}`)];
+function writeCacheFile(file: string, chunks: string, entries: Map<string, Entry>): void {
+  const lines = [MAGIC, chunks, ...[...entries].map(([chunk, e]) => `${e.grade} ${e.data.length} ${e.stamp} ${chunk}`)];
   const parts: Buffer[] = [Buffer.from(`${lines.join('\n')}\n\n`, 'latin1')];
   let size = parts[0]!.length;
   for (const e of entries.values()) {
@@ -313,6 +318,55 @@ function writeCacheFile(file: string, entries: Map<string, Entry>): void {
     size = aligned(size) + e.data.length;
   }
   writeWhole(file, Buffer.concat(parts));
+}
+
+const ORPHAN_AFTER_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * Removes the cache files under `root` (one directory per Node version) of installations that
+ * are gone, and the version directories left empty; `own` was just written. Best effort: a
+ * file another run removes or writes meanwhile is left to it.
+ */
+function removeOrphans(root: string, own: string): void {
+  let versions: string[];
+  try {
+    versions = readdirSync(root);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const version of versions) {
+    const dir = join(root, version);
+    try {
+      const names = readdirSync(dir);
+      let left = names.length;
+      for (const name of names) {
+        const file = join(dir, name);
+        if (file !== own && name.endsWith('.v8') && orphaned(file, now)) {
+          rmSync(file, { force: true });
+          left--;
+        }
+      }
+      if (left === 0) rmdirSync(dir);
+    } catch {
+      // Not a directory, or changed under us: the next write looks again.
+    }
+  }
+}
+
+/** Whether a cache file's installation is gone (see the policy above). */
+function orphaned(file: string, now: number): boolean {
+  const head = Buffer.alloc(4096);
+  const fd = openSync(file, 'r');
+  let n: number;
+  try {
+    n = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const [magic, chunks] = head.toString('latin1', 0, n).split('\n');
+  if (magic === MAGIC && chunks) return !statSync(chunks, { throwIfNoEntry: false })?.isDirectory();
+  return now - statSync(file).mtimeMs > ORPHAN_AFTER_MS;
 }
 
 /** Node's own compile cache, for whatever loads from here on. */

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cacheName, codeCacheDir } from '../../src/cli/code-cache.js';
@@ -26,8 +26,9 @@ async function cacheFiles(xdg: string, command?: string): Promise<{ names: strin
 /** A cache file's entry lines (`grade length size mtime chunk`), after its format line. */
 async function entries(file: string): Promise<string[]> {
   const text = await readFile(file, 'latin1');
-  const [format, ...lines] = text.slice(0, text.indexOf('\n\n')).split('\n');
-  expect(format).toBe('machine-code-cache 2');
+  const [format, chunks, ...lines] = text.slice(0, text.indexOf('\n\n')).split('\n');
+  expect(format).toBe('machine-code-cache 3');
+  expect(chunks).toBe(join(repoRoot, 'dist', 'chunks'));
   return lines;
 }
 /** The core chunk's entry line. */
@@ -154,6 +155,35 @@ describe('the code cache of our chunks', () => {
     await other();
     await machine(store, ['url', 'n1'], { env: { XDG_CACHE_HOME: xdg } });
     expect(await Promise.all(names.map(async (n) => (await stat(join(cacheDirIn(xdg), n))).mtimeMs))).toEqual(times);
+  });
+
+  it('goes with its installation: a new cache removes those of installations that are gone', async () => {
+    // Every copy of machine run from a new place (a clone, an npx directory) adds a file per
+    // command, under every Node version it ran with.
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    const dist = await mkdtemp(join(tmpdir(), 'machine-dist-'));
+    await cp(join(repoRoot, 'dist'), dist, { recursive: true });
+    const env = { ...process.env, MACHINE_STORAGE_PATH: store, XDG_CACHE_HOME: xdg };
+    expect((await run(process.execPath, [join(dist, 'cli', 'main.cjs'), 'url', 'n1'], { env })).stdout).toBe('tcp://127.0.0.1:9\n');
+    const gone = (await cacheFiles(xdg)).names;
+    expect(gone).toEqual([expect.stringMatching(/^url-[0-9a-f]{8}\.v8$/)]);
+    expect(await readFile(join(cacheDirIn(xdg), gone[0]!), 'latin1')).toMatch(new RegExp(`^machine-code-cache 3\n${join(dist, 'chunks')}\n`));
+    // An older machine's files, which do not say where they came from: one written lately,
+    // one untouched for 40 days; and one under another Node version, of an installation gone.
+    const older = join(cacheDirIn(xdg), 'env-0123abcd.v8');
+    const stale = join(cacheDirIn(xdg), 'ls-0123abcd.v8');
+    for (const f of [older, stale]) await writeFile(f, 'machine-code-cache 2\ncomplete 1 2 3 core-x.cjs\n\nx');
+    const longAgo = new Date(Date.now() - 40 * 24 * 3600 * 1000);
+    await utimes(stale, longAgo, longAgo);
+    const otherNode = join(cacheDirIn(xdg), '..', 'v18.20.0-x64');
+    await mkdir(otherNode);
+    await writeFile(join(otherNode, 'url-0123abcd.v8'), `machine-code-cache 3\n${join(dist, 'chunks')}\ncomplete 1 2 3 core-x.cjs\n\nx`);
+    await rm(dist, { recursive: true });
+    // Only writing a cache looks for others to remove: this installation's first url does.
+    expect((await machine(store, ['url', 'n1'], { env: { XDG_CACHE_HOME: xdg } })).code).toBe(0);
+    expect((await cacheFiles(xdg)).names).toEqual(['env-0123abcd.v8', expect.stringMatching(/^url-[0-9a-f]{8}\.v8$/)]);
+    expect((await cacheFiles(xdg)).names[1]).not.toBe(gone[0]);
+    expect(await readdir(join(cacheDirIn(xdg), '..'))).toEqual([basename(cacheDirIn(xdg))]);
   });
 
   it('is not written for a mistyped command, nor when NODE_DISABLE_COMPILE_CACHE is set', async () => {
