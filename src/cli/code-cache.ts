@@ -277,7 +277,7 @@ function readWrapped(filename: string): { code: string; stamp: string; dynamicIm
 
 /**
  * A cache file's entries by chunk file name; none when it is missing or not of this format.
- * The file: MAGIC, the chunks' directory, a line per entry (`grade length size mtime chunk`), an empty line, and
+ * The file: MAGIC, the chunks' directory (URI-encoded), a line per entry (`grade length size mtime chunk`), an empty line, and
  * the entries' data in the same order, each at an offset that is a multiple of 8: V8 copies
  * cached data that is not pointer-aligned into fresh memory (150 KB for the core), and a file
  * read whole lands in an aligned buffer.
@@ -310,7 +310,8 @@ function readCacheFile(file: string): Map<string, Entry> {
 const aligned = (n: number) => Math.ceil(n / 8) * 8;
 
 function writeCacheFile(file: string, chunks: string, entries: Map<string, Entry>): void {
-  const lines = [MAGIC, chunks, ...[...entries].map(([chunk, e]) => `${e.grade} ${e.data.length} ${e.stamp} ${chunk}`)];
+  // The directory URI-encoded: the header is Latin-1, and a path need not be.
+  const lines = [MAGIC, encodeURIComponent(chunks), ...[...entries].map(([chunk, e]) => `${e.grade} ${e.data.length} ${e.stamp} ${chunk}`)];
   const parts: Buffer[] = [Buffer.from(`${lines.join('\n')}\n\n`, 'latin1')];
   let size = parts[0]!.length;
   for (const e of entries.values()) {
@@ -365,7 +366,15 @@ function orphaned(file: string, now: number): boolean {
     closeSync(fd);
   }
   const [magic, chunks] = head.toString('latin1', 0, n).split('\n');
-  if (magic === MAGIC && chunks) return !statSync(chunks, { throwIfNoEntry: false })?.isDirectory();
+  if (magic === MAGIC && chunks) {
+    let dir: string;
+    try {
+      dir = decodeURIComponent(chunks);
+    } catch {
+      return false; // not written by us: left alone
+    }
+    return !statSync(dir, { throwIfNoEntry: false })?.isDirectory();
+  }
   return now - statSync(file).mtimeMs > ORPHAN_AFTER_MS;
 }
 

@@ -28,7 +28,7 @@ async function entries(file: string): Promise<string[]> {
   const text = await readFile(file, 'latin1');
   const [format, chunks, ...lines] = text.slice(0, text.indexOf('\n\n')).split('\n');
   expect(format).toBe('machine-code-cache 3');
-  expect(chunks).toBe(join(repoRoot, 'dist', 'chunks'));
+  expect(chunks).toBe(encodeURIComponent(join(repoRoot, 'dist', 'chunks')));
   return lines;
 }
 /** The core chunk's entry line. */
@@ -159,17 +159,23 @@ describe('the code cache of our chunks', () => {
 
   it('goes with its installation: a new cache removes those of installations that are gone', async () => {
     // Every copy of machine run from a new place (a clone, an npx directory) adds a file per
-    // command, under every Node version it ran with.
+    // command, under every Node version it ran with. This copy's path is not Latin-1.
     const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
-    const dist = await mkdtemp(join(tmpdir(), 'machine-dist-'));
+    const dist = await mkdtemp(join(tmpdir(), 'machine-dist-张-'));
     await cp(join(repoRoot, 'dist'), dist, { recursive: true });
     const env = { ...process.env, MACHINE_STORAGE_PATH: store, XDG_CACHE_HOME: xdg };
     expect((await run(process.execPath, [join(dist, 'cli', 'main.cjs'), 'url', 'n1'], { env })).stdout).toBe('tcp://127.0.0.1:9\n');
-    const gone = (await cacheFiles(xdg)).names;
-    expect(gone).toEqual([expect.stringMatching(/^url-[0-9a-f]{8}\.v8$/)]);
-    expect(await readFile(join(cacheDirIn(xdg), gone[0]!), 'latin1')).toMatch(new RegExp(`^machine-code-cache 3\n${join(dist, 'chunks')}\n`));
+    const copy = (await cacheFiles(xdg)).names;
+    expect(copy).toEqual([expect.stringMatching(/^url-[0-9a-f]{8}\.v8$/)]);
+    const header = (await readFile(join(cacheDirIn(xdg), copy[0]!), 'latin1')).split('\n').slice(0, 2);
+    expect(header).toEqual(['machine-code-cache 3', encodeURIComponent(join(dist, 'chunks'))]);
+    // While the copy is there, another installation's cache leaves its file alone.
+    expect((await machine(store, ['url', 'n1'], { env: { XDG_CACHE_HOME: xdg } })).code).toBe(0);
+    const both = (await cacheFiles(xdg)).names;
+    expect(both).toHaveLength(2);
+    expect(both).toContain(copy[0]);
     // An older machine's files, which do not say where they came from: one written lately,
-    // one untouched for 40 days; and one under another Node version, of an installation gone.
+    // one untouched for 40 days; and one under another Node version, of the copy.
     const older = join(cacheDirIn(xdg), 'env-0123abcd.v8');
     const stale = join(cacheDirIn(xdg), 'ls-0123abcd.v8');
     for (const f of [older, stale]) await writeFile(f, 'machine-code-cache 2\ncomplete 1 2 3 core-x.cjs\n\nx');
@@ -177,12 +183,13 @@ describe('the code cache of our chunks', () => {
     await utimes(stale, longAgo, longAgo);
     const otherNode = join(cacheDirIn(xdg), '..', 'v18.20.0-x64');
     await mkdir(otherNode);
-    await writeFile(join(otherNode, 'url-0123abcd.v8'), `machine-code-cache 3\n${join(dist, 'chunks')}\ncomplete 1 2 3 core-x.cjs\n\nx`);
+    await writeFile(join(otherNode, 'url-0123abcd.v8'), `machine-code-cache 3\n${encodeURIComponent(join(dist, 'chunks'))}\ncomplete 1 2 3 core-x.cjs\n\nx`);
     await rm(dist, { recursive: true });
-    // Only writing a cache looks for others to remove: this installation's first url does.
-    expect((await machine(store, ['url', 'n1'], { env: { XDG_CACHE_HOME: xdg } })).code).toBe(0);
-    expect((await cacheFiles(xdg)).names).toEqual(['env-0123abcd.v8', expect.stringMatching(/^url-[0-9a-f]{8}\.v8$/)]);
-    expect((await cacheFiles(xdg)).names[1]).not.toBe(gone[0]);
+    // Only writing a cache looks for others to remove: this installation's first ip does.
+    expect((await machine(store, ['ip', 'n1'], { env: { XDG_CACHE_HOME: xdg } })).code).toBe(0);
+    const left = (await cacheFiles(xdg)).names;
+    expect(left).toEqual(['env-0123abcd.v8', expect.stringMatching(/^ip-[0-9a-f]{8}\.v8$/), expect.stringMatching(/^url-[0-9a-f]{8}\.v8$/)]);
+    expect(left).not.toContain(copy[0]);
     expect(await readdir(join(cacheDirIn(xdg), '..'))).toEqual([basename(cacheDirIn(xdg))]);
   });
 
