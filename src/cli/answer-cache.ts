@@ -45,7 +45,8 @@ import type { EngineCall } from '../answer-tap.js';
  *   leave every identity as it was.
  * - One file per argument list (named by its digest), so a new environment replaces the record
  *   instead of adding one: in $XDG_CACHE_HOME/machine/answers (or ~/.cache/machine/answers),
- *   private to the user.
+ *   private to the user. Adding one removes those whose script (the copy of machine that
+ *   made them: the first input) is gone (./answer-record.ts).
  * - MACHINE_ANSWER_CACHE=0 turns it off; NODE_DISABLE_COMPILE_CACHE, which turns off the code
  *   cache, turns it off too (the recording watches requires through that cache's loader).
  */
@@ -181,7 +182,7 @@ export function answerCache(baseDir: string | undefined, env: NodeJS.ProcessEnv 
     async replay() {
       let a: Answer;
       try {
-        a = JSON.parse(readFileSync(file, 'latin1')) as Answer;
+        a = JSON.parse(readFileSync(file, 'utf8')) as Answer;
       } catch {
         return false;
       }

@@ -1,10 +1,12 @@
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { recordRun, type Recording } from '../../src/cli/answer-record.js';
 import { machineCacheDir } from '../../src/cli/cache-files.js';
@@ -16,6 +18,7 @@ import { tlsSessionsFile } from '../../src/store/paths.js';
 // test proves an answer came from the cache by planting a different one in its record: the
 // command itself could never print it.
 
+const run = promisify(execFile);
 const answersIn = (xdg: string) => join(machineCacheDir({ XDG_CACHE_HOME: xdg }), 'answers');
 const records = async (xdg: string) => (await readdir(answersIn(xdg)).catch(() => [])).sort();
 const PLANTED = 'PLANTED ANSWER\n';
@@ -117,6 +120,43 @@ describe('the answer cache of env, config, url, ip and active', () => {
       return l;
     }));
     expect(await machine(store, ['active'], { env })).toMatchObject({ code: 0, stdout: 'g1\n' });
+  });
+
+  it('answers for a store whose path is not Latin-1', async () => {
+    const other = await tempStore('machine-answers-张-');
+    expect((await machine(other, ['create', '-d', 'none', '--url', 'tcp://127.0.0.1:9', 'n1'])).code).toBe(0);
+    await sleep(2100);
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    expect((await machine(other, ['url', 'n1'], { env: { XDG_CACHE_HOME: xdg } })).stdout).toBe('tcp://127.0.0.1:9\n');
+    await plant(xdg);
+    expect((await machine(other, ['url', 'n1'], { env: { XDG_CACHE_HOME: xdg } })).stdout).toBe(PLANTED);
+  });
+
+  it('goes with its installation: a new record removes those of copies of machine that are gone', async () => {
+    const xdg = await mkdtemp(join(tmpdir(), 'machine-xdg-'));
+    const dist = await mkdtemp(join(tmpdir(), 'machine-dist-'));
+    await cp(join(repoRoot, 'dist'), dist, { recursive: true });
+    // A file changed within 2 s of a run is not trusted, and the copy's main.cjs is read.
+    await sleep(2100);
+    const copy = (args: string[]) =>
+      run(process.execPath, [join(dist, 'cli', 'main.cjs'), ...args], { env: { ...process.env, MACHINE_STORAGE_PATH: store, XDG_CACHE_HOME: xdg } });
+    expect((await copy(['url', 'n1'])).stdout).toBe('tcp://127.0.0.1:9\n');
+    const ofCopy = await records(xdg);
+    expect(ofCopy).toHaveLength(1);
+    // While the copy is there, a record added by this installation leaves the copy's alone.
+    expect((await machine(store, ['url', 'n1'], { env: { XDG_CACHE_HOME: xdg } })).code).toBe(0);
+    expect(await records(xdg)).toHaveLength(2);
+    await rm(dist, { recursive: true });
+    // Replacing a record does not look (the same url again, after its file changed)...
+    await rewrite(join(store, 'machines', 'n1', 'config.json'));
+    await sleep(2100);
+    expect((await machine(store, ['url', 'n1'], { env: { XDG_CACHE_HOME: xdg } })).code).toBe(0);
+    expect(await records(xdg)).toContain(ofCopy[0]);
+    // ...adding one does.
+    expect((await machine(store, ['ip', 'n1'], { env: { XDG_CACHE_HOME: xdg } })).code).toBe(0);
+    const left = await records(xdg);
+    expect(left).toHaveLength(2);
+    expect(left).not.toContain(ofCopy[0]);
   });
 
   // Last: a file changed now leaves what reads it unrecorded for 2 s.
