@@ -1,10 +1,10 @@
 // Recording a run for the answer cache (./answer-cache.ts, whose policy this follows). Loaded
 // with the rest of the CLI's start (./start.ts) only when no answer was given.
-const { readdirSync, readFileSync, rmSync, statSync } = process.getBuiltinModule('node:fs');
-const { dirname, join, resolve } = process.getBuiltinModule('node:path');
+const { readFileSync, statSync } = process.getBuiltinModule('node:fs');
+const { dirname, resolve } = process.getBuiltinModule('node:path');
 import type { AnswerTap } from '../answer-tap.js';
 import { digestOf, idOf, type Answer } from './answer-cache.js';
-import { writeWhole } from './cache-files.js';
+import { removeWhere, writeWhole } from './cache-files.js';
 import type { RequireWatch } from './code-cache.js';
 
 const ANSWERABLE_BUILTINS = new Set(['node:fs', 'node:path', 'node:util', 'node:url', 'node:net', 'node:https', 'node:tls', 'node:crypto']);
@@ -221,23 +221,11 @@ export function recordRun(file: string, key: string): Recording {
  * Removes the answers of installations that are gone: a record is kept per argument list, the
  * script's path among them, so every copy of machine run from a new place added records that
  * nothing removed. A record's first input is its script. Looked for only when a record is
- * added (a new argument list or place), not when one is replaced. Best effort.
+ * added (a new argument list or place), not when one is replaced.
  */
 function removeOrphans(dir: string, own: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const file = join(dir, name);
-    if (file === own || !name.endsWith('.json')) continue;
-    try {
-      const script = (JSON.parse(readFileSync(file, 'utf8')) as Answer).inputs[0]?.[0];
-      if (typeof script === 'string' && !statSync(script, { throwIfNoEntry: false })) rmSync(file, { force: true });
-    } catch {
-      // Unreadable, or removed meanwhile: left alone.
-    }
-  }
+  removeWhere(dir, own, '.json', (file) => {
+    const script = (JSON.parse(readFileSync(file, 'utf8')) as Answer).inputs[0]?.[0];
+    return typeof script === 'string' && !statSync(script, { throwIfNoEntry: false });
+  });
 }

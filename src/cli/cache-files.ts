@@ -1,6 +1,6 @@
 // What main and the rest of the CLI's start share about machine's per-user cache files. Built-ins
 // from Node's table: this runs on main's first lines, before anything of ours loads.
-const { mkdirSync, renameSync, rmSync, writeFileSync } = process.getBuiltinModule('node:fs');
+const { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } = process.getBuiltinModule('node:fs');
 const { dirname, isAbsolute, join } = process.getBuiltinModule('node:path');
 
 /** machine's per-user cache directory: $XDG_CACHE_HOME/machine, or ~/.cache/machine. */
@@ -29,6 +29,35 @@ export function writeWhole(file: string, data: Buffer | string): void {
       // Nothing was written.
     }
   }
+}
+
+/**
+ * Removes the files in dir whose names end in suffix, other than own, that gone(file) says
+ * belong to a copy of machine no longer there: the caches are kept per installation, and
+ * nothing else would remove those of one deleted. Returns how many entries dir has left (-1:
+ * unreadable). Best effort: a file gone() cannot read, or removed meanwhile, is left alone.
+ */
+export function removeWhere(dir: string, own: string, suffix: string, gone: (file: string) => boolean): number {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return -1;
+  }
+  let left = names.length;
+  for (const name of names) {
+    const file = join(dir, name);
+    if (file === own || !name.endsWith(suffix)) continue;
+    try {
+      if (gone(file)) {
+        rmSync(file, { force: true });
+        left--;
+      }
+    } catch {
+      // Unreadable, or removed meanwhile.
+    }
+  }
+  return left;
 }
 
 /**

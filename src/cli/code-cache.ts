@@ -1,10 +1,10 @@
 // Built-ins straight from Node's table, not through require(): this runs before anything else
 // of ours, and the loader's first requires cost 0.1 ms more for these four.
 const { isAscii } = process.getBuiltinModule('node:buffer');
-const { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, rmSync, statSync } = process.getBuiltinModule('node:fs');
+const { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, statSync } = process.getBuiltinModule('node:fs');
 const { basename, dirname, join, resolve } = process.getBuiltinModule('node:path');
 const { Script } = process.getBuiltinModule('node:vm');
-import { digest, machineCacheDir, writeWhole } from './cache-files.js';
+import { digest, machineCacheDir, removeWhere, writeWhole } from './cache-files.js';
 // Node's own, even where a recording (answer-cache.ts) stands in for it later.
 const builtinModule = process.getBuiltinModule;
 
@@ -325,8 +325,7 @@ const ORPHAN_AFTER_MS = 30 * 24 * 3600 * 1000;
 
 /**
  * Removes the cache files under `root` (one directory per Node version) of installations that
- * are gone, and the version directories left empty; `own` was just written. Best effort: a
- * file another run removes or writes meanwhile is left to it.
+ * are gone, and the version directories left empty; `own` was just written.
  */
 function removeOrphans(root: string, own: string): void {
   let versions: string[];
@@ -338,19 +337,11 @@ function removeOrphans(root: string, own: string): void {
   const now = Date.now();
   for (const version of versions) {
     const dir = join(root, version);
+    if (removeWhere(dir, own, '.v8', (file) => orphaned(file, now)) !== 0) continue;
     try {
-      const names = readdirSync(dir);
-      let left = names.length;
-      for (const name of names) {
-        const file = join(dir, name);
-        if (file !== own && name.endsWith('.v8') && orphaned(file, now)) {
-          rmSync(file, { force: true });
-          left--;
-        }
-      }
-      if (left === 0) rmdirSync(dir);
+      rmdirSync(dir);
     } catch {
-      // Not a directory, or changed under us: the next write looks again.
+      // A file written meanwhile: the next write looks again.
     }
   }
 }
