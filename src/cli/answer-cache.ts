@@ -25,7 +25,8 @@ import type { EngineCall } from '../answer-tap.js';
  *   (a call dropped unanswered, whose answer it did not use, counts as reported), used of tls
  *   and crypto besides only a context for those calls and a hash, loaded nothing from
  *   node_modules, wrote nothing through process.stdout or stderr, never touched stdin and
- *   signalled no process (a pid check is state outside the files). Anything else (a cloud driver, a docker context, a failure) leaves no record.
+ *   signalled no process (a pid check is state outside the files). Anything else (a cloud
+ *   driver, a docker context, a failure) leaves no record.
  * - Keyed by everything else the answer could depend on: Node and its arguments (this script's
  *   path included), the working directory, the user, and each environment variable the run
  *   read (a run that lists or changes the environment is not recorded). Neither stdout nor

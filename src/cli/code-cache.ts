@@ -277,10 +277,10 @@ function readWrapped(filename: string): { code: string; stamp: string; dynamicIm
 
 /**
  * A cache file's entries by chunk file name; none when it is missing or not of this format.
- * The file: MAGIC, the chunks' directory (URI-encoded), a line per entry (`grade length size mtime chunk`), an empty line, and
- * the entries' data in the same order, each at an offset that is a multiple of 8: V8 copies
- * cached data that is not pointer-aligned into fresh memory (150 KB for the core), and a file
- * read whole lands in an aligned buffer.
+ * The file: MAGIC, the chunks' directory (URI-encoded), a line per entry (`grade length size
+ * mtime chunk`), an empty line, and the entries' data in the same order, each at an offset
+ * that is a multiple of 8: V8 copies cached data that is not pointer-aligned into fresh memory
+ * (150 KB for the core), and a file read whole lands in an aligned buffer.
  */
 function readCacheFile(file: string): Map<string, Entry> {
   const entries = new Map<string, Entry>();
