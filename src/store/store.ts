@@ -1,7 +1,7 @@
 // Reads use node:fs's sync calls: they are already loaded at startup, whereas fs/promises
 // pulls in streams and readline, a visible share of `machine env`'s start time.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { ConfigFromFutureError, CorruptConfigError, HostDoesNotExistError, MachineError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { readConfigVersion } from './migrate.js';
@@ -25,8 +25,9 @@ export class Store {
   get certsDir(): string {
     return join(this.root, 'certs');
   }
+  private machinesDirOnce?: string;
   get machinesDir(): string {
-    return join(this.root, 'machines');
+    return (this.machinesDirOnce ??= join(this.root, 'machines'));
   }
   /** Downloaded and built artefacts (images, rootfs tarballs); MACHINE_CACHE_DIR moves it. */
   get cacheDir(): string {
@@ -35,7 +36,9 @@ export class Store {
   /** Every path of a machine goes through here: a name that is not one never reaches the file system. */
   machineDir(name: string): string {
     validateMachineName(name);
-    return join(this.machinesDir, name);
+    // A valid name is one path component, never `.` or `..`: appended, not joined (ls of 500
+    // machines made each path three times, and join normalises the whole path every time).
+    return this.machinesDir + sep + name;
   }
   configPath(name: string): string {
     return machineFiles(this.machineDir(name)).config;
