@@ -107,7 +107,16 @@ function callSetUp(url: string, tls: TlsMaterial) {
   // A session from this engine's last call with this client pair, resumed if it still takes it.
   const sessions = tls.sessionFile ? tlsSessions(tls.sessionFile) : undefined;
   const sessionKey = `${id} ${u.host}`;
-  return { u, host, port, ctx, session: sessions?.get(sessionKey), keep: sessions ? (session: Buffer) => sessions.put(sessionKey, session) : undefined };
+  const session = sessions?.get(sessionKey);
+  /** Keeps the engine's next session when the kept one is missing, ageing or refused (./tls-sessions.ts). */
+  const keepSessions = (socket: TLSSocket) => {
+    if (!sessions) return;
+    const keep = (next: Buffer) => sessions.put(sessionKey, next);
+    if (!session || !sessions.fresh(sessionKey)) socket.on('session', keep);
+    // TLS 1.3 tickets come after the handshake: there is time to ask for one when it was refused.
+    else socket.once('secureConnect', () => socket.isSessionReused() || socket.on('session', keep));
+  };
+  return { u, host, port, ctx, session, keepSessions };
 }
 
 /** One deadline for the whole call, dropped with signal too. */
@@ -135,7 +144,7 @@ async function ping(
   signal?: AbortSignal,
 ): Promise<{ status: number; server: string; body: string }> {
   const started = Date.now();
-  const { u, host, port, ctx, session, keep } = callSetUp(url, tls);
+  const { u, host, port, ctx, session, keepSessions } = callSetUp(url, tls);
   const deadline = deadlineOf(timeoutMs, signal);
   return new Promise((resolve, reject) => {
     // No server name is checked against the certificate here (see engineVersion); SNI as
@@ -160,7 +169,7 @@ async function ping(
     };
     const onAbort = () => settle(deadline.reason instanceof Error ? deadline.reason : new Error(String(deadline.reason)));
     deadline.addEventListener('abort', onAbort, { once: true });
-    if (keep) socket.on('session', keep);
+    keepSessions(socket);
     socket.once('secureConnect', () => socket.write(`GET /_ping HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`));
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => {
@@ -193,7 +202,7 @@ async function get(
   signal?: AbortSignal,
 ): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   const started = Date.now();
-  const { u, host, port, ctx, session, keep } = callSetUp(url, tls);
+  const { u, host, port, ctx, session, keepSessions } = callSetUp(url, tls);
   // https hands these to tls.connect, which takes a ready context and a session; its types omit them.
   const tlsOptions: RequestOptions = { secureContext: ctx, session } as RequestOptions;
   // Loaded here: ls's ping does without node:https and its HTTP client (3 ms to load).
@@ -222,7 +231,7 @@ async function get(
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
       },
     );
-    if (keep) req.once('socket', (s) => s.on('session', keep));
+    req.once('socket', (s) => keepSessions(s as TLSSocket));
     req.on('error', (err) => {
       const e = callError(err, u.host, timeoutMs, signal);
       debug(`engine-api: GET ${url}${path} -> ${e.message}`);

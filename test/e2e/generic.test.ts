@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestHost, makeTestKey, makeTinyImageTar, type TestHost } from '../harness/hosts.js';
 import { bash, machine, machineCmd, machineInterrupted, tempStore } from '../helpers/cli.js';
 import { copyLegacyStore } from '../helpers/fixture.js';
+import { tlsSessionsFile } from '../../src/store/paths.js';
 
 const skipReason = inject('e2eSkipReason');
 const cacheDir = process.env.MACHINE_TEST_CACHE ?? join(process.env.HOME ?? '/root', '.cache', 'machine-test');
@@ -141,6 +142,22 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
     }
     const back = await machine(store, ['ls', '--format', '{{.Name}} {{.State}} {{.DockerVersion}}']);
     expect(back.stdout.trim()).toMatch(/^gm1 Running v\d+\.\d+/);
+  });
+
+  it("ls resumes its TLS session with dockerd, and offers a recent one again without rewriting it", async () => {
+    // dockerd (Go) sends a new ticket after every handshake, resumed ones too; ls keeps a
+    // session for an hour without asking for those (src/engine/tls-sessions.ts).
+    const engineCall = async () => {
+      const r = await machine(store, ['--debug', 'ls', '--format', '{{.Name}} {{.State}}']);
+      expect(r.stdout.trim()).toBe('gm1 Running');
+      return r.stderr.split('\n').find((l) => l.includes('engine-api: GET')) ?? '(no engine call)';
+    };
+    expect(await engineCall()).toMatch(/-> 200 /);
+    const kept = await readFile(tlsSessionsFile(store), 'utf8');
+    for (let i = 0; i < 2; i++) {
+      expect(await engineCall()).toMatch(/-> 200 \(\d+ ms, resumed\)$/);
+      expect(await readFile(tlsSessionsFile(store), 'utf8')).toBe(kept);
+    }
   });
 
   it('ls of as many machines on one host as it asks early says each is Running, with its version', async () => {

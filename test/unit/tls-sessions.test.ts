@@ -1,4 +1,4 @@
-import { stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateClientCert } from '../../src/certs/generate.js';
@@ -36,6 +36,14 @@ describe('TLS sessions of engine calls', () => {
     expect(await ls()).toEqual({ version: 'g1 Running v26.1.5+dfsg1', resumed: false });
     expect((await stat(tlsSessionsFile(store))).mode & 0o777).toBe(0o600);
     expect(await ls()).toEqual({ version: 'g1 Running v26.1.5+dfsg1', resumed: true });
+  });
+
+  it('offers a recent session again without asking for a new one: the file is not written again', async () => {
+    await ls();
+    const before = await readFile(tlsSessionsFile(store), 'utf8');
+    expect((await ls()).resumed).toBe(true);
+    expect((await ls()).resumed).toBe(true);
+    expect(await readFile(tlsSessionsFile(store), 'utf8')).toBe(before);
   });
 
   it('does a whole handshake with a restarted engine or a new client pair, and keeps the new session', async () => {
