@@ -3,7 +3,7 @@ import type { Driver, DriverContext } from '../drivers/driver.js';
 import { statSync } from 'node:fs';
 import { CorruptConfigError, MachineError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { machineFiles } from '../store/machine-files.js';
+import { MachineFiles } from '../store/machine-files.js';
 import { resolveStoreRoot } from '../store/paths.js';
 import { Store } from '../store/store.js';
 import type { HostConfig } from '../store/schema.js';
@@ -76,7 +76,7 @@ export async function saveDriverState(host: Host, opts: { locked?: boolean } = {
 }
 
 export function knownHostsPath(host: Host): string {
-  return machineFiles(host.store.machineDir(host.name)).knownHosts;
+  return host.store.files(host.name).knownHosts;
 }
 
 /**
@@ -89,7 +89,7 @@ export function clientTls(host: Host): { caCertPath: string; clientCertPath: str
     return { certDir: auth.CertDir, caCertPath: auth.CaCertPath, clientCertPath: auth.ClientCertPath, clientKeyPath: auth.ClientKeyPath };
   }
   const dir = host.store.machineDir(host.name);
-  const files = machineFiles(dir);
+  const files = new MachineFiles(dir);
   return {
     certDir: dir,
     caCertPath: files.caCert,

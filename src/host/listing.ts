@@ -109,6 +109,14 @@ export async function listMachines(
   return described;
 }
 
+// One name per store for all its machines' engine calls (cacheDir reads the environment).
+const sessionFiles = new Map<string, string>();
+const sessionFileOf = (root: string): string => {
+  let file = sessionFiles.get(root);
+  if (file === undefined) sessionFiles.set(root, (file = tlsSessionsFile(root)));
+  return file;
+};
+
 /** Records read between two turns of the event loop while ls starts its checks. */
 const READ_SLICE = 16;
 
@@ -214,7 +222,7 @@ async function describe(
     const askEngine = async (url: string, signal?: AbortSignal) => {
       // Loaded here: node:https and the TLS stack cost `active` (no versions) about 15 ms.
       const { engineVersionByPing } = await import('../engine/tls-api.js');
-      const tls = { ...clientTls(host), sessionFile: tlsSessionsFile(host.store.root) };
+      const tls = { ...clientTls(host), sessionFile: sessionFileOf(host.store.root) };
       return engineVersionByPing(url, tls, Math.max(1000, timeoutMs - (Date.now() - started)), debug, signal);
     };
     // Where the URL is in the record, the engine is asked beside the state check, so that the

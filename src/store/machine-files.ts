@@ -29,7 +29,7 @@ export function storeSshConfigDeclined(root: string): string {
 
 /** What a machine's folder (machines/NAME) holds; each driver uses only its own part. */
 export function machineFiles(dir: string): MachineFiles {
-  return new MachineFiles(dir);
+  return new MachineFiles(join(dir));
 }
 
 /**
@@ -41,9 +41,9 @@ export class MachineFiles {
   // it each time, and on a long store path that loop got hot enough for V8 to compile it,
   // about 3 ms of every `env` (bench/machine.bench.ts).
   private readonly dir: string;
-  constructor(dir: string) {
-    const d = join(dir);
-    this.dir = d.endsWith(sep) ? d : d + sep;
+  /** `normalDir` as path.join leaves it (machineFiles() makes it so; Store.machineDir's are). */
+  constructor(normalDir: string) {
+    this.dir = normalDir.endsWith(sep) ? normalDir : normalDir + sep;
   }
   get config(): string {
     return this.dir + 'config.json';

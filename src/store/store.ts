@@ -8,7 +8,7 @@ import { readConfigVersion } from './migrate.js';
 import { CURRENT_CONFIG_VERSION, parseHostConfig, type HostConfig } from './schema.js';
 import { rebaseStorePaths } from './rebase.js';
 import { cacheDir } from './paths.js';
-import { machineFiles } from './machine-files.js';
+import { MachineFiles, machineFiles } from './machine-files.js';
 import { validateMachineName } from './names.js';
 
 /**
@@ -40,8 +40,12 @@ export class Store {
     // machines made each path three times, and join normalises the whole path every time).
     return this.machinesDir + sep + name;
   }
+  /** The file names of a machine's folder. */
+  files(name: string): MachineFiles {
+    return new MachineFiles(this.machineDir(name));
+  }
   configPath(name: string): string {
-    return machineFiles(this.machineDir(name)).config;
+    return this.files(name).config;
   }
 
   exists(name: string): boolean {
