@@ -1,4 +1,4 @@
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import { DriverError, DriverNotFoundError, progName } from '../errors.js';
@@ -163,7 +163,9 @@ async function importPlugin(url: string, name: string): Promise<DriverModule> {
       `Driver plugin "${name}" was written for plugin API version ${String(driver.apiVersion ?? 'none')}, and this ${progName()} speaks version ${PLUGIN_API_VERSION}: update the plugin (${url})`,
     );
   }
-  return driver;
+  // Loaded with the plugin: the fast commands' core does without it.
+  const { guardPlugin } = await import('./plugin-guard.js');
+  return guardPlugin(driver, name, fileURLToPath(url));
 }
 
 function unknownDriver(name: string): DriverError {

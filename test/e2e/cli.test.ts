@@ -128,6 +128,31 @@ describe('CLI against a store (no hosts needed)', () => {
     expect(unknown.stderr).toContain('Driver "static" not found');
   });
 
+  it("prints a plugin's own errors as its one line, and names the plugin when it crashes", async () => {
+    // A plugin's Error is its message to the user, not a bug of machine's to report; a
+    // TypeError inside it is the plugin's bug, named as such, its stack under --debug.
+    const store = await tempStore();
+    const dir = join(store, 'plugins');
+    await mkdir(dir);
+    const example = await readFile(join(import.meta.dirname, '..', '..', 'examples', 'machine-driver-static.mjs'), 'utf8');
+    await writeFile(join(dir, 'machine-driver-static.mjs'), example);
+    // The same driver whose kill has a bug.
+    await writeFile(join(dir, 'machine-driver-crashy.mjs'), example.replace(/name: 'static'/g, "name: 'crashy'").replace("kill: unsupported('kill'),", 'kill: async () => cfg.nothing.here(),'));
+    const env = { MACHINE_DRIVER_PATH: dir };
+    expect(await machine(store, ['create', '-d', 'static', 'p0'], { env })).toMatchObject({ code: 1, stderr: '--static-url is required\n' });
+    expect((await machine(store, ['create', '-d', 'static', '--static-url', 'tcp://127.0.0.1:2376', 'p1'], { env })).code).toBe(0);
+    const stop = await machine(store, ['stop', 'p1'], { env });
+    expect({ code: stop.code, last: stop.stderr.trim().split('\n').pop() }).toEqual({ code: 1, last: 'the static driver cannot stop a machine' });
+    expect((await machine(store, ['create', '-d', 'crashy', '--static-url', 'tcp://127.0.0.1:2376', 'c1'], { env })).code).toBe(0);
+    const kill = await machine(store, ['kill', 'c1'], { env });
+    expect(kill.code).toBe(1);
+    expect(kill.stderr.trim().split('\n').pop()).toBe(
+      `Driver plugin "crashy" failed: TypeError: Cannot read properties of undefined (reading 'here') (a bug in the plugin, ${join(dir, 'machine-driver-crashy.mjs')}: run again with --debug for its stack)`,
+    );
+    const debug = await machine(store, ['--debug', 'kill', 'c1'], { env });
+    expect(debug.stderr).toMatch(/\(debug\).* cause: TypeError: Cannot read properties of undefined \(reading 'here'\)\n\s+at .*machine-driver-crashy\.mjs/);
+  });
+
   it('active probes only the machines that can be the active one', async () => {
     // A shell prompt runs `active` every time: a generic machine whose recorded URL is not
     // DOCKER_HOST cannot be active, whatever its state, and is not even asked.

@@ -52,6 +52,8 @@ async function onHost(cli: Cli, name: string, fn: (host: Host) => Promise<void>)
   } catch (err) {
     if (!(err instanceof MachineError)) throw err;
     cli.err(err.message);
+    // What --debug shows for a failure that stops the command (run.ts), for each machine's here.
+    if (err.cause) cli.log.debug(`cause: ${String((err.cause as Error)?.stack ?? err.cause)}`);
     return 1;
   }
 }
