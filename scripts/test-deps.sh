@@ -16,6 +16,8 @@ command -v isoinfo >/dev/null || need+=(genisoimage)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
 command -v go >/dev/null || need+=(golang-go)
 command -v sshfs >/dev/null || need+=(sshfs)
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "test-deps: installing ${need[*]}"

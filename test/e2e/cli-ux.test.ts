@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ import { ENTER, onPty } from '../helpers/pty.js';
 // (JSON events and output, completion). Terminals are real pseudo-terminals (test/helpers/pty.ts).
 
 const skipReason = inject('e2eSkipReason');
+
+const hasCommand = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 
 /** The events of a --progress=json run, each checked against the schema kept in the repo. */
 function events(stderr: string): ProgressEvent[] {
@@ -73,20 +76,50 @@ describe('output for scripts, and questions that need no host', () => {
     expect((await machine(store, ['rm', '-y', 'g1'])).code).toBe(0);
   });
 
-  it('bash completes commands, flags of the chosen driver and machine names', async () => {
+  /** The environment of a shell where `machine` is on PATH, on this store. */
+  const shellEnv = () => {
     const bin = join(store, '..', 'bin');
     mkdirSync(bin, { recursive: true });
     writeFileSync(join(bin, 'machine'), `#!/bin/sh\nexec "${process.execPath}" "${cliPath}" "$@"\n`);
     chmodSync(join(bin, 'machine'), 0o755);
+    return { PATH: `${bin}:${process.env.PATH}`, MACHINE_STORAGE_PATH: store };
+  };
+  // What each shell's completion must offer for what was typed.
+  const expected: Array<[typed: string, offered: string]> = [
+    ['machine ss', 'ssh'],
+    ['machine rm n', 'n1'],
+    ['machine create -d generic --generic-ip', '--generic-ip-address'],
+    ['machine create -d q', 'qemu'],
+  ];
+
+  it('bash completes commands, flags of the chosen driver and machine names', async () => {
     const complete = (words: string) =>
-      bash(
-        `eval "$(machine completion bash)"; COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _machine_complete machine; printf '%s\\n' "\${COMPREPLY[@]}"`,
-        { PATH: `${bin}:${process.env.PATH}`, MACHINE_STORAGE_PATH: store },
-      );
-    expect((await complete('machine ss')).stdout.trim().split('\n')).toEqual(['ssh']);
-    expect((await complete('machine rm n')).stdout.trim()).toBe('n1');
-    expect((await complete('machine create -d generic --generic-ip')).stdout.trim()).toBe('--generic-ip-address');
-    expect((await complete("machine create -d q")).stdout.trim()).toBe('qemu');
+      bash(`eval "$(machine completion bash)"; COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _machine_complete machine; printf '%s\\n' "\${COMPREPLY[@]}"`, shellEnv());
+    for (const [typed, offered] of expected) expect((await complete(typed)).stdout.trim().split('\n')).toEqual([offered]);
+  });
+
+  it.skipIf(!hasCommand('fish'))(`fish completes as bash does, through its own completion engine${hasCommand('fish') ? '' : ' (skipped: fish is not installed; npm test installs it as root)'}`, async () => {
+    for (const [typed, offered] of expected) {
+      const r = spawnSync('fish', ['-c', `machine completion fish | source; complete -C ${JSON.stringify(typed)}`], { env: { ...process.env, ...shellEnv() }, encoding: 'utf8' });
+      expect({ typed, out: r.stdout.trim().split('\n'), err: r.stderr }).toEqual({ typed, out: [offered], err: '' });
+    }
+  });
+
+  it.skipIf(!hasCommand('zsh'))(`zsh completes as bash does: TAB in an interactive zsh with compinit${hasCommand('zsh') ? '' : ' (skipped: zsh is not installed; npm test installs it as root)'}`, async () => {
+    const z = onPty(['zsh', '-f', '-i'], shellEnv());
+    try {
+      z.send(`PS1='> '; bindkey -e; autoload -Uz compinit; compinit -u -D; eval "$(machine completion zsh)"; print RE""ADY${ENTER}`);
+      await z.waitFor(/^READY$/m);
+      for (const [i, [typed, offered]] of expected.entries()) {
+        // TAB completes the line in place; Ctrl-A and a print before it show what it became.
+        z.send(`${typed}\t\x01print -r -- ${i}: ${ENTER}`);
+        await z.waitFor(new RegExp(`^${i}: .*$`, 'm'));
+        expect(new RegExp(`^${i}: (.*)$`, 'm').exec(z.text())![1]!.trim()).toBe(`${typed.replace(/\S+$/, '')}${offered}`);
+      }
+    } finally {
+      z.send(`exit${ENTER}`);
+      await z.done;
+    }
   });
 });
 
