@@ -43,6 +43,11 @@ export interface CreateRequest {
    */
   afterProvision?: (host: Host, session?: SshSession) => Promise<Partial<HostConfig> | void>;
   /**
+   * Runs once the pre-create checks passed, before anything is made: a failure ends the create
+   * with nothing to remove (swarm create checks every node before it makes any).
+   */
+  afterChecks?: () => Promise<void>;
+  /**
    * Aborted when the user interrupts. The step under way finishes or stops early (waits
    * do), nothing new starts, and what was made is removed before the error is thrown.
    */
@@ -106,6 +111,7 @@ export async function createMachine(store: Store, req: CreateRequest): Promise<H
       if (err instanceof MachineError) throw new PreCreateCheckError(err.message, { cause: err });
       throw err;
     }
+    await req.afterChecks?.();
     req.signal?.throwIfAborted();
 
     const config: HostConfig = {

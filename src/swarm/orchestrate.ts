@@ -24,8 +24,9 @@ export function clusterNodes(plan: ClusterPlan): Array<{ name: string; role: Swa
  * `swarm create`: every node is created at once (the slow part runs in parallel). The first
  * manager initialises the swarm as the last step of its own create, and each other node joins
  * as the last step of its create, as soon as both it and the swarm are ready; each step runs
- * on its create's SSH session. A failure or an interrupt removes every node made, the
- * half-made ones by their own create's rollback.
+ * on its create's SSH session. No node is made before every node passed its pre-create
+ * checks. A failure or an interrupt removes every node made, the half-made ones by their own
+ * create's rollback.
  */
 export async function createCluster(
   store: Store,
@@ -44,6 +45,17 @@ export async function createCluster(
   let swarmFailed!: (err: unknown) => void;
   const swarm = new Promise<{ manager: Host; tokens: JoinTokens }>((resolve, reject) => ((swarmReady = resolve), (swarmFailed = reject)));
   swarm.catch(() => undefined);
+  // Every node passes its pre-create checks before any is made: one that cannot be made (a
+  // name taken on the engine, a missing image) ends them all with nothing to remove.
+  let checked = 0;
+  let allChecked!: () => void;
+  let notAll!: (err: unknown) => void;
+  const checks = new Promise<void>((resolve, reject) => ((allChecked = resolve), (notAll = reject)));
+  checks.catch(() => undefined);
+  const afterChecks = async () => {
+    if (++checked === nodes.length) allChecked();
+    await checks;
+  };
   const results = await Promise.allSettled(
     nodes.map((n, i) => {
       const afterProvision: CreateRequest['afterProvision'] =
@@ -58,7 +70,9 @@ export async function createCluster(
               const { manager, tokens } = await swarm;
               return { SwarmMode: await swarmJoin(host, manager, n.role, log, { tokens, ...(session ? { session } : {}) }) };
             };
-      const made = createMachine(store, { ...request, name: n.name, log: prefixedLogger(request.log, n.name), afterProvision });
+      const made = createMachine(store, { ...request, name: n.name, log: prefixedLogger(request.log, n.name), afterProvision, afterChecks });
+      // Once all are checked this settles nothing: a later failure is each node's own.
+      made.catch(notAll);
       // The others would wait for a swarm that will never be.
       if (i === 0) made.catch((err: unknown) => swarmFailed(new MachineError(`swarm "${plan.cluster}" was not initialised: ${(err as Error).message}`)));
       return made;
@@ -72,7 +86,7 @@ export async function createCluster(
     if (failed) throw failed.reason;
   } catch (err) {
     const interrupted = request.signal?.aborted === true;
-    log.info(`Swarm "${plan.cluster}" ${interrupted ? 'interrupted' : 'failed'}; removing its ${made.length} machine(s)`);
+    if (made.length) log.info(`Swarm "${plan.cluster}" ${interrupted ? 'interrupted' : 'failed'}; removing its ${made.length} machine(s)`);
     await Promise.all(made.map((host) => removeMachine(store, host.name, host, { force: true, log }).catch(() => undefined)));
     if (interrupted) throw new InterruptedError(`Interrupted: removed the machines of swarm "${plan.cluster}"`);
     throw err;

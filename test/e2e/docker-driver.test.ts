@@ -29,7 +29,7 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
 
   /** This file's volumes: an interrupted earlier run on the same private dockerd leaves them. */
   const removeOurVolumes = async () => {
-    const vols = (await d('volume', 'ls', '-q', '--filter', 'label=io.machine.name')).stdout.split('\n').filter((v) => ['machine-dk', 'machine-sw', 'machine-cc', 'machine-cr', 'machine-tk'].some((p) => v.startsWith(p)));
+    const vols = (await d('volume', 'ls', '-q', '--filter', 'label=io.machine.name')).stdout.split('\n').filter((v) => ['machine-dk', 'machine-sw', 'machine-cc', 'machine-cr', 'machine-tk', 'machine-sf'].some((p) => v.startsWith(p)));
     if (vols.length) await d('volume', 'rm', '-f', ...vols);
   };
 
@@ -203,6 +203,28 @@ describe.skipIf(skipReason)(`docker driver and swarm mode on a real engine${skip
     const vols = (await d('volume', 'ls', '-q')).stdout.split('\n').filter((v) => v.startsWith('machine-cc-'));
     expect(vols).toEqual([]);
     expect(existsSync(join(store, 'machines', 'cc-manager-1'))).toBe(false);
+  });
+
+  it("a swarm whose first manager cannot be made leaves no node, and a stranger's container as it was", async () => {
+    // Someone else's container holds the first manager's name: its pre-create check fails, so
+    // no node is made, and that container is not touched.
+    const stranger = (await d('create', '--name', 'sf-manager-1', '--label', 'owner=someone-else', 'machine-host:bookworm', 'true')).stdout.trim();
+    try {
+      const r = await machine(store, ['swarm', 'create', 'sf', ...baked, '--managers', '1', '--workers', '1'], { env: env() });
+      // Docker Machine's exit status for a failed pre-create check.
+      expect(r.code).toBe(3);
+      // Every node is checked before any is made: the worker never got as far as its container.
+      expect(r.stdout).toMatch(/sf-worker-1: Running pre-create checks/);
+      expect(r.stdout).not.toMatch(/sf-worker-1: Creating machine/);
+      expect(r.stderr.trim().split('\n').pop()).toMatch(/^A container named "sf-manager-1" already exists on .*docker rm -f sf-manager-1"$/);
+      expect((await machine(store, ['ls', '-q', '--filter', 'name=^sf-'])).stdout.trim()).toBe('');
+      expect(existsSync(join(store, 'machines', 'sf-worker-1'))).toBe(false);
+      expect((await d('ps', '-aq', '--filter', `label=io.machine.store=${store}`, '--filter', 'name=sf-')).stdout.trim()).toBe('');
+      expect((await d('volume', 'ls', '-q')).stdout.split('\n').filter((v) => v.startsWith('machine-sf-'))).toEqual([]);
+      expect((await d('inspect', '--format', '{{.Id}} {{.State.Status}} {{index .Config.Labels "owner"}}', 'sf-manager-1')).stdout.trim()).toBe(`${stranger} created someone-else`);
+    } finally {
+      await d('rm', '-f', 'sf-manager-1');
+    }
   });
 
   it('forms a 3-node swarm, runs services across it, deploys a stack, and drops a removed worker', async () => {
