@@ -9,6 +9,11 @@ export class MachineError extends Error {
   }
 }
 
+/** What --debug prints of an error's cause: its stack, where it has one. */
+export function causeText(err: Error): string {
+  return String((err.cause as Error)?.stack ?? err.cause);
+}
+
 /** The program's own name as the user invoked it (`machine`, or `docker-machine` via a link). */
 export function progName(): string {
   const argv1 = process.argv[1] ?? 'machine';

@@ -1,4 +1,4 @@
-import { HostKeyMismatchError, MachineError, UsageError, progName } from '../errors.js';
+import { HostKeyMismatchError, MachineError, UsageError, causeText, progName } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { loadHost, openStore } from '../host/host.js';
 import { UnknownFlagError, formatOptions, parseCommand, str, type OptionSpecs } from './args.js';
@@ -201,7 +201,7 @@ export async function run(argv: string[], opts: { keyAccepted?: boolean; tap?: A
     }
     if (err instanceof MachineError) {
       writeErr(`${err instanceof UnknownFlagError ? await err.withSuggestion() : err.message}\n`);
-      if (debug && err.cause) writeErr(`(debug) cause: ${String((err.cause as Error)?.stack ?? err.cause)}\n`);
+      if (debug && err.cause) writeErr(`(debug) cause: ${causeText(err)}\n`);
       return err.exitCode;
     }
     // Anything untyped is our bug: say so, with the stack under --debug.

@@ -1,4 +1,4 @@
-import { MachineError, UsageError } from '../../errors.js';
+import { MachineError, UsageError, causeText } from '../../errors.js';
 import { loadHost, type Host } from '../../host/host.js';
 import type { Cli } from '../context.js';
 import type { OptionSpecs, Parsed } from '../args.js';
@@ -53,7 +53,7 @@ async function onHost(cli: Cli, name: string, fn: (host: Host) => Promise<void>)
     if (!(err instanceof MachineError)) throw err;
     cli.err(err.message);
     // What --debug shows for a failure that stops the command (run.ts), for each machine's here.
-    if (err.cause) cli.log.debug(`cause: ${String((err.cause as Error)?.stack ?? err.cause)}`);
+    if (err.cause) cli.log.debug(`cause: ${causeText(err)}`);
     return 1;
   }
 }
