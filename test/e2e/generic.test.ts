@@ -262,7 +262,7 @@ describe.skipIf(skipReason)(`generic driver on real container hosts${skipReason 
   });
 
   it('a second create on a host with an engine does not reinstall, and replaces a broken Docker Machine drop-in', async () => {
-    // Docker Machine 0.16 left exactly this on Debian hosts (see shared/fixtures/README.md).
+    // Docker Machine 0.16 left exactly this on Debian hosts (see drivers-test-fixtures/docker-machine-0.16.2-store.SOURCES.md).
     await host.exec(
       `cat > /etc/systemd/system/docker.service.d/10-machine.conf <<'X'\n[Service]\nExecStart=\nExecStart=/usr/bin/dockerd -H tcp://0.0.0.0:2376 -H unix:///var/run/docker.sock --tlsverify\nX`,
     );

@@ -2,8 +2,8 @@ import { chmod, cp, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempStore } from './cli.js';
 
-/** The store Docker Machine 0.16.2 wrote (read its README in shared/fixtures). */
-export const legacyFixture = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'docker-machine-0.16.2-store');
+/** The store Docker Machine 0.16.2 wrote (drivers-test-fixtures/docker-machine-0.16.2-store.SOURCES.md). */
+export const legacyFixture = join(import.meta.dirname, '..', '..', 'drivers-test-fixtures', 'docker-machine-0.16.2-store');
 
 /** A writable copy of the fixture store, with the modes a user's store has. */
 export async function copyLegacyStore(root?: string): Promise<string> {
